@@ -1,1 +1,3 @@
-export {};
+export * from './manifest.js';
+export * from './package-file.js';
+export * from './logger.js';
