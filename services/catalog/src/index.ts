@@ -1,1 +1,2 @@
-export {};
+export type { InstalledPlugin, PluginStore } from './plugin-store.js';
+export { SqlitePluginStore } from './sqlite-plugin-store.js';

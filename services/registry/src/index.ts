@@ -1,1 +1,2 @@
-export {};
+export { FolderPackageStore } from './folder-package-store.js';
+export { assertDigest, PackageIntegrityError, type PackageStore } from './package-store.js';
