@@ -1,0 +1,46 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+function fileWith(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'awasm-config-')), 'awasm.toml');
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('loadConfig', () => {
+  it('layers defaults, file, env and overrides', () => {
+    const file = fileWith('port = 7700\nlog_level = "debug"\n[connect_to]\n"a.test:80" = "127.0.0.1:9000"\n');
+    const config = loadConfig({
+      file,
+      env: { AWASM_PORT: '7800', AWASM_CONNECT_TO: 'b.test:443=127.0.0.1:9001' },
+      overrides: { host: '0.0.0.0' },
+    });
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 7800,
+      logLevel: 'debug',
+      connectTo: { 'a.test:80': '127.0.0.1:9000', 'b.test:443': '127.0.0.1:9001' },
+      allowPrivateAddresses: false,
+    });
+  });
+
+  it.each([
+    ['unknown file key', { file: 'prot = 1' }, 'prot'],
+    ['bad port in file', { file: 'port = "x"' }, 'port'],
+    ['bad env port', { env: { AWASM_PORT: '99999' } }, 'AWASM_PORT'],
+    ['bad log level', { env: { AWASM_LOG_LEVEL: 'loud' } }, 'AWASM_LOG_LEVEL'],
+    ['bad connect-to', { env: { AWASM_CONNECT_TO: 'a.test=b' } }, 'AWASM_CONNECT_TO'],
+  ])('names the key on %s', (_name, input, key) => {
+    const options = 'file' in input ? { file: fileWith(input.file as string), env: {} } : { env: input.env };
+    try {
+      loadConfig(options);
+      throw new Error('accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).key).toBe(key);
+    }
+  });
+});

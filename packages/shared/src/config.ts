@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+
+/** Server configuration: defaults, then the config file, then environment variables, then flags. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** SQLite database, package folder and compile cache live here */
+  dataDir: string;
+  logLevel: string;
+  /** "host:port" -> "ip:port": where the host really connects for a plugin's allowed host (like curl --connect-to) */
+  connectTo: Record<string, string>;
+  /** let plugins reach loopback, private and link-local addresses (off: only connect_to targets may) */
+  allowPrivateAddresses: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(`config '${key}': ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_PORT = 7600;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const FILE_KEYS = new Set(['host', 'port', 'data_dir', 'log_level', 'connect_to', 'allow_private_addresses']);
+const ENDPOINT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+
+export function defaultDataDir(): string {
+  return join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'awasm');
+}
+
+function parsePort(key: string, value: unknown): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ConfigError(key, `must be a port number 0-65535, got '${String(value)}'`);
+  }
+  return n;
+}
+
+function parseBool(key: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(key, `must be true or false, got '${String(value)}'`);
+}
+
+function checkLogLevel(key: string, value: unknown): string {
+  if (typeof value !== 'string' || !LOG_LEVELS.includes(value)) {
+    throw new ConfigError(key, `must be one of ${LOG_LEVELS.join(', ')}, got '${String(value)}'`);
+  }
+  return value;
+}
+
+function checkEndpoint(key: string, value: string): string {
+  if (!ENDPOINT.test(value)) throw new ConfigError(key, `'${value}' must be host:port`);
+  return value.toLowerCase();
+}
+
+/** Parses "from=to,from=to" as used by AWASM_CONNECT_TO and --connect-to. */
+export function parseConnectTo(key: string, text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [from, to, ...rest] = pair.split('=');
+    if (!from || !to || rest.length > 0) throw new ConfigError(key, `'${pair}' must be host:port=ip:port`);
+    out[checkEndpoint(key, from)] = checkEndpoint(key, to);
+  }
+  return out;
+}
+
+export interface LoadConfigOptions {
+  /** path of a TOML config file; AWASM_CONFIG when absent */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: Partial<ServerConfig>;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
+  const env = options.env ?? process.env;
+  const config: ServerConfig = {
+    host: '127.0.0.1',
+    port: DEFAULT_PORT,
+    dataDir: defaultDataDir(),
+    logLevel: 'info',
+    connectTo: {},
+    allowPrivateAddresses: false,
+  };
+  const file = options.file ?? env.AWASM_CONFIG;
+  if (file) {
+    let doc: Record<string, unknown>;
+    try {
+      doc = parseToml(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError('file', `cannot read ${file}: ${(error as Error).message.split('\n')[0]}`);
+    }
+    for (const [key, value] of Object.entries(doc)) {
+      if (!FILE_KEYS.has(key)) throw new ConfigError(key, `unknown key in ${file} (allowed: ${[...FILE_KEYS].join(', ')})`);
+      switch (key) {
+        case 'host':
+          if (typeof value !== 'string' || !value) throw new ConfigError(key, 'must be a non-empty string');
+          config.host = value;
+          break;
+        case 'port':
+          config.port = parsePort(key, value);
+          break;
+        case 'data_dir':
+          if (typeof value !== 'string' || !value) throw new ConfigError(key, 'must be a non-empty string');
+          config.dataDir = resolve(value);
+          break;
+        case 'log_level':
+          config.logLevel = checkLogLevel(key, value);
+          break;
+        case 'allow_private_addresses':
+          config.allowPrivateAddresses = parseBool(key, value);
+          break;
+        case 'connect_to':
+          if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+            throw new ConfigError(key, 'must be a table of "host:port" = "ip:port"');
+          }
+          for (const [from, to] of Object.entries(value)) {
+            if (typeof to !== 'string') throw new ConfigError(`${key}.${from}`, 'must be a string "ip:port"');
+            config.connectTo[checkEndpoint(`${key}.${from}`, from)] = checkEndpoint(`${key}.${from}`, to);
+          }
+          break;
+      }
+    }
+  }
+  if (env.AWASM_HOST) config.host = env.AWASM_HOST;
+  if (env.AWASM_PORT) config.port = parsePort('AWASM_PORT', env.AWASM_PORT);
+  if (env.AWASM_DATA_DIR) config.dataDir = resolve(env.AWASM_DATA_DIR);
+  if (env.AWASM_LOG_LEVEL) config.logLevel = checkLogLevel('AWASM_LOG_LEVEL', env.AWASM_LOG_LEVEL);
+  if (env.AWASM_CONNECT_TO) Object.assign(config.connectTo, parseConnectTo('AWASM_CONNECT_TO', env.AWASM_CONNECT_TO));
+  if (env.AWASM_ALLOW_PRIVATE_ADDRESSES) {
+    config.allowPrivateAddresses = parseBool('AWASM_ALLOW_PRIVATE_ADDRESSES', env.AWASM_ALLOW_PRIVATE_ADDRESSES);
+  }
+  const { connectTo, ...rest } = options.overrides ?? {};
+  Object.assign(config, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
+  if (connectTo) Object.assign(config.connectTo, connectTo);
+  return config;
+}
