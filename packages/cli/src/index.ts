@@ -1,1 +1,1 @@
-export {};
+export { main, EXIT } from "./main.js";

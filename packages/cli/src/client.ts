@@ -1,0 +1,26 @@
+import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
+import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { type Client, createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:7600';
+
+export interface Clients {
+  sources: Client<typeof SourceService>;
+  plugins: Client<typeof PluginService>;
+}
+
+/** gRPC over HTTP/2, the same protocol Dart and grpcurl use. */
+export function connect(server: string): Clients {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new Error(`--server '${server}' is not a URL such as ${DEFAULT_SERVER}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`--server '${server}' must start with http:// or https://`);
+  }
+  const transport = createGrpcTransport({ baseUrl: url.toString().replace(/\/$/, '') });
+  return { sources: createClient(SourceService, transport), plugins: createClient(PluginService, transport) };
+}

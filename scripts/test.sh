@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing (pnpm, dependencies, grpcurl, a Python venv with
+# grpcio), builds, lints, and runs every test. Exit status 0 means everything passed.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash scripts/bootstrap.sh
+bash scripts/install-tools.sh
+pnpm exec biome check .
+pnpm exec vitest run "$@"

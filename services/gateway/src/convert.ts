@@ -1,0 +1,219 @@
+/**
+ * Converts between the plugin contract's values (as jco hands them over: camelCase records,
+ * enums as strings, option as undefined, u64 as bigint) and the public protobuf messages.
+ * Plugin output is untrusted: every value is checked, and a malformed one is a plugin fault.
+ */
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import {
+  type Asset,
+  AssetKind,
+  AssetSchema,
+  type Filter,
+  FilterKind,
+  FilterSchema,
+  type FilterValue,
+  Listing,
+  type Media,
+  MediaKind,
+  MediaSchema,
+  MediaStatus,
+  type Unit,
+  UnitKind,
+  UnitSchema,
+} from '@awasm/shared/gen/awasm/v1/media_pb.js';
+
+export class PluginOutputError extends Error {
+  constructor(path: string, problem: string) {
+    super(`plugin returned a malformed value at ${path}: ${problem}`);
+    this.name = 'PluginOutputError';
+  }
+}
+
+type Rec = Record<string, unknown>;
+
+function record(value: unknown, path: string): Rec {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new PluginOutputError(path, 'expected a record');
+  return value as Rec;
+}
+
+function str(value: unknown, path: string): string {
+  if (typeof value !== 'string') throw new PluginOutputError(path, 'expected a string');
+  return value;
+}
+
+function optStr(value: unknown, path: string): string {
+  return value === undefined || value === null ? '' : str(value, path);
+}
+
+function strList(value: unknown, path: string): string[] {
+  if (!Array.isArray(value)) throw new PluginOutputError(path, 'expected a list');
+  return value.map((v, i) => str(v, `${path}[${i}]`));
+}
+
+function list(value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value)) throw new PluginOutputError(path, 'expected a list');
+  return value;
+}
+
+function enumOf<T>(table: Record<string, T>, value: unknown, path: string): T {
+  const mapped = typeof value === 'string' ? table[value] : undefined;
+  if (mapped === undefined) throw new PluginOutputError(path, `unknown value '${String(value)}'`);
+  return mapped;
+}
+
+const mediaKinds: Record<string, MediaKind> = {
+  manga: MediaKind.MANGA,
+  anime: MediaKind.ANIME,
+  comic: MediaKind.COMIC,
+  book: MediaKind.BOOK,
+  tv: MediaKind.TV,
+  movie: MediaKind.MOVIE,
+};
+const mediaStatuses: Record<string, MediaStatus> = {
+  unknown: MediaStatus.UNSPECIFIED,
+  ongoing: MediaStatus.ONGOING,
+  completed: MediaStatus.COMPLETED,
+  hiatus: MediaStatus.HIATUS,
+  cancelled: MediaStatus.CANCELLED,
+};
+const unitKinds: Record<string, UnitKind> = {
+  chapter: UnitKind.CHAPTER,
+  episode: UnitKind.EPISODE,
+  volume: UnitKind.VOLUME,
+  issue: UnitKind.ISSUE,
+  part: UnitKind.PART,
+  movie: UnitKind.MOVIE,
+};
+const assetKinds: Record<string, AssetKind> = {
+  page: AssetKind.PAGE,
+  stream: AssetKind.STREAM,
+  subtitle: AssetKind.SUBTITLE,
+  text: AssetKind.TEXT,
+  file: AssetKind.FILE,
+};
+const filterKinds: Record<string, FilterKind> = {
+  select: FilterKind.SELECT,
+  'multi-select': FilterKind.MULTI_SELECT,
+  toggle: FilterKind.TOGGLE,
+  text: FilterKind.TEXT,
+};
+
+export function mediaKindName(kind: string): MediaKind {
+  return enumOf(mediaKinds, kind, 'media kind');
+}
+
+export function toMedia(sourceId: string, value: unknown, path = 'media'): Media {
+  const m = record(value, path);
+  if (typeof m.nsfw !== 'boolean') throw new PluginOutputError(`${path}.nsfw`, 'expected a bool');
+  return create(MediaSchema, {
+    sourceId,
+    id: str(m.id, `${path}.id`),
+    title: str(m.title, `${path}.title`),
+    kind: enumOf(mediaKinds, m.kind, `${path}.kind`),
+    altTitles: strList(m.altTitles, `${path}.altTitles`),
+    description: optStr(m.description, `${path}.description`),
+    coverUrl: optStr(m.coverUrl, `${path}.coverUrl`),
+    authors: strList(m.authors, `${path}.authors`),
+    genres: strList(m.genres, `${path}.genres`),
+    status: enumOf(mediaStatuses, m.status, `${path}.status`),
+    languages: strList(m.languages, `${path}.languages`),
+    nsfw: m.nsfw,
+    url: optStr(m.url, `${path}.url`),
+  });
+}
+
+function optNumber(value: unknown, path: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new PluginOutputError(path, 'expected a number');
+  return value;
+}
+
+export function toUnit(value: unknown, path = 'unit'): Unit {
+  const u = record(value, path);
+  const unit = create(UnitSchema, {
+    id: str(u.id, `${path}.id`),
+    mediaId: str(u.mediaId, `${path}.mediaId`),
+    kind: enumOf(unitKinds, u.kind, `${path}.kind`),
+    title: str(u.title, `${path}.title`),
+    language: optStr(u.language, `${path}.language`),
+    url: optStr(u.url, `${path}.url`),
+  });
+  const number = optNumber(u.number, `${path}.number`);
+  if (number !== undefined) unit.number = number;
+  const group = optNumber(u.group, `${path}.group`);
+  if (group !== undefined) unit.group = group;
+  if (u.publishedAt !== undefined && u.publishedAt !== null) {
+    if (typeof u.publishedAt !== 'bigint') throw new PluginOutputError(`${path}.publishedAt`, 'expected a u64');
+    unit.publishedAt = timestampFromMs(Number(u.publishedAt));
+  }
+  return unit;
+}
+
+export function toAsset(value: unknown, path = 'asset'): Asset {
+  const a = record(value, path);
+  if (typeof a.index !== 'number') throw new PluginOutputError(`${path}.index`, 'expected a u32');
+  return create(AssetSchema, {
+    kind: enumOf(assetKinds, a.kind, `${path}.kind`),
+    index: a.index,
+    url: optStr(a.url, `${path}.url`),
+    text: optStr(a.text, `${path}.text`),
+    mimeType: optStr(a.mimeType, `${path}.mimeType`),
+    language: optStr(a.language, `${path}.language`),
+    quality: optStr(a.quality, `${path}.quality`),
+    headers: list(a.headers, `${path}.headers`).map((h, i) => {
+      const header = record(h, `${path}.headers[${i}]`);
+      return { name: str(header.name, `${path}.headers[${i}].name`), value: str(header.value, `${path}.headers[${i}].value`) };
+    }),
+  });
+}
+
+export function toFilter(value: unknown, path = 'filter'): Filter {
+  const f = record(value, path);
+  return create(FilterSchema, {
+    id: str(f.id, `${path}.id`),
+    label: str(f.label, `${path}.label`),
+    kind: enumOf(filterKinds, f.kind, `${path}.kind`),
+    options: list(f.options, `${path}.options`).map((o, i) => {
+      const option = record(o, `${path}.options[${i}]`);
+      return {
+        value: str(option.value, `${path}.options[${i}].value`),
+        label: str(option.label, `${path}.options[${i}].label`),
+      };
+    }),
+  });
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string;
+}
+
+export function toPage<T>(value: unknown, convert: (item: unknown, path: string) => T, path: string): Page<T> {
+  const page = record(value, path);
+  return {
+    items: list(page.items, `${path}.items`).map((item, i) => convert(item, `${path}.items[${i}]`)),
+    nextCursor: optStr(page.nextCursor, `${path}.nextCursor`),
+  };
+}
+
+/** The plugin's `listing` enum value for a request's Listing. */
+export function listingName(listing: Listing): string | undefined {
+  switch (listing) {
+    case Listing.POPULAR:
+      return 'popular';
+    case Listing.LATEST:
+      return 'latest';
+    default:
+      return undefined;
+  }
+}
+
+export function filterValuesForPlugin(filters: FilterValue[]): { id: string; values: string[] }[] {
+  return filters.map((f) => ({ id: f.id, values: [...f.values] }));
+}
+
+/** A cursor from a request: empty means the first page. */
+export function cursorForPlugin(cursor: string): string | undefined {
+  return cursor === '' ? undefined : cursor;
+}

@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import { SqlitePluginStore } from '@awasm/catalog';
+import { RunnerPool } from '@awasm/plugin-runner';
+import { FolderPackageStore } from '@awasm/registry';
+import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
+import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
+import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { PluginManager } from './plugin-manager.js';
+import { registerPluginService } from './plugin-service.js';
+import { createServer } from './server.js';
+import { registerSourceService } from './source-service.js';
+
+export interface EmbeddedServer {
+  url: string;
+  port: number;
+  plugins: PluginManager;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole product in one process: gateway, catalog (SQLite), package folder and an in-process
+ * runner pool, all under `config.dataDir`. Installed plugins and settings survive a restart.
+ */
+export async function startEmbeddedServer(config: ServerConfig, logger: Logger = createLogger({ level: config.logLevel })): Promise<EmbeddedServer> {
+  const store = new SqlitePluginStore(join(config.dataDir, 'catalog.db'));
+  const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
+  const runner = new RunnerPool({
+    cacheDir: join(config.dataDir, 'cache'),
+    connectTo: config.connectTo,
+    allowPrivateAddresses: config.allowPrivateAddresses,
+    logger,
+  });
+  const plugins = new PluginManager(store, packages, runner, logger);
+  try {
+    await plugins.start();
+    const server = await createServer({
+      host: config.host,
+      port: config.port,
+      services: [SourceService, PluginService],
+      routes: (router) => {
+        registerSourceService(router, { plugins, call: (id, op, args, options) => runner.call(id, op, args, options) });
+        registerPluginService(router, plugins);
+      },
+    });
+    logger.info({ url: server.url, dataDir: config.dataDir }, 'awasm listening');
+    return {
+      url: server.url,
+      port: server.port,
+      plugins,
+      async close() {
+        await server.close();
+        await runner.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await runner.close();
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,87 @@
+import { create } from '@bufbuild/protobuf';
+import { PluginCallError } from '@awasm/plugin-runner';
+import { type SourceError, SourceErrorSchema } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { PluginOutputError } from './convert.js';
+
+/** The plugin's typed error as the API's SourceError detail, and the gRPC status that fits it. */
+function describeSourceError(sourceId: string, tag: string, val: unknown): { code: Code; detail: SourceError } {
+  const text = typeof val === 'string' ? val : '';
+  const detail = create(SourceErrorSchema, { sourceId });
+  let code: Code;
+  switch (tag) {
+    case 'network':
+      code = Code.Unavailable;
+      detail.message = `source '${sourceId}' could not reach its site: ${text}`;
+      detail.kind = { case: 'network', value: { detail: text } };
+      break;
+    case 'rate-limited': {
+      code = Code.ResourceExhausted;
+      const retryAfter = typeof val === 'number' ? val : undefined;
+      detail.message = `source '${sourceId}' is rate limited${retryAfter === undefined ? '' : `; retry after ${retryAfter} s`}`;
+      detail.kind = { case: 'rateLimited', value: retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter } };
+      break;
+    }
+    case 'challenge':
+      code = Code.FailedPrecondition;
+      detail.message = `source '${sourceId}' needs a bot check passed in a browser at ${text}`;
+      detail.kind = { case: 'challenge', value: { url: text } };
+      break;
+    case 'auth-required':
+      code = Code.Unauthenticated;
+      detail.message = `source '${sourceId}' needs you to sign in`;
+      detail.kind = { case: 'authRequired', value: {} };
+      break;
+    case 'not-found':
+      code = Code.NotFound;
+      detail.message = `source '${sourceId}' has no such item`;
+      detail.kind = { case: 'notFound', value: {} };
+      break;
+    case 'parse':
+      code = Code.Internal;
+      detail.message = `source '${sourceId}' could not understand its site's answer: ${text}`;
+      detail.kind = { case: 'parse', value: { detail: text } };
+      break;
+    case 'unsupported':
+      code = Code.Unimplemented;
+      detail.message = `source '${sourceId}' does not support this operation`;
+      detail.kind = { case: 'unsupported', value: {} };
+      break;
+    case 'domain-moved':
+      code = Code.FailedPrecondition;
+      detail.message = `source '${sourceId}' moved to ${text}`;
+      detail.kind = { case: 'domainMoved', value: { newBase: text } };
+      break;
+    default:
+      code = Code.Internal;
+      detail.message = `source '${sourceId}' failed: ${text || tag}`;
+      detail.kind = { case: 'internal', value: { detail: text || tag } };
+  }
+  return { code, detail };
+}
+
+/** Maps anything a plugin call can throw to a ConnectError with a real status code. */
+export function toConnectError(sourceId: string, error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof PluginCallError) {
+    switch (error.kind) {
+      case 'source-error': {
+        const { tag, val } = error.sourceError ?? { tag: 'internal', val: error.message };
+        const { code, detail } = describeSourceError(sourceId, tag, val);
+        return new ConnectError(detail.message, code, undefined, [{ desc: SourceErrorSchema, value: detail }], error);
+      }
+      case 'deadline-exceeded':
+        return new ConnectError(`source '${sourceId}': ${error.message}`, Code.DeadlineExceeded, undefined, undefined, error);
+      case 'not-loaded':
+        return new ConnectError(`source '${sourceId}' is not loaded: ${error.message}`, Code.Unavailable, undefined, undefined, error);
+      case 'refused':
+        return new ConnectError(`source '${sourceId}': ${error.message}`, Code.InvalidArgument, undefined, undefined, error);
+      default:
+        return new ConnectError(`source '${sourceId}' crashed: ${error.message}`, Code.Internal, undefined, undefined, error);
+    }
+  }
+  if (error instanceof PluginOutputError) {
+    return new ConnectError(`source '${sourceId}': ${error.message}`, Code.Internal, undefined, undefined, error);
+  }
+  return new ConnectError(`source '${sourceId}' failed: ${(error as Error).message}`, Code.Internal, undefined, undefined, error);
+}

@@ -1,0 +1,100 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { effectiveSettings, MAX_PACKAGE_BYTES, type SettingSpec } from '@awasm/shared';
+import {
+  type InstalledPlugin,
+  InstalledPluginSchema,
+  PluginService,
+  SettingType,
+} from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
+import { Code, type ConnectRouter, ConnectError } from '@connectrpc/connect';
+import { mediaKindName } from './convert.js';
+import type { PluginManager, PluginView } from './plugin-manager.js';
+
+const settingTypes: Record<SettingSpec['type'], SettingType> = {
+  string: SettingType.STRING,
+  int: SettingType.INT,
+  bool: SettingType.BOOL,
+  select: SettingType.SELECT,
+};
+
+export function toInstalledPlugin({ record, manifest, loadError }: PluginView): InstalledPlugin {
+  return create(InstalledPluginSchema, {
+    id: record.id,
+    name: manifest.name,
+    version: record.version,
+    apiVersion: manifest.apiVersion,
+    mediaKinds: manifest.mediaKinds.map(mediaKindName),
+    languages: manifest.languages,
+    nsfw: manifest.nsfw,
+    enabled: record.enabled,
+    packageSha256: record.packageSha256,
+    allowedHosts: manifest.allowedHosts,
+    installedAt: timestampFromDate(record.installedAt),
+    loadError: loadError ?? '',
+  });
+}
+
+function settingsResponse({ record, manifest }: PluginView) {
+  return {
+    schema: manifest.settings.map((s) => ({
+      key: s.key,
+      type: settingTypes[s.type],
+      label: s.label,
+      description: s.description ?? '',
+      defaultValue: s.default,
+      options: s.options ?? [],
+      ...(s.min === undefined ? {} : { min: s.min }),
+      ...(s.max === undefined ? {} : { max: s.max }),
+    })),
+    values: effectiveSettings(manifest, record.settings),
+  };
+}
+
+function requireId(pluginId: string): string {
+  if (pluginId.trim() === '') throw new ConnectError('plugin_id must not be empty', Code.InvalidArgument);
+  return pluginId;
+}
+
+export function registerPluginService(router: ConnectRouter, plugins: PluginManager): void {
+  router.service(PluginService, {
+    async listInstalled() {
+      return { plugins: (await plugins.list()).map(toInstalledPlugin) };
+    },
+
+    async install(requests) {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const request of requests) {
+        size += request.chunk.length;
+        if (size > MAX_PACKAGE_BYTES) {
+          throw new ConnectError(`package is over the ${MAX_PACKAGE_BYTES}-byte limit`, Code.ResourceExhausted);
+        }
+        chunks.push(request.chunk);
+      }
+      if (size === 0) throw new ConnectError('no package bytes were sent', Code.InvalidArgument);
+      return { plugin: toInstalledPlugin(await plugins.install(Buffer.concat(chunks))) };
+    },
+
+    async enable(request) {
+      return { plugin: toInstalledPlugin(await plugins.setEnabled(requireId(request.pluginId), true)) };
+    },
+
+    async disable(request) {
+      return { plugin: toInstalledPlugin(await plugins.setEnabled(requireId(request.pluginId), false)) };
+    },
+
+    async uninstall(request) {
+      await plugins.uninstall(requireId(request.pluginId));
+      return {};
+    },
+
+    async getSettings(request) {
+      return settingsResponse(await plugins.get(requireId(request.pluginId)));
+    },
+
+    async setSettings(request) {
+      return settingsResponse(await plugins.setSettings(requireId(request.pluginId), request.values));
+    },
+  });
+}
