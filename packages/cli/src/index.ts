@@ -1,1 +1,2 @@
-export { main, EXIT } from "./main.js";
+export { EXIT, main } from './main.js';
+export { buildDemoPackage } from './serve.js';

@@ -74,7 +74,7 @@ export async function serve(flags: ServeFlags, output: Output): Promise<void> {
   const serverFlag = config.port === DEFAULT_PORT && config.host === '127.0.0.1' ? '' : ` --server ${server.url}`;
   output.out(`awasm listening on ${server.url} (data in ${config.dataDir})`);
   if (flags.demo) output.out(`demo site on 127.0.0.1:${site?.port}, demo plugin installed`);
-  output.out(`try: ./awasm${serverFlag} search demo-library alice`);
+  output.out(flags.demo ? `try: ./awasm${serverFlag} search demo-library alice` : `try: ./awasm${serverFlag} sources`);
 
   await new Promise<void>((resolve) => {
     const onSignal = () => {
