@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { toJson } from '@bufbuild/protobuf';
+import { create, toJson } from '@bufbuild/protobuf';
 import { encodePackage, parseManifest, sha256Hex } from '@awasm/shared';
 import {
   type Asset,
@@ -213,9 +213,11 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         if (eq <= 0) throw new UsageError(`'${a}' must be key=value`);
         values[a.slice(0, eq)] = a.slice(eq + 1);
       }
-      const response = assignments.length
+      // SetSettings answers with the same fields as GetSettings.
+      const { schema, values: current } = assignments.length
         ? await clients().plugins.setSettings({ pluginId: id, values })
         : await clients().plugins.getSettings({ pluginId: id });
+      const response = create(GetSettingsResponseSchema, { schema, values: current });
       print(
         table(
           ['KEY', 'TYPE', 'VALUE', 'DEFAULT', 'LABEL'],

@@ -1,4 +1,4 @@
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { PluginCallError } from '@awasm/plugin-runner';
 import { type SourceError, SourceErrorSchema } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -7,7 +7,7 @@ import { PluginOutputError } from './convert.js';
 /** The plugin's typed error as the API's SourceError detail, and the gRPC status that fits it. */
 function describeSourceError(sourceId: string, tag: string, val: unknown): { code: Code; detail: SourceError } {
   const text = typeof val === 'string' ? val : '';
-  const detail = create(SourceErrorSchema, { sourceId });
+  const detail: MessageInitShape<typeof SourceErrorSchema> & { message: string } = { sourceId, message: '' };
   let code: Code;
   switch (tag) {
     case 'network':
@@ -57,7 +57,7 @@ function describeSourceError(sourceId: string, tag: string, val: unknown): { cod
       detail.message = `source '${sourceId}' failed: ${text || tag}`;
       detail.kind = { case: 'internal', value: { detail: text || tag } };
   }
-  return { code, detail };
+  return { code, detail: create(SourceErrorSchema, detail) };
 }
 
 /** Maps anything a plugin call can throw to a ConnectError with a real status code. */
