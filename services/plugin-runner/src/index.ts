@@ -1,1 +1,17 @@
-export {};
+export { type HostRule, HostAllowlist, parseHostRule, parseRequestTarget, type RequestTarget } from './allowlist.js';
+export { nonPublicReason } from './address-policy.js';
+export { PluginCallError, type PluginCallErrorKind, PluginLoadError } from './errors.js';
+export type { HttpStats, LookupFn } from './http-host.js';
+export { checkImports, providedInterfaces } from './import-policy.js';
+export type { Logger } from './logger.js';
+export { ARG_LIMITS, SOURCE_OPS, type SourceOp } from './ops.js';
+export {
+  type LoadInfo,
+  type RunnerOptions,
+  RunnerPool,
+  type SourceLimits,
+  type SourceSpec,
+  type SourceStats,
+} from './pool.js';
+export { sha256Hex, TranspileCache } from './transpile-cache.js';
+export { capMemories, componentImportNames, MemoryLimitError, pagesForMiB } from './wasm-binary.js';

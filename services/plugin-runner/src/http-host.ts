@@ -1,0 +1,417 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
+import type { MessagePort } from 'node:worker_threads';
+import { nonPublicReason } from './address-policy.js';
+import { type HostAllowlist, isTargetProblem, parseRequestTarget, type RequestTarget } from './allowlist.js';
+import type { Logger } from './logger.js';
+
+/** A wasi:http error-code variant as jco passes it. */
+export interface ErrorCode {
+  tag: string;
+  val?: unknown;
+}
+
+/** What a plugin's worker posts for wasi:http/outgoing-handler.handle. */
+export interface RequestMessage {
+  type: 'request';
+  id: number;
+  method: string;
+  scheme: string | undefined;
+  authority: string | undefined;
+  path: string | undefined;
+  headers: Array<[string, Uint8Array]>;
+  body: Uint8Array | null;
+  timeouts: { connectMs?: number; firstByteMs?: number; betweenBytesMs?: number };
+}
+
+export type HttpEvent =
+  | { id: number; type: 'head'; status: number; headers: Array<[string, Uint8Array]> }
+  | { id: number; type: 'chunk'; data: Uint8Array }
+  | { id: number; type: 'end' }
+  | { id: number; type: 'error'; code: ErrorCode };
+
+export type LookupFn = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
+
+export interface HttpPolicy {
+  sourceId: string;
+  allowlist: HostAllowlist;
+  maxResponseBytes: number;
+  maxConcurrency: number;
+  /** "host:port" -> "ip:port" (or "host:port"), operator-approved, so private targets are allowed */
+  connectTo: ReadonlyMap<string, { host: string; port: number }>;
+  allowPrivateAddresses: boolean;
+  lookup?: LookupFn;
+  logger: Logger;
+}
+
+export interface HttpStats {
+  requests: number;
+  denied: number;
+  failed: number;
+  bytesIn: number;
+  maxInFlight: number;
+}
+
+/** Request header section cap (names + values). */
+export const MAX_REQUEST_HEADER_BYTES = 64 * 1024;
+/** Response header section cap, enforced by Node's parser. */
+export const MAX_RESPONSE_HEADER_BYTES = 32 * 1024;
+/** Requests waiting for a slot beyond max_concurrency, as a multiple of it, before new ones fail. */
+const QUEUE_FACTOR = 16;
+
+/** Headers the host sets or that would change the framing; a plugin's values are dropped. */
+const HOST_OWNED = new Set([
+  'host',
+  'content-length',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'http2-settings',
+  'expect',
+]);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const BAD_VALUE = /[\x00\r\n]/;
+
+const defaultLookup: LookupFn = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+
+/** Parses operator connectTo entries, throwing on a malformed one. */
+export function parseConnectTo(map: Record<string, string> | undefined): Map<string, { host: string; port: number }> {
+  const out = new Map<string, { host: string; port: number }>();
+  for (const [from, to] of Object.entries(map ?? {})) {
+    const f = /^([a-z0-9.-]+|\[[0-9a-f:.]+\]):(\d{1,5})$/i.exec(from);
+    const t = /^([a-z0-9.-]+|\[[0-9a-f:.]+\]):(\d{1,5})$/i.exec(to);
+    if (!f || !t) throw new Error(`connectTo entry '${from}' -> '${to}' must map host:port to host:port`);
+    const fromHost = (f[1] as string).toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+    out.set(`${fromHost}:${Number(f[2])}`, { host: (t[1] as string).replace(/^\[|\]$/g, ''), port: Number(t[2]) });
+  }
+  return out;
+}
+
+class RequestFailure extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+function mapNodeError(err: NodeJS.ErrnoException, gotHead: boolean): ErrorCode {
+  const code = err.code ?? '';
+  if (code === 'ECONNREFUSED') return { tag: 'connection-refused' };
+  if (code === 'ECONNRESET' || code === 'EPIPE') return { tag: gotHead ? 'HTTP-response-incomplete' : 'connection-terminated' };
+  if (code === 'ETIMEDOUT') return { tag: 'connection-timeout' };
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { tag: 'destination-unavailable' };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { tag: 'DNS-error', val: { rcode: code, infoCode: undefined } };
+  if (code === 'HPE_HEADER_OVERFLOW') return { tag: 'HTTP-response-header-section-size', val: undefined };
+  if (code.startsWith('HPE_')) return { tag: 'HTTP-protocol-error' };
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) return { tag: 'TLS-certificate-error' };
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) return { tag: 'TLS-protocol-error' };
+  return { tag: 'internal-error', val: err.message };
+}
+
+/**
+ * The host side of one source's wasi:http: every request is checked against the allowlist and the
+ * address policy, performed with Node's http/https (one keep-alive pool per source), and streamed
+ * back as events. At most max_concurrency requests are in flight per source.
+ */
+export class SourceHttp {
+  readonly stats: HttpStats = { requests: 0, denied: 0, failed: 0, bytesIn: 0, maxInFlight: 0 };
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly lookup: LookupFn;
+
+  constructor(private readonly policy: HttpPolicy) {
+    const agentOptions = { keepAlive: true, maxSockets: policy.maxConcurrency, maxFreeSockets: policy.maxConcurrency };
+    this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    this.lookup = policy.lookup ?? defaultLookup;
+  }
+
+  /** Requests currently holding a slot. */
+  get active(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Serves one worker's wasi:http port: requests come in as messages, events go back on the port
+   * followed by a bump of the signal word (the worker blocks on it with Atomics.wait).
+   * Returns a function that detaches, aborting whatever is still in flight.
+   */
+  attach(port: MessagePort, signal: Int32Array, deadline: () => number): () => void {
+    const active = new Map<number, AbortController>();
+    let closed = false;
+    const emit = (event: HttpEvent) => {
+      if (closed) return;
+      port.postMessage(event);
+      Atomics.add(signal, 0, 1);
+      Atomics.notify(signal, 0);
+    };
+    port.on('message', (msg: RequestMessage | { type: 'abort'; id: number }) => {
+      if (closed) return;
+      if (msg.type === 'abort') {
+        active.get(msg.id)?.abort();
+        return;
+      }
+      if (msg.type !== 'request' || active.has(msg.id)) return;
+      const ac = new AbortController();
+      active.set(msg.id, ac);
+      void this.request(msg, deadline(), emit, ac.signal).finally(() => active.delete(msg.id));
+    });
+    return () => {
+      closed = true;
+      for (const ac of active.values()) ac.abort();
+      active.clear();
+      port.close();
+    };
+  }
+
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  /** Performs one request, reporting its outcome through `emit`. Never throws. */
+  async request(msg: RequestMessage, deadline: number, emit: (e: HttpEvent) => void, signal: AbortSignal): Promise<void> {
+    const { id } = msg;
+    const log = this.policy.logger;
+    const source = this.policy.sourceId;
+    let slot = false;
+    try {
+      const target = this.check(msg);
+      if (this.inFlight >= this.policy.maxConcurrency) {
+        if (this.waiting.length >= this.policy.maxConcurrency * QUEUE_FACTOR) {
+          throw new RequestFailure({ tag: 'connection-limit-reached' }, 'too many requests waiting for a slot');
+        }
+        await new Promise<void>((resolve) => this.waiting.push(resolve));
+      }
+      this.inFlight++;
+      slot = true;
+      this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
+      if (signal.aborted) return;
+      const address = await this.resolve(target);
+      if (signal.aborted) return;
+      this.stats.requests++;
+      log.debug({ source, method: msg.method, url: `${target.scheme}://${target.authority}${target.path}` }, 'plugin request');
+      await this.perform(msg, target, address, deadline, emit, signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err instanceof RequestFailure) {
+        if (err.code.tag === 'HTTP-request-denied' || err.code.tag === 'destination-IP-prohibited') {
+          this.stats.denied++;
+          log.warn({ source, authority: msg.authority, scheme: msg.scheme, reason: err.message }, 'plugin request refused');
+        } else {
+          this.stats.failed++;
+          log.debug({ source, authority: msg.authority, reason: err.message }, 'plugin request failed');
+        }
+        emit({ id, type: 'error', code: err.code });
+      } else {
+        this.stats.failed++;
+        const message = String((err as Error)?.message ?? err);
+        log.error({ source, authority: msg.authority, err: message }, 'plugin request failed in the host');
+        emit({ id, type: 'error', code: { tag: 'internal-error', val: message } });
+      }
+    } finally {
+      if (slot) {
+        this.inFlight--;
+        this.waiting.shift()?.();
+      }
+    }
+  }
+
+  /** Allowlist, method, headers and body checks that need no I/O. */
+  private check(msg: RequestMessage): RequestTarget {
+    const target = parseRequestTarget(msg.scheme, msg.authority, msg.path);
+    if (isTargetProblem(target)) throw new RequestFailure({ tag: target.code }, target.reason);
+    if (!this.policy.allowlist.match(target)) {
+      throw new RequestFailure(
+        { tag: 'HTTP-request-denied' },
+        `${target.scheme}://${target.authority} is not in allowed_hosts`,
+      );
+    }
+    if (!TOKEN.test(msg.method) || /^(CONNECT|TRACE)$/i.test(msg.method)) {
+      throw new RequestFailure({ tag: 'HTTP-request-method-invalid' }, `method ${msg.method} is not allowed`);
+    }
+    let size = 0;
+    for (const [name, value] of msg.headers) {
+      size += name.length + value.length + 4;
+      if (!TOKEN.test(name) || BAD_VALUE.test(Buffer.from(value).toString('latin1'))) {
+        throw new RequestFailure({ tag: 'HTTP-request-denied' }, `header ${JSON.stringify(name)} is malformed`);
+      }
+    }
+    if (size > MAX_REQUEST_HEADER_BYTES) {
+      throw new RequestFailure(
+        { tag: 'HTTP-request-header-section-size', val: size },
+        `request headers are ${size} bytes, over ${MAX_REQUEST_HEADER_BYTES}`,
+      );
+    }
+    if (msg.body && msg.body.length > this.policy.maxResponseBytes) {
+      throw new RequestFailure(
+        { tag: 'HTTP-request-body-size', val: BigInt(msg.body.length) },
+        `request body is ${msg.body.length} bytes, over ${this.policy.maxResponseBytes}`,
+      );
+    }
+    return target;
+  }
+
+  /** The address to connect to: connectTo's, or a DNS answer that passes the address policy. */
+  private async resolve(target: RequestTarget): Promise<{ address: string; family: number; port: number }> {
+    const mapped = this.policy.connectTo.get(`${target.host}:${target.port}`);
+    const host = mapped?.host ?? target.host;
+    const port = mapped?.port ?? target.port;
+    let answers: Array<{ address: string; family: number }>;
+    const family = isIP(host);
+    if (family) answers = [{ address: host, family }];
+    else {
+      try {
+        answers = await this.lookup(host);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+        throw new RequestFailure({ tag: 'DNS-error', val: { rcode: code, infoCode: undefined } }, `DNS lookup of ${host} failed: ${code}`);
+      }
+    }
+    if (answers.length === 0) throw new RequestFailure({ tag: 'destination-not-found' }, `${host} has no addresses`);
+    if (mapped || this.policy.allowPrivateAddresses) return { ...(answers[0] as { address: string; family: number }), port };
+    const allowed = answers.filter((a) => nonPublicReason(a.address) === undefined);
+    const chosen = allowed[0];
+    if (!chosen) {
+      const first = answers[0] as { address: string };
+      throw new RequestFailure(
+        { tag: 'destination-IP-prohibited' },
+        `${target.host} resolves to ${first.address}, ${nonPublicReason(first.address)}`,
+      );
+    }
+    return { ...chosen, port };
+  }
+
+  private perform(
+    msg: RequestMessage,
+    target: RequestTarget,
+    address: { address: string; family: number; port: number },
+    deadline: number,
+    emit: (e: HttpEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { id } = msg;
+    const max = this.policy.maxResponseBytes;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new RequestFailure({ tag: 'HTTP-response-timeout' }, 'the call has no time left');
+
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of msg.headers) {
+      if (HOST_OWNED.has(name.toLowerCase())) continue;
+      const existing = headers[name];
+      const text = Buffer.from(value).toString('latin1');
+      headers[name] = existing === undefined ? [text] : [...existing, text];
+    }
+    headers.Host = target.authority;
+    if (msg.body) headers['Content-Length'] = String(msg.body.length);
+
+    const pinned: LookupFunction = (_hostname, options, callback) => {
+      if ((options as { all?: boolean }).all) {
+        (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
+          { address: address.address, family: address.family },
+        ]);
+      } else callback(null, address.address, address.family);
+    };
+    const mod = target.scheme === 'https' ? https : http;
+
+    return new Promise<void>((resolve) => {
+      let gotHead = false;
+      let done = false;
+      let received = 0;
+      const timers: NodeJS.Timeout[] = [];
+      const finish = (event?: HttpEvent) => {
+        if (done) return;
+        done = true;
+        for (const t of timers) clearTimeout(t);
+        signal.removeEventListener('abort', onAbort);
+        if (event) emit(event);
+        resolve();
+      };
+      const fail = (code: ErrorCode, reason: string) => {
+        if (done) return;
+        this.stats.failed++;
+        this.policy.logger.debug({ source: this.policy.sourceId, url: `${target.scheme}://${target.authority}`, reason }, 'plugin request failed');
+        req.destroy();
+        finish({ id, type: 'error', code });
+      };
+      const onAbort = () => {
+        req.destroy();
+        finish();
+      };
+
+      const req = mod.request({
+        host: target.host,
+        port: address.port,
+        lookup: pinned,
+        method: msg.method,
+        path: target.path,
+        headers,
+        agent: target.scheme === 'https' ? this.agents.https : this.agents.http,
+        maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
+        ...(target.scheme === 'https' && !isIP(target.host) ? { servername: target.host } : {}),
+      });
+      signal.addEventListener('abort', onAbort, { once: true });
+      timers.push(setTimeout(() => fail({ tag: 'HTTP-response-timeout' }, 'call deadline reached'), remaining));
+      if (msg.timeouts.firstByteMs !== undefined) {
+        timers.push(
+          setTimeout(() => {
+            if (!gotHead) fail({ tag: 'HTTP-response-timeout' }, 'first-byte timeout');
+          }, msg.timeouts.firstByteMs),
+        );
+      }
+      if (msg.timeouts.connectMs !== undefined) {
+        const ms = msg.timeouts.connectMs;
+        req.on('socket', (socket) => {
+          if (!socket.connecting) return;
+          const t = setTimeout(() => fail({ tag: 'connection-timeout' }, 'connect timeout'), ms);
+          timers.push(t);
+          socket.once('connect', () => clearTimeout(t));
+        });
+      }
+      if (msg.timeouts.betweenBytesMs !== undefined) {
+        req.setTimeout(msg.timeouts.betweenBytesMs, () =>
+          fail({ tag: gotHead ? 'connection-read-timeout' : 'HTTP-response-timeout' }, 'between-bytes timeout'),
+        );
+      }
+      req.on('error', (err) => fail(mapNodeError(err, gotHead), err.message));
+      req.on('response', (res) => {
+        gotHead = true;
+        const raw = res.rawHeaders;
+        const headerList: Array<[string, Uint8Array]> = [];
+        for (let i = 0; i + 1 < raw.length; i += 2) {
+          headerList.push([raw[i] as string, new Uint8Array(Buffer.from(raw[i + 1] as string, 'latin1'))]);
+        }
+        emit({ id, type: 'head', status: res.statusCode ?? 0, headers: headerList });
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > max) {
+          fail({ tag: 'HTTP-response-body-size', val: BigInt(declared) }, `declared body of ${declared} bytes is over ${max}`);
+          return;
+        }
+        res.on('data', (chunk: Buffer) => {
+          if (done) return;
+          received += chunk.length;
+          this.stats.bytesIn += chunk.length;
+          if (received > max) {
+            fail({ tag: 'HTTP-response-body-size', val: BigInt(received) }, `response body over ${max} bytes`);
+            return;
+          }
+          emit({ id, type: 'chunk', data: new Uint8Array(chunk) });
+        });
+        res.on('end', () => finish({ id, type: 'end' }));
+        res.on('error', (err) => fail(mapNodeError(err, true), err.message));
+        res.on('aborted', () => fail({ tag: 'HTTP-response-incomplete' }, 'response aborted'));
+      });
+      req.end(msg.body ?? undefined);
+    });
+  }
+}

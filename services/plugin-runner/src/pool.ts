@@ -1,0 +1,491 @@
+import { HostAllowlist } from './allowlist.js';
+import { PluginCallError, PluginLoadError } from './errors.js';
+import { type HttpStats, type LookupFn, parseConnectTo, SourceHttp } from './http-host.js';
+import { checkImports, providedInterfaces, REQUIRED_EXPORT } from './import-policy.js';
+import { type Logger, silentLogger } from './logger.js';
+import { argumentProblem, normaliseArgs, type SourceOp } from './ops.js';
+import { SourceWorker, type WorkerReply } from './source-worker.js';
+import { DigestMismatchError, SHA256_HEX, TranspileCache, type TranspiledComponent } from './transpile-cache.js';
+import { capMemories, componentImportNames, MemoryLimitError, pagesForMiB, WasmFormatError } from './wasm-binary.js';
+
+export interface SourceLimits {
+  memoryMb: number;
+  callTimeoutMs: number;
+  maxResponseBytes: number;
+  maxConcurrency: number;
+}
+
+export interface SourceSpec {
+  id: string;
+  /** sha256 hex of `component` */
+  digest: string;
+  component: Uint8Array;
+  allowedHosts: string[];
+  limits: SourceLimits;
+  settings: Record<string, string>;
+}
+
+export interface RunnerOptions {
+  /** where transpiled components are kept, one folder per sha256 */
+  cacheDir: string;
+  /** "host:port" -> "ip:port", like curl --connect-to; a mapped target may be a loopback/private address */
+  connectTo?: Record<string, string>;
+  /** let plugins reach loopback, private and link-local addresses (never in production) */
+  allowPrivateAddresses?: boolean;
+  logger?: Logger;
+  /** DNS resolution for plugin requests (default: the system resolver); the address policy applies to its answers */
+  lookup?: LookupFn;
+}
+
+export interface SourceStats {
+  calls: number;
+  ok: number;
+  sourceErrors: number;
+  traps: number;
+  deadlineExceeded: number;
+  /** instances started, the first one included */
+  instancesStarted: number;
+  /** bytes of stdout/stderr/log a plugin wrote past its per-call budget */
+  droppedOutputBytes: number;
+  http: HttpStats;
+}
+
+export interface LoadInfo {
+  /** the transpiled component came from the on-disk cache */
+  cacheHit: boolean;
+  /** ms spent transpiling or reading the cache */
+  transpileMs: number;
+  compileMs: number;
+  /** ms from starting the first instance to its being ready */
+  startMs: number;
+  totalMs: number;
+}
+
+interface CompiledComponent {
+  modules: Record<string, WebAssembly.Module>;
+  users: number;
+}
+
+interface PendingCall {
+  op: SourceOp;
+  args: unknown[];
+  deadline: number;
+  timer: NodeJS.Timeout;
+  resolve: (value: unknown) => void;
+  reject: (err: PluginCallError) => void;
+}
+
+/** One loaded source: its compiled component, HTTP policy, one worker at a time and a call queue. */
+class SourceRuntime {
+  readonly stats: SourceStats;
+  private worker: SourceWorker | undefined;
+  private starting: Promise<SourceWorker> | undefined;
+  private generation = 0;
+  private readonly queue: PendingCall[] = [];
+  private running: PendingCall | undefined;
+  private pumping = false;
+  private closed = false;
+
+  constructor(
+    readonly spec: SourceSpec,
+    private readonly entry: TranspiledComponent,
+    private readonly modules: Record<string, WebAssembly.Module>,
+    readonly http: SourceHttp,
+    private settings: Record<string, string>,
+    private readonly logger: Logger,
+  ) {
+    this.stats = {
+      calls: 0,
+      ok: 0,
+      sourceErrors: 0,
+      traps: 0,
+      deadlineExceeded: 0,
+      instancesStarted: 0,
+      droppedOutputBytes: 0,
+      http: http.stats,
+    };
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  /** Starts an instance unless one is running or starting. */
+  ensureWorker(): Promise<SourceWorker> {
+    if (this.worker && !this.worker.dead) return this.worker.ready.then(() => this.worker as SourceWorker);
+    if (this.starting) return this.starting;
+    const worker = new SourceWorker({
+      sourceId: this.id,
+      generation: ++this.generation,
+      componentUrl: this.entry.componentUrl,
+      modules: this.modules,
+      settings: this.settings,
+      maxRequestBodyBytes: this.spec.limits.maxResponseBytes,
+      http: this.http,
+      deadline: () => this.running?.deadline ?? Date.now() + this.spec.limits.callTimeoutMs,
+      logger: this.logger,
+    });
+    this.stats.instancesStarted++;
+    this.worker = worker;
+    const starting = worker.ready.then(
+      () => {
+        if (this.starting === starting) this.starting = undefined;
+        return worker;
+      },
+      (err: Error) => {
+        if (this.starting === starting) this.starting = undefined;
+        if (this.worker === worker) this.worker = undefined;
+        throw err;
+      },
+    );
+    this.starting = starting;
+    return starting;
+  }
+
+  /** Starts a replacement in the background so the next call finds it warm. */
+  private replaceSoon(): void {
+    if (this.closed) return;
+    this.ensureWorker().catch((err: Error) =>
+      this.logger.error({ source: this.id, err: err.message }, 'replacement instance failed to start'),
+    );
+  }
+
+  private retire(worker: SourceWorker, reason: string): void {
+    worker.kill(reason);
+    if (this.worker === worker) this.worker = undefined;
+  }
+
+  setSettings(settings: Record<string, string>): void {
+    this.settings = { ...settings };
+    this.worker?.setSettings(this.settings);
+  }
+
+  call(op: SourceOp, args: unknown[], timeoutMs: number | undefined): Promise<unknown> {
+    if (this.closed) return Promise.reject(new PluginCallError('not-loaded', this.id, `source '${this.id}' is not loaded`));
+    const problem = argumentProblem(op, args);
+    if (problem) return Promise.reject(new PluginCallError('refused', this.id, problem));
+    const cap = this.spec.limits.callTimeoutMs;
+    const budget = timeoutMs === undefined ? cap : Math.min(timeoutMs, cap);
+    if (!(budget > 0)) {
+      return Promise.reject(new PluginCallError('deadline-exceeded', this.id, `no time left for ${this.id}.${op}`));
+    }
+    this.stats.calls++;
+    return new Promise<unknown>((resolve, reject) => {
+      const call: PendingCall = {
+        op,
+        args: normaliseArgs(op, args),
+        deadline: Date.now() + budget,
+        resolve,
+        reject,
+        timer: setTimeout(() => this.expire(call, budget), budget),
+      };
+      this.queue.push(call);
+      void this.pump();
+    });
+  }
+
+  private expire(call: PendingCall, budget: number): void {
+    this.stats.deadlineExceeded++;
+    const queued = this.queue.indexOf(call);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      call.reject(
+        new PluginCallError(
+          'deadline-exceeded',
+          this.id,
+          `${this.id}.${call.op} did not start within its ${budget} ms deadline`,
+        ),
+      );
+      return;
+    }
+    if (this.running !== call) return;
+    this.running = undefined;
+    const message = `${this.id}.${call.op} exceeded its ${budget} ms deadline; the instance was terminated`;
+    this.logger.warn({ source: this.id, op: call.op, budgetMs: budget }, 'plugin call deadline exceeded');
+    call.reject(new PluginCallError('deadline-exceeded', this.id, message));
+    if (this.worker) this.retire(this.worker, message);
+    this.replaceSoon();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.closed && !this.running && this.queue.length > 0) {
+        let worker: SourceWorker;
+        try {
+          worker = await this.ensureWorker();
+        } catch (err) {
+          for (const call of this.queue.splice(0)) {
+            clearTimeout(call.timer);
+            this.stats.traps++;
+            call.reject(new PluginCallError('trap', this.id, (err as Error).message));
+          }
+          return;
+        }
+        const call = this.queue.shift();
+        if (!call || this.closed) return;
+        this.running = call;
+        const reply = await worker.run(call.op, call.args);
+        if (this.running !== call) continue; // expired or unloaded meanwhile: already settled
+        this.running = undefined;
+        clearTimeout(call.timer);
+        this.settle(call, reply, worker);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private settle(call: PendingCall, reply: WorkerReply, worker: SourceWorker): void {
+    if (reply.dropped > 0) {
+      this.stats.droppedOutputBytes += reply.dropped;
+      this.logger.warn(
+        { source: this.id, op: call.op, droppedBytes: reply.dropped },
+        'plugin output over the per-call budget was dropped',
+      );
+    }
+    if (reply.ok) {
+      this.stats.ok++;
+      call.resolve(reply.value);
+      return;
+    }
+    const { kind, message, sourceError } = reply.error;
+    if (kind === 'source-error') {
+      this.stats.sourceErrors++;
+      call.reject(new PluginCallError('source-error', this.id, `${this.id}.${call.op} failed: ${message}`, sourceError));
+      return;
+    }
+    if (kind === 'refused') {
+      call.reject(new PluginCallError('refused', this.id, message));
+      return;
+    }
+    // A trapped instance may not be entered again: replace it.
+    this.stats.traps++;
+    this.logger.warn({ source: this.id, op: call.op, reason: message }, 'plugin trapped; replacing its instance');
+    this.retire(worker, message);
+    this.replaceSoon();
+    call.reject(new PluginCallError('trap', this.id, `${this.id}.${call.op} trapped: ${message}`));
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    const calls = [...this.queue.splice(0), ...(this.running ? [this.running] : [])];
+    this.running = undefined;
+    for (const call of calls) {
+      clearTimeout(call.timer);
+      call.reject(new PluginCallError('not-loaded', this.id, `source '${this.id}' ${reason}`));
+    }
+    if (this.worker) this.retire(this.worker, `source ${reason}`);
+    this.starting?.then((w) => w.kill(`source ${reason}`)).catch(() => {});
+    this.http.close();
+  }
+}
+
+function checkSpec(spec: SourceSpec): void {
+  const fail = (msg: string): never => {
+    throw new PluginLoadError(String(spec?.id), msg);
+  };
+  if (typeof spec.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(spec.id)) {
+    fail('id must be 1-128 letters, digits, ".", "_" or "-"');
+  }
+  if (typeof spec.digest !== 'string' || !SHA256_HEX.test(spec.digest)) fail('digest must be a lowercase sha256 hex string');
+  if (!(spec.component instanceof Uint8Array)) fail('component must be a Uint8Array');
+  const l = spec.limits;
+  if (!l) fail('limits are required');
+  const positiveInt = (name: keyof SourceLimits, max: number) => {
+    const v = l[name];
+    if (!Number.isInteger(v) || v < 1 || v > max) fail(`limits.${name} must be an integer from 1 to ${max}, got ${v}`);
+  };
+  positiveInt('memoryMb', 4096);
+  positiveInt('callTimeoutMs', 24 * 3600 * 1000);
+  positiveInt('maxResponseBytes', 1024 * 1024 * 1024);
+  positiveInt('maxConcurrency', 1024);
+  if (!Array.isArray(spec.allowedHosts)) fail('allowedHosts must be an array');
+  for (const [k, v] of Object.entries(spec.settings ?? {})) {
+    if (typeof v !== 'string') fail(`setting '${k}' must be a string`);
+  }
+}
+
+/**
+ * Runs sources, each in its own worker thread with an import object the runner builds itself.
+ * One instance per source for now; the queue in front of it is where warm pools will plug in.
+ */
+export class RunnerPool {
+  private readonly sources = new Map<string, SourceRuntime>();
+  private readonly compiled = new Map<string, Promise<CompiledComponent>>();
+  private readonly cache: TranspileCache;
+  private readonly logger: Logger;
+  private readonly connectTo: ReturnType<typeof parseConnectTo>;
+  private readonly lastLoad = new Map<string, LoadInfo>();
+  private closed = false;
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.cache = new TranspileCache(opts.cacheDir);
+    this.logger = opts.logger ?? silentLogger;
+    this.connectTo = parseConnectTo(opts.connectTo);
+  }
+
+  /**
+   * Verifies, transpiles (once per digest), caps and compiles the component, then starts its first
+   * instance. Loading an id that is already loaded replaces it once the new one is ready.
+   */
+  async load(spec: SourceSpec): Promise<void> {
+    if (this.closed) throw new PluginLoadError(String(spec?.id), 'the runner is closed');
+    checkSpec(spec);
+    const t0 = performance.now();
+    const { id } = spec;
+
+    let importNames: string[];
+    try {
+      importNames = componentImportNames(spec.component);
+    } catch (err) {
+      if (err instanceof WasmFormatError) throw new PluginLoadError(id, `not a WebAssembly component: ${err.message}`);
+      throw err;
+    }
+    const problems = checkImports(importNames);
+    if (problems.length > 0) throw new PluginLoadError(id, `refused: the component ${problems.join('; ')}`);
+
+    let allowlist: HostAllowlist;
+    try {
+      allowlist = new HostAllowlist(spec.allowedHosts);
+    } catch (err) {
+      throw new PluginLoadError(id, (err as Error).message);
+    }
+
+    let entry: TranspiledComponent;
+    let hit: boolean;
+    try {
+      ({ entry, hit } = await this.cache.get(spec.digest, spec.component));
+    } catch (err) {
+      if (err instanceof DigestMismatchError) throw new PluginLoadError(id, err.message);
+      throw new PluginLoadError(id, `the component could not be transpiled: ${(err as Error).message}`, { cause: err });
+    }
+    const t1 = performance.now();
+    const provided = new Set(providedInterfaces);
+    const missing = entry.imports.filter((name) => !provided.has(name));
+    if (missing.length > 0) {
+      throw new PluginLoadError(id, `refused: the component imports ${missing.join(', ')}, which the host does not provide`);
+    }
+    if (!entry.exports.some((name) => REQUIRED_EXPORT.test(name))) {
+      throw new PluginLoadError(id, 'the component does not export awasm:source/source-api@0.1.x');
+    }
+
+    const key = `${spec.digest}:${spec.limits.memoryMb}`;
+    let compiled = this.compiled.get(key);
+    if (!compiled) {
+      compiled = this.compile(id, entry, spec.limits.memoryMb);
+      this.compiled.set(key, compiled);
+      compiled.catch(() => this.compiled.delete(key));
+    }
+    const { modules } = await compiled;
+    const t2 = performance.now();
+
+    const http = new SourceHttp({
+      sourceId: id,
+      allowlist,
+      maxResponseBytes: spec.limits.maxResponseBytes,
+      maxConcurrency: spec.limits.maxConcurrency,
+      connectTo: this.connectTo,
+      allowPrivateAddresses: this.opts.allowPrivateAddresses ?? false,
+      logger: this.logger,
+      ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
+    });
+    const runtime = new SourceRuntime(spec, entry, modules, http, { ...spec.settings }, this.logger);
+    const owner = await compiled;
+    owner.users++;
+    try {
+      await runtime.ensureWorker();
+    } catch (err) {
+      runtime.close('failed to load');
+      owner.users--;
+      throw new PluginLoadError(id, (err as Error).message, { cause: err });
+    }
+    const t3 = performance.now();
+    if (this.closed) {
+      runtime.close('was unloaded: the runner closed');
+      throw new PluginLoadError(id, 'the runner closed while loading');
+    }
+    const previous = this.sources.get(id);
+    this.sources.set(id, runtime);
+    if (previous) this.release(previous, 'was replaced by a new load');
+    const info: LoadInfo = {
+      cacheHit: hit,
+      transpileMs: t1 - t0,
+      compileMs: t2 - t1,
+      startMs: t3 - t2,
+      totalMs: t3 - t0,
+    };
+    this.lastLoad.set(id, info);
+    this.logger.info({ source: id, digest: spec.digest, ...info }, 'source loaded');
+  }
+
+  private async compile(id: string, entry: TranspiledComponent, memoryMb: number): Promise<CompiledComponent> {
+    const pages = pagesForMiB(memoryMb);
+    const modules: Record<string, WebAssembly.Module> = {};
+    for (const [name, bytes] of entry.coreModules) {
+      let capped: Uint8Array;
+      try {
+        capped = capMemories(bytes, pages).bytes;
+      } catch (err) {
+        if (err instanceof MemoryLimitError) {
+          throw new PluginLoadError(id, `refused: ${name}: ${err.message} (limits.memoryMb is ${memoryMb})`);
+        }
+        throw new PluginLoadError(id, `core module ${name} could not be read: ${(err as Error).message}`);
+      }
+      modules[name] = await WebAssembly.compile(capped);
+    }
+    return { modules, users: 0 };
+  }
+
+  private release(runtime: SourceRuntime, reason: string): void {
+    runtime.close(reason);
+    const key = `${runtime.spec.digest}:${runtime.spec.limits.memoryMb}`;
+    const compiled = this.compiled.get(key);
+    void compiled?.then((c) => {
+      c.users--;
+      if (c.users <= 0 && this.compiled.get(key) === compiled) this.compiled.delete(key);
+    });
+  }
+
+  async unload(id: string): Promise<void> {
+    const runtime = this.sources.get(id);
+    if (!runtime) return;
+    this.sources.delete(id);
+    this.lastLoad.delete(id);
+    this.release(runtime, 'was unloaded');
+  }
+
+  setSettings(id: string, settings: Record<string, string>): void {
+    const runtime = this.sources.get(id);
+    if (!runtime) throw new PluginCallError('not-loaded', id, `source '${id}' is not loaded`);
+    runtime.setSettings(settings);
+  }
+
+  call(id: string, op: SourceOp, args: unknown[], opts: { timeoutMs?: number } = {}): Promise<unknown> {
+    const runtime = this.sources.get(id);
+    if (!runtime) return Promise.reject(new PluginCallError('not-loaded', id, `source '${id}' is not loaded`));
+    return runtime.call(op, args, opts.timeoutMs);
+  }
+
+  loaded(): string[] {
+    return [...this.sources.keys()];
+  }
+
+  /** Counters of a loaded source (calls, errors by kind, instances started, HTTP). */
+  stats(id: string): SourceStats | undefined {
+    const s = this.sources.get(id)?.stats;
+    return s ? { ...s, http: { ...s.http } } : undefined;
+  }
+
+  /** Timings of the last load of a source. */
+  loadInfo(id: string): LoadInfo | undefined {
+    return this.lastLoad.get(id);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.sources.keys()]) await this.unload(id);
+  }
+}

@@ -1,0 +1,180 @@
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { SourceHttp } from './http-host.js';
+import type { Logger } from './logger.js';
+
+/** The worker entry; a plain .mjs file so it runs the same from src/ and from dist/. */
+const WORKER_URL = new URL('./worker.mjs', import.meta.url);
+
+/** stdout + stderr + log bytes a plugin may send to the host log per call; the rest is dropped. */
+export const OUTPUT_BYTES_PER_CALL = 64 * 1024;
+/** The JS heap of a source's worker (the glue, results, HTTP buffers); wasm memory is capped apart. */
+const WORKER_HEAP_MB = 256;
+/** How long a new instance may take to start before it is given up. */
+const START_TIMEOUT_MS = 30_000;
+/** Output of the worker's own console (jco's glue) forwarded to the debug log, per worker. */
+const CONSOLE_BYTES = 16 * 1024;
+
+export type WorkerReply =
+  | { ok: true; value: unknown; dropped: number }
+  | {
+      ok: false;
+      dropped: number;
+      error: { kind: 'source-error' | 'trap' | 'refused'; message: string; sourceError?: { tag: string; val?: unknown } };
+    };
+
+export interface WorkerSetup {
+  sourceId: string;
+  generation: number;
+  componentUrl: string;
+  modules: Record<string, WebAssembly.Module>;
+  settings: Record<string, string>;
+  maxRequestBodyBytes: number;
+  http: SourceHttp;
+  /** the deadline (epoch ms) of the call in progress, bounding each request's time */
+  deadline: () => number;
+  logger: Logger;
+}
+
+const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+
+/**
+ * One instance of a source in its own worker thread. Calls run one at a time; `kill` terminates the
+ * thread (which also stops a wasm loop) and detaches its HTTP port, aborting requests in flight.
+ */
+export class SourceWorker {
+  readonly ready: Promise<void>;
+  dead = false;
+  private readonly worker: Worker;
+  private readonly detachHttp: () => void;
+  private pending: { id: number; resolve: (r: WorkerReply) => void } | undefined;
+  private nextId = 1;
+  private deathReason = 'the instance stopped';
+
+  constructor(private readonly setup: WorkerSetup) {
+    const { port1, port2 } = new MessageChannel();
+    const signal = new SharedArrayBuffer(4);
+    this.worker = new Worker(WORKER_URL, {
+      name: `awasm-source:${setup.sourceId}#${setup.generation}`,
+      workerData: {
+        componentUrl: setup.componentUrl,
+        modules: setup.modules,
+        settings: setup.settings,
+        signal,
+        httpPort: port2,
+        maxRequestBodyBytes: setup.maxRequestBodyBytes,
+        outputBytesPerCall: OUTPUT_BYTES_PER_CALL,
+      },
+      transferList: [port2],
+      env: {},
+      argv: [],
+      execArgv: [],
+      stdin: false,
+      stdout: true,
+      stderr: true,
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 32 },
+    });
+    this.detachHttp = setup.http.attach(port1, new Int32Array(signal), setup.deadline);
+    this.forwardConsole();
+
+    let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
+    this.ready = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    const started = settle as { resolve: () => void; reject: (e: Error) => void };
+    const startTimer = setTimeout(() => {
+      this.kill(`the instance did not start within ${START_TIMEOUT_MS} ms`);
+      started.reject(new Error(this.deathReason));
+    }, START_TIMEOUT_MS);
+    this.ready.then(
+      () => clearTimeout(startTimer),
+      () => clearTimeout(startTimer),
+    );
+
+    this.worker.on('message', (msg: { type: string; [k: string]: unknown }) => {
+      switch (msg.type) {
+        case 'ready':
+          started.resolve();
+          break;
+        case 'init-error':
+          this.deathReason = `the instance failed to start: ${msg.message}`;
+          started.reject(new Error(this.deathReason));
+          this.kill(this.deathReason);
+          break;
+        case 'result': {
+          const p = this.pending;
+          if (p && p.id === msg.id) {
+            this.pending = undefined;
+            p.resolve(msg as unknown as WorkerReply);
+          }
+          break;
+        }
+        case 'log': {
+          const level = LEVELS.has(msg.level as string) ? (msg.level as keyof Logger) : 'info';
+          setup.logger[level]({ source: setup.sourceId, from: 'plugin' }, String(msg.message));
+          break;
+        }
+        case 'output':
+          setup.logger.info({ source: setup.sourceId, stream: msg.stream }, String(msg.text).replace(/\n$/, ''));
+          break;
+      }
+    });
+    this.worker.on('error', (err: Error & { code?: string }) => {
+      const reason =
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `the instance ran out of host heap (${WORKER_HEAP_MB} MB)`
+          : `the instance failed: ${err.message}`;
+      this.die(reason);
+      started.reject(new Error(this.deathReason));
+    });
+    this.worker.on('exit', (code) => {
+      this.die(`the instance exited (code ${code})`);
+      started.reject(new Error(this.deathReason));
+    });
+  }
+
+  private forwardConsole(): void {
+    let left = CONSOLE_BYTES;
+    const forward = (stream: string) => (chunk: Buffer) => {
+      if (left <= 0) return;
+      const text = chunk.subarray(0, left).toString('utf8');
+      left -= chunk.length;
+      this.setup.logger.debug({ source: this.setup.sourceId, stream, from: 'glue' }, text.replace(/\n$/, ''));
+    };
+    this.worker.stdout.on('data', forward('stdout'));
+    this.worker.stderr.on('data', forward('stderr'));
+  }
+
+  private die(reason: string): void {
+    if (!this.dead) {
+      this.dead = true;
+      this.deathReason = reason;
+      this.detachHttp();
+    }
+    const p = this.pending;
+    if (p) {
+      this.pending = undefined;
+      p.resolve({ ok: false, dropped: 0, error: { kind: 'trap', message: this.deathReason } });
+    }
+  }
+
+  /** Runs one call; resolves with the reply, or a trap reply if the instance dies first. */
+  run(op: string, args: unknown[]): Promise<WorkerReply> {
+    if (this.dead) return Promise.resolve({ ok: false, dropped: 0, error: { kind: 'trap', message: this.deathReason } });
+    if (this.pending) throw new Error('a call is already running on this instance');
+    const id = this.nextId++;
+    return new Promise<WorkerReply>((resolve) => {
+      this.pending = { id, resolve };
+      this.worker.postMessage({ type: 'call', id, op, args });
+    });
+  }
+
+  setSettings(settings: Record<string, string>): void {
+    if (!this.dead) this.worker.postMessage({ type: 'settings', settings });
+  }
+
+  /** Terminates the thread; a call in progress resolves as a trap with `reason`. */
+  kill(reason: string): void {
+    this.die(reason);
+    void this.worker.terminate();
+  }
+}

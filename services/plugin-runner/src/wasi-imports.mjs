@@ -1,0 +1,1043 @@
+// @ts-check
+/**
+ * The import object a source component gets, built by the host itself (no preview2-shim): the
+ * interfaces listed in import-policy.ts and nothing else. It runs inside the source's worker thread.
+ *
+ * - wasi:filesystem: no preopens; every descriptor operation fails with `access`.
+ * - wasi:cli: empty environment and arguments, no cwd, empty stdin, stdout/stderr handed to the host
+ *   (which caps and forwards them), exit traps the instance instead of ending anything.
+ * - wasi:clocks, wasi:random: real.
+ * - wasi:io: in-memory streams and pollables; blocking waits on the host's signal word.
+ * - wasi:http: requests are posted to the main thread, which checks and performs them; responses
+ *   come back as messages read synchronously (see HttpClient).
+ *
+ * This is a plain ES module with JSDoc so it runs unchanged from src/ (under vitest) and dist/.
+ */
+
+import { randomBytes } from 'node:crypto';
+
+const symbolDispose = Symbol.dispose || Symbol.for('dispose');
+/** Marks internal construction of resources whose WIT type has no constructor. */
+const INTERNAL = Symbol('awasm.internal');
+
+/** Largest single read the host hands to a guest, and the write window it advertises. */
+const IO_CHUNK = 1024 * 1024;
+/** Largest random buffer one call may request. */
+const MAX_RANDOM_BYTES = 1024 * 1024;
+/** How long one blocking wait sleeps before it looks again (termination is checked between slices). */
+const WAIT_SLICE_MS = 50;
+
+/** Field names the plugin may not set; the host sets Host, Content-Length and framing itself. */
+const FORBIDDEN_FIELDS = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * @typedef {{ tag: string, val?: unknown }} Variant
+ *
+ * @typedef {object} HttpRequestMessage
+ * @property {'request'} type
+ * @property {number} id
+ * @property {string} method
+ * @property {string | undefined} scheme
+ * @property {string | undefined} authority
+ * @property {string | undefined} path
+ * @property {Array<[string, Uint8Array]>} headers
+ * @property {Uint8Array | null} body
+ * @property {{ connectMs?: number, firstByteMs?: number, betweenBytesMs?: number }} timeouts
+ *
+ * @typedef {{ id: number, type: 'head', status: number, headers: Array<[string, Uint8Array]> }
+ *   | { id: number, type: 'chunk', data: Uint8Array }
+ *   | { id: number, type: 'end' }
+ *   | { id: number, type: 'error', code: Variant }} HttpEvent
+ *
+ * @typedef {object} WasiHost
+ * @property {(key: string) => string | undefined} getSetting
+ * @property {(level: string, message: string) => void} log
+ * @property {(stream: 'stdout' | 'stderr', bytes: Uint8Array) => void} output
+ * @property {(code: number) => never} exit must throw; the instance is then finished
+ * @property {(message: HttpRequestMessage | { type: 'abort', id: number }) => void} post
+ * @property {() => HttpEvent | undefined} receive takes one event without blocking
+ * @property {() => number} signalValue the current value of the wake-up word
+ * @property {(seen: number, timeoutMs: number) => void} wait blocks until the word changes from `seen` or the timeout
+ * @property {number} maxRequestBodyBytes
+ */
+
+/** @param {string} message */
+function trap(message) {
+  return new WebAssembly.RuntimeError(message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// wasi:io
+
+class IoError {
+  /** @type {string} */ #message;
+  /** @type {Variant | undefined} */ #httpCode;
+
+  /** @param {symbol} token @param {string} message @param {Variant} [httpCode] */
+  constructor(token, message, httpCode) {
+    if (token !== INTERNAL) throw trap('wasi:io/error.error has no constructor');
+    this.#message = message;
+    this.#httpCode = httpCode;
+  }
+
+  toDebugString() {
+    return this.#message;
+  }
+
+  /** @param {IoError} err */
+  static httpCodeOf(err) {
+    return err.#httpCode;
+  }
+}
+/** @param {string} message @param {Variant} [httpCode] */
+function ioError(message, httpCode) {
+  return new IoError(INTERNAL, message, httpCode);
+}
+/** @param {string} message @param {Variant} [httpCode] */
+function streamFailed(message, httpCode) {
+  return { tag: 'last-operation-failed', val: ioError(message, httpCode) };
+}
+
+class Pollable {
+  /** @type {() => boolean} */ #ready;
+  /** @type {bigint | undefined} */ #deadline;
+  /** @type {Waiter} */ #waiter;
+
+  /** @param {symbol} token @param {Waiter} waiter @param {() => boolean} ready @param {bigint} [deadline] */
+  constructor(token, waiter, ready, deadline) {
+    if (token !== INTERNAL) throw trap('wasi:io/poll.pollable has no constructor');
+    this.#waiter = waiter;
+    this.#ready = ready;
+    this.#deadline = deadline;
+  }
+
+  ready() {
+    this.#waiter.drain();
+    return this.#ready();
+  }
+
+  block() {
+    this.#waiter.waitUntil(this.#ready, this.#deadline);
+  }
+
+  /** @param {Pollable} p */
+  static parts(p) {
+    return { ready: p.#ready, deadline: p.#deadline };
+  }
+}
+
+/** Blocking waits: drain host events, check, sleep on the signal word, repeat. */
+class Waiter {
+  /** @type {WasiHost} */ #host;
+  /** @type {(event: HttpEvent) => void} */ #apply;
+
+  /** @param {WasiHost} host @param {(event: HttpEvent) => void} apply */
+  constructor(host, apply) {
+    this.#host = host;
+    this.#apply = apply;
+  }
+
+  drain() {
+    for (let event = this.#host.receive(); event !== undefined; event = this.#host.receive()) this.#apply(event);
+  }
+
+  /** @param {() => boolean} ready @param {bigint} [deadline] monotonic ns after which `ready` is true by itself */
+  waitUntil(ready, deadline) {
+    for (;;) {
+      const seen = this.#host.signalValue();
+      this.drain();
+      if (ready()) return;
+      this.#host.wait(seen, sliceUntil(deadline));
+    }
+  }
+
+  /** @param {Pollable[]} list */
+  poll(list) {
+    if (list.length === 0) throw trap('wasi:io/poll.poll called with an empty list');
+    const parts = list.map((p) => Pollable.parts(p));
+    for (;;) {
+      const seen = this.#host.signalValue();
+      this.drain();
+      /** @type {number[]} */
+      const ready = [];
+      let deadline;
+      for (let i = 0; i < parts.length; i++) {
+        const part = /** @type {{ ready: () => boolean, deadline: bigint | undefined }} */ (parts[i]);
+        if (part.ready()) ready.push(i);
+        if (part.deadline !== undefined && (deadline === undefined || part.deadline < deadline)) {
+          deadline = part.deadline;
+        }
+      }
+      if (ready.length > 0) return Uint32Array.from(ready);
+      this.#host.wait(seen, sliceUntil(deadline));
+    }
+  }
+}
+
+/** @param {bigint | undefined} deadline */
+function sliceUntil(deadline) {
+  if (deadline === undefined) return WAIT_SLICE_MS;
+  const ms = Number(deadline - process.hrtime.bigint()) / 1e6;
+  return Math.max(0, Math.min(WAIT_SLICE_MS, Math.ceil(ms)));
+}
+
+/**
+ * @typedef {object} Source
+ * @property {() => boolean} ready
+ * @property {(max: number) => Uint8Array | 'closed' | { error: IoError }} read
+ * @property {() => void} [dispose]
+ */
+
+class InputStream {
+  /** @type {Source} */ #source;
+  /** @type {Waiter} */ #waiter;
+
+  /** @param {symbol} token @param {Waiter} waiter @param {Source} source */
+  constructor(token, waiter, source) {
+    if (token !== INTERNAL) throw trap('wasi:io/streams.input-stream has no constructor');
+    this.#waiter = waiter;
+    this.#source = source;
+  }
+
+  /** @param {bigint} len */
+  read(len) {
+    this.#waiter.drain();
+    const r = this.#source.read(Math.min(Number(len), IO_CHUNK));
+    if (r === 'closed') throw { tag: 'closed' };
+    if ('error' in r) throw { tag: 'last-operation-failed', val: r.error };
+    return r;
+  }
+
+  /** @param {bigint} len */
+  blockingRead(len) {
+    this.#waiter.waitUntil(this.#source.ready);
+    return this.read(len);
+  }
+
+  /** @param {bigint} len */
+  skip(len) {
+    return BigInt(this.read(len).length);
+  }
+
+  /** @param {bigint} len */
+  blockingSkip(len) {
+    return BigInt(this.blockingRead(len).length);
+  }
+
+  subscribe() {
+    return new Pollable(INTERNAL, this.#waiter, this.#source.ready);
+  }
+
+  [symbolDispose]() {
+    this.#source.dispose?.();
+  }
+}
+
+/**
+ * @typedef {object} Sink
+ * @property {(bytes: Uint8Array) => void} write throws a stream-error
+ * @property {() => number} capacity
+ * @property {() => boolean} closed
+ */
+
+class OutputStream {
+  /** @type {Sink} */ #sink;
+  /** @type {Waiter} */ #waiter;
+
+  /** @param {symbol} token @param {Waiter} waiter @param {Sink} sink */
+  constructor(token, waiter, sink) {
+    if (token !== INTERNAL) throw trap('wasi:io/streams.output-stream has no constructor');
+    this.#waiter = waiter;
+    this.#sink = sink;
+  }
+
+  #open() {
+    if (this.#sink.closed()) throw { tag: 'closed' };
+  }
+
+  checkWrite() {
+    this.#open();
+    return BigInt(this.#sink.capacity());
+  }
+
+  /** @param {Uint8Array} contents */
+  write(contents) {
+    this.#open();
+    if (contents.length > this.#sink.capacity()) throw streamFailed('write larger than check-write allowed');
+    this.#sink.write(contents);
+  }
+
+  /** @param {Uint8Array} contents */
+  blockingWriteAndFlush(contents) {
+    this.write(contents);
+  }
+
+  flush() {
+    this.#open();
+  }
+
+  blockingFlush() {
+    this.#open();
+  }
+
+  subscribe() {
+    return new Pollable(INTERNAL, this.#waiter, () => true);
+  }
+
+  /** @param {bigint} len */
+  writeZeroes(len) {
+    this.#open();
+    if (len > BigInt(this.#sink.capacity())) throw streamFailed('write larger than check-write allowed');
+    this.#sink.write(new Uint8Array(Number(len)));
+  }
+
+  /** @param {bigint} len */
+  blockingWriteZeroesAndFlush(len) {
+    this.writeZeroes(len);
+  }
+
+  /** @param {InputStream} src @param {bigint} len */
+  splice(src, len) {
+    this.#open();
+    const bytes = src.read(BigInt(Math.min(Number(len), this.#sink.capacity())));
+    this.#sink.write(bytes);
+    return BigInt(bytes.length);
+  }
+
+  /** @param {InputStream} src @param {bigint} len */
+  blockingSplice(src, len) {
+    this.#open();
+    const bytes = src.blockingRead(BigInt(Math.min(Number(len), this.#sink.capacity())));
+    this.#sink.write(bytes);
+    return BigInt(bytes.length);
+  }
+
+  [symbolDispose]() {}
+}
+
+/** @type {Source} */
+const EMPTY_SOURCE = { ready: () => true, read: () => 'closed' };
+
+// ---------------------------------------------------------------------------------------------
+// wasi:filesystem: nothing is reachable
+
+function denied() {
+  throw 'access';
+}
+
+class Descriptor {
+  /** @param {symbol} token */
+  constructor(token) {
+    if (token !== INTERNAL) throw trap('wasi:filesystem/types.descriptor has no constructor');
+  }
+  readViaStream = denied;
+  writeViaStream = denied;
+  appendViaStream = denied;
+  advise = denied;
+  syncData = denied;
+  getFlags = denied;
+  getType = denied;
+  setSize = denied;
+  setTimes = denied;
+  read = denied;
+  write = denied;
+  readDirectory = denied;
+  sync = denied;
+  createDirectoryAt = denied;
+  stat = denied;
+  statAt = denied;
+  setTimesAt = denied;
+  linkAt = denied;
+  openAt = denied;
+  readlinkAt = denied;
+  removeDirectoryAt = denied;
+  renameAt = denied;
+  symlinkAt = denied;
+  unlinkFileAt = denied;
+  isSameObject() {
+    return false;
+  }
+  metadataHash = denied;
+  metadataHashAt = denied;
+}
+
+class DirectoryEntryStream {
+  /** @param {symbol} token */
+  constructor(token) {
+    if (token !== INTERNAL) throw trap('wasi:filesystem/types.directory-entry-stream has no constructor');
+  }
+  readDirectoryEntry = denied;
+}
+
+// ---------------------------------------------------------------------------------------------
+// wasi:http
+
+/** @param {string} name @param {Uint8Array} value */
+function checkField(name, value) {
+  if (!TOKEN.test(name)) throw { tag: 'invalid-syntax' };
+  for (const b of value) {
+    if (b === 0x00 || b === 0x0a || b === 0x0d) throw { tag: 'invalid-syntax' };
+  }
+  if (FORBIDDEN_FIELDS.has(name.toLowerCase())) throw { tag: 'forbidden' };
+}
+
+class Fields {
+  /** @type {Array<[string, Uint8Array]>} */ #entries = [];
+  #immutable = false;
+
+  constructor() {}
+
+  /** @param {Array<[string, Uint8Array]>} entries */
+  static fromList(entries) {
+    const f = new Fields();
+    for (const [name, value] of entries) f.append(name, value);
+    return f;
+  }
+
+  /** Fields from a response: already checked by the host's HTTP parser, and immutable. */
+  /** @param {Array<[string, Uint8Array]>} entries */
+  static _trusted(entries) {
+    const f = new Fields();
+    f.#entries = entries.map(([n, v]) => [n, v]);
+    f.#immutable = true;
+    return f;
+  }
+
+  /** @param {Fields} f */
+  static _lock(f) {
+    f.#immutable = true;
+    return f;
+  }
+
+  #mutable() {
+    if (this.#immutable) throw { tag: 'immutable' };
+  }
+
+  /** @param {string} name */
+  get(name) {
+    const lower = name.toLowerCase();
+    return this.#entries.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
+  }
+
+  /** @param {string} name */
+  has(name) {
+    const lower = name.toLowerCase();
+    return this.#entries.some(([n]) => n.toLowerCase() === lower);
+  }
+
+  /** @param {string} name @param {Uint8Array[]} values */
+  set(name, values) {
+    this.#mutable();
+    for (const v of values) checkField(name, v);
+    if (values.length === 0) checkField(name, new Uint8Array());
+    const lower = name.toLowerCase();
+    this.#entries = this.#entries.filter(([n]) => n.toLowerCase() !== lower);
+    for (const v of values) this.#entries.push([name, v.slice()]);
+  }
+
+  /** @param {string} name */
+  delete(name) {
+    this.#mutable();
+    if (!TOKEN.test(name)) throw { tag: 'invalid-syntax' };
+    const lower = name.toLowerCase();
+    this.#entries = this.#entries.filter(([n]) => n.toLowerCase() !== lower);
+  }
+
+  /** @param {string} name @param {Uint8Array} value */
+  append(name, value) {
+    this.#mutable();
+    checkField(name, value);
+    this.#entries.push([name, value.slice()]);
+  }
+
+  entries() {
+    return this.#entries.map(([n, v]) => /** @type {[string, Uint8Array]} */ ([n, v.slice()]));
+  }
+
+  clone() {
+    const f = new Fields();
+    f.#entries = this.entries();
+    return f;
+  }
+
+  [symbolDispose]() {}
+}
+
+class RequestOptions {
+  /** @type {bigint | undefined} */ #connect;
+  /** @type {bigint | undefined} */ #firstByte;
+  /** @type {bigint | undefined} */ #betweenBytes;
+
+  connectTimeout() {
+    return this.#connect;
+  }
+  /** @param {bigint | undefined} d */
+  setConnectTimeout(d) {
+    this.#connect = d;
+  }
+  firstByteTimeout() {
+    return this.#firstByte;
+  }
+  /** @param {bigint | undefined} d */
+  setFirstByteTimeout(d) {
+    this.#firstByte = d;
+  }
+  betweenBytesTimeout() {
+    return this.#betweenBytes;
+  }
+  /** @param {bigint | undefined} d */
+  setBetweenBytesTimeout(d) {
+    this.#betweenBytes = d;
+  }
+
+  /** @param {RequestOptions | undefined} o */
+  static millis(o) {
+    /** @param {bigint | undefined} ns */
+    const ms = (ns) => (ns === undefined ? undefined : Math.max(1, Number(ns / 1_000_000n)));
+    return o ? { connectMs: ms(o.#connect), firstByteMs: ms(o.#firstByte), betweenBytesMs: ms(o.#betweenBytes) } : {};
+  }
+}
+
+/** The body a plugin writes for a request: buffered, capped, sent when finished. */
+class OutgoingBody {
+  /** @type {Uint8Array[]} */ #chunks = [];
+  #size = 0;
+  #streamTaken = false;
+  #finished = false;
+  #limit;
+  /** @type {Waiter} */ #waiter;
+  /** @type {(() => void) | undefined} */ #onFinish;
+
+  /** @param {symbol} token @param {Waiter} waiter @param {number} limit */
+  constructor(token, waiter, limit) {
+    if (token !== INTERNAL) throw trap('wasi:http/types.outgoing-body has no constructor');
+    this.#waiter = waiter;
+    this.#limit = limit;
+  }
+
+  write() {
+    if (this.#streamTaken || this.#finished) throw undefined;
+    this.#streamTaken = true;
+    /** @type {Sink} */
+    const sink = {
+      closed: () => this.#finished,
+      capacity: () => Math.max(0, Math.min(IO_CHUNK, this.#limit - this.#size + 1)),
+      write: (bytes) => {
+        if (this.#size + bytes.length > this.#limit) {
+          throw streamFailed(`request body over ${this.#limit} bytes`, {
+            tag: 'HTTP-request-body-size',
+            val: BigInt(this.#size + bytes.length),
+          });
+        }
+        this.#chunks.push(bytes.slice());
+        this.#size += bytes.length;
+      },
+    };
+    return new OutputStream(INTERNAL, this.#waiter, sink);
+  }
+
+  /** @param {OutgoingBody} body @param {Fields | undefined} trailers */
+  static finish(body, trailers) {
+    if (body.#finished) throw { tag: 'internal-error', val: 'body already finished' };
+    if (trailers) throw { tag: 'internal-error', val: 'request trailers are not supported' };
+    body.#finished = true;
+    body.#onFinish?.();
+  }
+
+  /** @param {OutgoingBody} body */
+  static bytes(body) {
+    if (body.#size === 0) return null;
+    const out = new Uint8Array(body.#size);
+    let off = 0;
+    for (const c of body.#chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  }
+
+  /** @param {OutgoingBody} body */
+  static isFinished(body) {
+    return body.#finished;
+  }
+
+  /** @param {OutgoingBody} body @param {() => void} fn */
+  static onFinish(body, fn) {
+    body.#onFinish = fn;
+  }
+
+  [symbolDispose]() {}
+}
+
+/**
+ * The request class is made per import object: its bodies need that object's waiter and limit.
+ * @param {Waiter} waiter
+ * @param {number} bodyLimit
+ */
+function defineOutgoingRequest(waiter, bodyLimit) {
+  class OutgoingRequest {
+    /** @type {Variant} */ #method = { tag: 'get' };
+    /** @type {Variant | undefined} */ #scheme;
+    /** @type {string | undefined} */ #authority;
+    /** @type {string | undefined} */ #path;
+    /** @type {Fields} */ #headers;
+    /** @type {OutgoingBody} */ #body;
+    #bodyTaken = false;
+    #sent = false;
+
+    /** @param {Fields} headers */
+    constructor(headers) {
+      this.#headers = Fields._lock(headers);
+      this.#body = new OutgoingBody(INTERNAL, waiter, bodyLimit);
+    }
+
+    body() {
+      if (this.#bodyTaken) throw undefined;
+      this.#bodyTaken = true;
+      return this.#body;
+    }
+    method() {
+      return this.#method;
+    }
+    /** @param {Variant} method */
+    setMethod(method) {
+      if (method.tag === 'other' && !TOKEN.test(String(method.val))) throw undefined;
+      this.#method = method;
+    }
+    pathWithQuery() {
+      return this.#path;
+    }
+    /** @param {string | undefined} path */
+    setPathWithQuery(path) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+      if (path !== undefined && /[\x00-\x20\x7f]/.test(path)) throw undefined;
+      this.#path = path;
+    }
+    scheme() {
+      return this.#scheme;
+    }
+    /** @param {Variant | undefined} scheme */
+    setScheme(scheme) {
+      this.#scheme = scheme;
+    }
+    authority() {
+      return this.#authority;
+    }
+    /** @param {string | undefined} authority */
+    setAuthority(authority) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+      if (authority !== undefined && /[\x00-\x20\x7f]/.test(authority)) throw undefined;
+      this.#authority = authority;
+    }
+    headers() {
+      return this.#headers;
+    }
+
+    /** @param {OutgoingRequest} r @param {RequestOptions | undefined} options @param {number} id */
+    static message(r, options, id) {
+      if (r.#sent) throw { tag: 'internal-error', val: 'request already sent' };
+      r.#sent = true;
+      const m = r.#method;
+      const method = m.tag === 'other' ? String(m.val) : m.tag.toUpperCase();
+      const s = r.#scheme;
+      const scheme = s === undefined ? undefined : s.tag === 'other' ? String(s.val).toLowerCase() : s.tag.toLowerCase();
+      /** @type {HttpRequestMessage} */
+      const message = {
+        type: 'request',
+        id,
+        method,
+        scheme,
+        authority: r.#authority,
+        path: r.#path,
+        headers: r.#headers.entries(),
+        body: null,
+        timeouts: RequestOptions.millis(options),
+      };
+      return { message, body: r.#bodyTaken ? r.#body : undefined };
+    }
+
+    [symbolDispose]() {}
+  }
+  return OutgoingRequest;
+}
+
+/**
+ * @typedef {object} Pending
+ * @property {number} id
+ * @property {{ status: number, headers: Array<[string, Uint8Array]> } | undefined} head
+ * @property {Variant | undefined} error error before the head
+ * @property {Variant | undefined} bodyError error after the head
+ * @property {Uint8Array[]} chunks
+ * @property {boolean} ended
+ * @property {boolean} aborted
+ */
+
+class HttpClient {
+  /** @type {Map<number, Pending>} */ pending = new Map();
+  nextId = 1;
+  /** @type {WasiHost} */ host;
+
+  /** @param {WasiHost} host */
+  constructor(host) {
+    this.host = host;
+  }
+
+  /** @param {HttpEvent} e */
+  apply(e) {
+    const p = this.pending.get(e.id);
+    if (!p) return;
+    if (e.type === 'head') p.head = { status: e.status, headers: e.headers };
+    else if (e.type === 'chunk') p.chunks.push(e.data);
+    else if (e.type === 'end') p.ended = true;
+    else if (e.type === 'error') {
+      if (p.head) p.bodyError = e.code;
+      else p.error = e.code;
+      p.ended = true;
+    }
+  }
+
+  /** @param {Pending} p */
+  abort(p) {
+    if (p.aborted) return;
+    p.aborted = true;
+    this.pending.delete(p.id);
+    if (!p.ended) this.host.post({ type: 'abort', id: p.id });
+  }
+}
+
+class FutureIncomingResponse {
+  /** @type {Pending} */ #p;
+  /** @type {HttpClient} */ #client;
+  /** @type {Waiter} */ #waiter;
+  #taken = false;
+
+  /** @param {symbol} token @param {HttpClient} client @param {Waiter} waiter @param {Pending} p */
+  constructor(token, client, waiter, p) {
+    if (token !== INTERNAL) throw trap('wasi:http/types.future-incoming-response has no constructor');
+    this.#client = client;
+    this.#waiter = waiter;
+    this.#p = p;
+  }
+
+  subscribe() {
+    const p = this.#p;
+    return new Pollable(INTERNAL, this.#waiter, () => p.head !== undefined || p.error !== undefined || p.aborted);
+  }
+
+  get() {
+    this.#waiter.drain();
+    const p = this.#p;
+    if (this.#taken) return { tag: 'err', val: undefined };
+    if (p.error) {
+      this.#taken = true;
+      this.#client.pending.delete(p.id);
+      return { tag: 'ok', val: { tag: 'err', val: p.error } };
+    }
+    if (p.head) {
+      this.#taken = true;
+      const response = new IncomingResponse(INTERNAL, this.#client, this.#waiter, p);
+      return { tag: 'ok', val: { tag: 'ok', val: response } };
+    }
+    return undefined;
+  }
+
+  [symbolDispose]() {
+    if (!this.#taken) this.#client.abort(this.#p);
+  }
+}
+
+class IncomingResponse {
+  /** @type {Pending} */ #p;
+  /** @type {HttpClient} */ #client;
+  /** @type {Waiter} */ #waiter;
+  #consumed = false;
+  /** @type {Fields} */ #headers;
+
+  /** @param {symbol} token @param {HttpClient} client @param {Waiter} waiter @param {Pending} p */
+  constructor(token, client, waiter, p) {
+    if (token !== INTERNAL) throw trap('wasi:http/types.incoming-response has no constructor');
+    this.#client = client;
+    this.#waiter = waiter;
+    this.#p = p;
+    this.#headers = Fields._trusted(p.head?.headers ?? []);
+  }
+
+  status() {
+    return this.#p.head?.status ?? 0;
+  }
+  headers() {
+    return this.#headers;
+  }
+  consume() {
+    if (this.#consumed) throw undefined;
+    this.#consumed = true;
+    return new IncomingBody(INTERNAL, this.#client, this.#waiter, this.#p);
+  }
+  [symbolDispose]() {
+    if (!this.#consumed) this.#client.abort(this.#p);
+  }
+}
+
+class IncomingBody {
+  /** @type {Pending} */ #p;
+  /** @type {HttpClient} */ #client;
+  /** @type {Waiter} */ #waiter;
+  #streamTaken = false;
+
+  /** @param {symbol} token @param {HttpClient} client @param {Waiter} waiter @param {Pending} p */
+  constructor(token, client, waiter, p) {
+    if (token !== INTERNAL) throw trap('wasi:http/types.incoming-body has no constructor');
+    this.#client = client;
+    this.#waiter = waiter;
+    this.#p = p;
+  }
+
+  stream() {
+    if (this.#streamTaken) throw undefined;
+    this.#streamTaken = true;
+    const p = this.#p;
+    const client = this.#client;
+    let failed = false;
+    /** @type {Source} */
+    const source = {
+      ready: () => p.chunks.length > 0 || p.ended || p.aborted,
+      read: (max) => {
+        const first = p.chunks[0];
+        if (first) {
+          if (first.length <= max) {
+            p.chunks.shift();
+            return first;
+          }
+          p.chunks[0] = first.subarray(max);
+          return first.subarray(0, max);
+        }
+        if (p.bodyError && !failed) {
+          failed = true;
+          return { error: ioError(`response body failed: ${p.bodyError.tag}`, p.bodyError) };
+        }
+        if (p.ended || p.aborted) {
+          client.pending.delete(p.id);
+          return 'closed';
+        }
+        return new Uint8Array(0);
+      },
+      dispose: () => client.abort(p),
+    };
+    return new InputStream(INTERNAL, this.#waiter, source);
+  }
+
+  /** @param {IncomingBody} body */
+  static finish(body) {
+    if (!body.#streamTaken) body.#client.abort(body.#p);
+    return new FutureTrailers(INTERNAL, body.#waiter);
+  }
+
+  [symbolDispose]() {
+    if (!this.#streamTaken) this.#client.abort(this.#p);
+  }
+}
+
+class FutureTrailers {
+  #taken = false;
+  /** @type {Waiter} */ #waiter;
+
+  /** @param {symbol} token @param {Waiter} waiter */
+  constructor(token, waiter) {
+    if (token !== INTERNAL) throw trap('wasi:http/types.future-trailers has no constructor');
+    this.#waiter = waiter;
+  }
+  subscribe() {
+    return new Pollable(INTERNAL, this.#waiter, () => true);
+  }
+  get() {
+    if (this.#taken) return { tag: 'err', val: undefined };
+    this.#taken = true;
+    return { tag: 'ok', val: { tag: 'ok', val: undefined } };
+  }
+}
+
+/** Server-side types: a source never serves HTTP, so these exist only to satisfy the interface. */
+class OutgoingResponse {
+  #status = 200;
+  /** @type {Fields} */ #headers;
+  /** @param {Fields} headers */
+  constructor(headers) {
+    this.#headers = Fields._lock(headers);
+  }
+  statusCode() {
+    return this.#status;
+  }
+  /** @param {number} status */
+  setStatusCode(status) {
+    if (status < 100 || status > 999) throw undefined;
+    this.#status = status;
+  }
+  headers() {
+    return this.#headers;
+  }
+  body() {
+    throw undefined;
+  }
+}
+
+class IncomingRequest {
+  /** @param {symbol} token */
+  constructor(token) {
+    if (token !== INTERNAL) throw trap('wasi:http/types.incoming-request has no constructor');
+  }
+}
+
+class ResponseOutparam {
+  /** @param {symbol} token */
+  constructor(token) {
+    if (token !== INTERNAL) throw trap('wasi:http/types.response-outparam has no constructor');
+  }
+  static set() {
+    throw trap('a source cannot serve HTTP');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class TerminalInput {
+  /** @param {symbol} token */
+  constructor(token) {
+    if (token !== INTERNAL) throw trap('wasi:cli/terminal-input.terminal-input has no constructor');
+  }
+}
+class TerminalOutput {
+  /** @param {symbol} token */
+  constructor(token) {
+    if (token !== INTERNAL) throw trap('wasi:cli/terminal-output.terminal-output has no constructor');
+  }
+}
+
+/** @param {bigint} len */
+function random(len) {
+  const n = Number(len);
+  if (n > MAX_RANDOM_BYTES) throw trap(`random bytes request of ${n} bytes is over ${MAX_RANDOM_BYTES}`);
+  return new Uint8Array(randomBytes(n));
+}
+function randomU64() {
+  return randomBytes(8).readBigUInt64LE(0);
+}
+
+/**
+ * Builds the import object, keyed by interface name without version as jco's instantiate() expects.
+ * @param {WasiHost} host
+ */
+export function createImports(host) {
+  const client = new HttpClient(host);
+  const waiter = new Waiter(host, (e) => client.apply(e));
+  const OutgoingRequest = defineOutgoingRequest(waiter, host.maxRequestBodyBytes);
+
+  /** @param {'stdout' | 'stderr'} name @returns {Sink} */
+  const stdio = (name) => ({ closed: () => false, capacity: () => IO_CHUNK, write: (b) => host.output(name, b) });
+  /** @param {bigint} when @returns {Pollable} */
+  const clockPollable = (when) => new Pollable(INTERNAL, waiter, () => process.hrtime.bigint() >= when, when);
+
+  /**
+   * @param {InstanceType<typeof OutgoingRequest>} request
+   * @param {RequestOptions | undefined} options
+   */
+  function handle(request, options) {
+    const id = client.nextId++;
+    const { message, body } = OutgoingRequest.message(request, options, id);
+    /** @type {Pending} */
+    const p = { id, head: undefined, error: undefined, bodyError: undefined, chunks: [], ended: false, aborted: false };
+    client.pending.set(id, p);
+    const send = () => {
+      if (p.aborted) return;
+      host.post({ ...message, body: body ? OutgoingBody.bytes(body) : null });
+    };
+    if (body && !OutgoingBody.isFinished(body)) OutgoingBody.onFinish(body, send);
+    else send();
+    return new FutureIncomingResponse(INTERNAL, client, waiter, p);
+  }
+
+  const imports = {
+    'awasm:source/host': {
+      /** @param {string} key */
+      getSetting: (key) => host.getSetting(key),
+      /** @param {string} level @param {string} message */
+      log: (level, message) => host.log(level, message),
+    },
+    'awasm:source/types': {},
+    'wasi:cli/environment': {
+      getEnvironment: () => [],
+      getArguments: () => [],
+      initialCwd: () => undefined,
+    },
+    'wasi:cli/exit': {
+      /** @param {{ tag: string }} status */
+      exit: (status) => host.exit(status?.tag === 'ok' ? 0 : 1),
+      /** @param {number} code */
+      exitWithCode: (code) => host.exit(code),
+    },
+    'wasi:cli/stdin': { getStdin: () => new InputStream(INTERNAL, waiter, EMPTY_SOURCE) },
+    'wasi:cli/stdout': { getStdout: () => new OutputStream(INTERNAL, waiter, stdio('stdout')) },
+    'wasi:cli/stderr': { getStderr: () => new OutputStream(INTERNAL, waiter, stdio('stderr')) },
+    'wasi:cli/terminal-input': { TerminalInput },
+    'wasi:cli/terminal-output': { TerminalOutput },
+    'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
+    'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
+    'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
+    'wasi:clocks/monotonic-clock': {
+      now: () => process.hrtime.bigint(),
+      resolution: () => 1n,
+      /** @param {bigint} when */
+      subscribeInstant: (when) => clockPollable(when),
+      /** @param {bigint} duration */
+      subscribeDuration: (duration) => clockPollable(process.hrtime.bigint() + duration),
+    },
+    'wasi:clocks/wall-clock': {
+      now: () => {
+        const ns = BigInt(Date.now()) * 1_000_000n;
+        return { seconds: ns / 1_000_000_000n, nanoseconds: Number(ns % 1_000_000_000n) };
+      },
+      resolution: () => ({ seconds: 0n, nanoseconds: 1_000_000 }),
+    },
+    'wasi:filesystem/preopens': { getDirectories: () => [] },
+    'wasi:filesystem/types': {
+      Descriptor,
+      DirectoryEntryStream,
+      filesystemErrorCode: () => undefined,
+    },
+    'wasi:http/outgoing-handler': { handle },
+    'wasi:http/types': {
+      Fields,
+      FutureIncomingResponse,
+      FutureTrailers,
+      IncomingBody,
+      IncomingRequest,
+      IncomingResponse,
+      OutgoingBody,
+      OutgoingRequest,
+      OutgoingResponse,
+      RequestOptions,
+      ResponseOutparam,
+      /** @param {IoError} err */
+      httpErrorCode: (err) => (err instanceof IoError ? IoError.httpCodeOf(err) : undefined),
+    },
+    'wasi:io/error': { Error: IoError },
+    'wasi:io/poll': {
+      Pollable,
+      /** @param {Pollable[]} list */
+      poll: (list) => waiter.poll(list),
+    },
+    'wasi:io/streams': { InputStream, OutputStream },
+    'wasi:random/random': { getRandomBytes: random, getRandomU64: randomU64 },
+    'wasi:random/insecure': { getInsecureRandomBytes: random, getInsecureRandomU64: randomU64 },
+    'wasi:random/insecure-seed': { insecureSeed: () => [randomU64(), randomU64()] },
+  };
+  return { imports, pendingRequests: () => client.pending.size };
+}

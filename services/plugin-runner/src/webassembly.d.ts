@@ -1,0 +1,18 @@
+// The parts of the WebAssembly JS API the runner uses. Node has them at runtime, but neither the
+// ES lib nor @types/node 20 declares them (only lib.dom does, which this package does not load).
+declare namespace WebAssembly {
+  interface Module {
+    readonly __brand?: 'WebAssembly.Module';
+  }
+  var Module: {
+    prototype: Module;
+    new (bytes: ArrayBufferView | ArrayBuffer): Module;
+  };
+  function compile(bytes: ArrayBufferView | ArrayBuffer): Promise<Module>;
+  function validate(bytes: ArrayBufferView | ArrayBuffer): boolean;
+  interface RuntimeError extends Error {}
+  var RuntimeError: {
+    prototype: RuntimeError;
+    new (message?: string): RuntimeError;
+  };
+}

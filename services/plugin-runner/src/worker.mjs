@@ -1,0 +1,161 @@
+// @ts-check
+/**
+ * Entry of a source's worker thread: instantiates the transpiled component against the import
+ * object from wasi-imports.mjs and serves calls posted by the runner, one at a time.
+ *
+ * workerData: { componentUrl, modules, settings, signal, httpPort, maxRequestBodyBytes, outputBytesPerCall }
+ * from the runner:  { type: 'call', id, op, args } | { type: 'settings', settings }
+ * to the runner:    { type: 'ready' } | { type: 'init-error', message }
+ *                   | { type: 'result', id, ok: true, value } | { type: 'result', id, ok: false, error }
+ *                   | { type: 'output', stream, text } | { type: 'log', level, message }
+ */
+
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { createImports } from './wasi-imports.mjs';
+
+/** Longest single log message forwarded; the rest is cut. */
+const MAX_LOG_MESSAGE = 8 * 1024;
+/** Buffered stdout/stderr is flushed at a newline or this size. */
+const OUTPUT_FLUSH = 4 * 1024;
+
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
+const data = workerData;
+const signal = new Int32Array(data.signal);
+const httpPort = /** @type {import('node:worker_threads').MessagePort} */ (data.httpPort);
+/** @type {Record<string, string>} */
+let settings = data.settings;
+
+/** Output budget of the current call: bytes of stdout, stderr and log forwarded, and dropped. */
+let budget = data.outputBytesPerCall;
+let dropped = 0;
+/** @type {{ stdout: string, stderr: string }} */
+const buffered = { stdout: '', stderr: '' };
+/** @type {string | undefined} */
+let exited;
+
+/** @param {'stdout' | 'stderr'} stream */
+function flush(stream) {
+  if (buffered[stream] === '') return;
+  port.postMessage({ type: 'output', stream, text: buffered[stream] });
+  buffered[stream] = '';
+}
+
+const decoder = new TextDecoder();
+
+/** @type {import('./wasi-imports.mjs').WasiHost} */
+const host = {
+  getSetting: (key) => (Object.hasOwn(settings, key) ? settings[key] : undefined),
+  log(level, message) {
+    const text = message.length > MAX_LOG_MESSAGE ? `${message.slice(0, MAX_LOG_MESSAGE)}…` : message;
+    if (text.length > budget) {
+      dropped += message.length;
+      return;
+    }
+    budget -= text.length;
+    port.postMessage({ type: 'log', level, message: text });
+  },
+  output(stream, bytes) {
+    const take = Math.min(bytes.length, Math.max(0, budget));
+    dropped += bytes.length - take;
+    if (take === 0) return;
+    budget -= take;
+    buffered[stream] += decoder.decode(bytes.subarray(0, take), { stream: true });
+    if (buffered[stream].length >= OUTPUT_FLUSH || buffered[stream].includes('\n')) flush(stream);
+  },
+  exit(code) {
+    exited = `the plugin called exit(${code})`;
+    throw new WebAssembly.RuntimeError(exited);
+  },
+  post(message) {
+    httpPort.postMessage(message);
+  },
+  receive() {
+    return receiveMessageOnPort(httpPort)?.message;
+  },
+  signalValue: () => Atomics.load(signal, 0),
+  wait(seen, timeoutMs) {
+    Atomics.wait(signal, 0, seen, timeoutMs);
+  },
+  maxRequestBodyBytes: data.maxRequestBodyBytes,
+};
+
+/** @type {Record<string, (...args: unknown[]) => unknown>} */
+let api;
+try {
+  const { imports } = createImports(host);
+  const component = await import(data.componentUrl);
+  /** @type {Record<string, WebAssembly.Module>} */
+  const modules = data.modules;
+  const instance = await component.instantiate((/** @type {string} */ name) => {
+    const m = modules[name];
+    if (!m) throw new Error(`the component asked for an unknown core module ${name}`);
+    return m;
+  }, imports);
+  api = instance.sourceApi ?? instance['awasm:source/source-api@0.1.0'];
+  if (!api) throw new Error('the component does not export awasm:source/source-api');
+  port.postMessage({ type: 'ready' });
+} catch (err) {
+  port.postMessage({ type: 'init-error', message: describe(err) });
+  // nothing more to do: the runner terminates this worker
+  throw err;
+}
+
+/** @param {unknown} err */
+function describe(err) {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+/** @param {unknown} payload */
+function isVariant(payload) {
+  return typeof payload === 'object' && payload !== null && typeof (/** @type {any} */ (payload).tag) === 'string';
+}
+
+port.on('message', (/** @type {any} */ msg) => {
+  if (msg.type === 'settings') {
+    settings = msg.settings;
+    return;
+  }
+  if (msg.type !== 'call') return;
+  budget = data.outputBytesPerCall;
+  dropped = 0;
+  const fn = api[msg.op];
+  /** @type {any} */
+  let reply;
+  if (typeof fn !== 'function') {
+    reply = { type: 'result', id: msg.id, ok: false, error: { kind: 'refused', message: `unknown operation ${msg.op}` } };
+  } else {
+    try {
+      const value = fn.apply(api, msg.args);
+      reply = { type: 'result', id: msg.id, ok: true, value };
+    } catch (err) {
+      const payload = /** @type {any} */ (err)?.payload;
+      if (exited) {
+        reply = { type: 'result', id: msg.id, ok: false, error: { kind: 'trap', message: exited } };
+      } else if (err && typeof err === 'object' && 'payload' in err && isVariant(payload)) {
+        reply = {
+          type: 'result',
+          id: msg.id,
+          ok: false,
+          error: { kind: 'source-error', message: payload.tag, sourceError: payload },
+        };
+      } else {
+        reply = { type: 'result', id: msg.id, ok: false, error: { kind: 'trap', message: describe(err) } };
+      }
+    }
+  }
+  flush('stdout');
+  flush('stderr');
+  reply.dropped = dropped;
+  try {
+    port.postMessage(reply);
+  } catch (err) {
+    port.postMessage({
+      type: 'result',
+      id: msg.id,
+      ok: false,
+      dropped,
+      error: { kind: 'trap', message: `the result could not be passed to the host: ${describe(err)}` },
+    });
+  }
+});
