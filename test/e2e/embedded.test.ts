@@ -9,7 +9,17 @@ import { buildDemoPackage } from '@awasm/cli';
 import { startFixtureSite } from '@awasm/plugin-demo-library';
 import { encodePackage } from '@awasm/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awasm, awasmBin, grpcurlBin, pythonBin, repoRoot, requireTool, run, startProcess, tempDir } from '../support/index.js';
+import {
+  awasm,
+  awasmBin,
+  grpcurlBin,
+  pythonBin,
+  repoRoot,
+  requireTool,
+  run,
+  startProcess,
+  tempDir,
+} from '../support/index.js';
 
 const QUERY = 'alice';
 
@@ -24,7 +34,18 @@ let malformedFile: string;
 async function startServer() {
   server = await startProcess(
     process.execPath,
-    [awasmBin, 'serve', '--port', '0', '--data-dir', join(data.path, 'data'), '--log-level', 'warn', '--connect-to', `demo-library.awasm.test:80=127.0.0.1:${site.port}`],
+    [
+      awasmBin,
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      join(data.path, 'data'),
+      '--log-level',
+      'warn',
+      '--connect-to',
+      `demo-library.awasm.test:80=127.0.0.1:${site.port}`,
+    ],
     /awasm listening on (http:\/\/\S+)/,
   );
   url = server.match[1] as string;
@@ -42,7 +63,10 @@ beforeAll(async () => {
   badManifestFile = join(data.path, 'bad-manifest.awpkg');
   await writeFile(
     badManifestFile,
-    encodePackage({ manifestToml: manifest.replace(/memory_mb = \d+/, 'memory_mb = 99999'), component: Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]) }),
+    encodePackage({
+      manifestToml: manifest.replace(/memory_mb = \d+/, 'memory_mb = 99999'),
+      component: Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]),
+    }),
   );
   await startServer();
 });
@@ -58,12 +82,18 @@ describe('embedded server end to end', () => {
     const target = url.replace('http://', '');
     const result = await run(requireTool(pythonBin), [
       join(repoRoot, 'test/e2e/python/demo_client.py'),
-      '--target', target,
-      '--proto-root', join(repoRoot, 'proto'),
-      '--package', packageFile,
-      '--bad-package', malformedFile,
-      '--bad-package', badManifestFile,
-      '--query', QUERY,
+      '--target',
+      target,
+      '--proto-root',
+      join(repoRoot, 'proto'),
+      '--package',
+      packageFile,
+      '--bad-package',
+      malformedFile,
+      '--bad-package',
+      badManifestFile,
+      '--query',
+      QUERY,
     ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -78,7 +108,10 @@ describe('embedded server end to end', () => {
       { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/manifest key 'limits.memory_mb'/) },
     ]);
     expect(report.installed_unchanged).toBe(true);
-    expect(report.errors.unknown_source).toEqual({ code: 'NOT_FOUND', message: expect.stringMatching(/unknown source 'no-such-source'/) });
+    expect(report.errors.unknown_source).toEqual({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/unknown source 'no-such-source'/),
+    });
     expect(report.errors.empty_query).toEqual({ code: 'INVALID_ARGUMENT', message: 'query must not be empty' });
     expect(report.errors.unknown_media.code).toBe('NOT_FOUND');
     expect(report.errors.unspecified_listing.code).toBe('INVALID_ARGUMENT');
@@ -90,7 +123,13 @@ describe('embedded server end to end', () => {
     const list = await run(grpcurl, ['-plaintext', target, 'list']);
     expect(list.stdout).toContain('awasm.v1.SourceService');
     expect(list.stdout).toContain('awasm.v1.PluginService');
-    const search = await run(grpcurl, ['-plaintext', '-d', JSON.stringify({ sourceId: 'demo-library', query: QUERY }), target, 'awasm.v1.SourceService/Search']);
+    const search = await run(grpcurl, [
+      '-plaintext',
+      '-d',
+      JSON.stringify({ sourceId: 'demo-library', query: QUERY }),
+      target,
+      'awasm.v1.SourceService/Search',
+    ]);
     expect(search.code).toBe(0);
     expect(JSON.parse(search.stdout).items.length).toBeGreaterThan(0);
     const health = await run(grpcurl, ['-plaintext', target, 'grpc.health.v1.Health/Check']);
@@ -151,7 +190,9 @@ describe('embedded server end to end', () => {
 
     await server.stop();
     await startServer();
-    const settings = JSON.parse((await awasm(['--server', url, '--json', 'plugin', 'settings', 'demo-library'])).stdout);
+    const settings = JSON.parse(
+      (await awasm(['--server', url, '--json', 'plugin', 'settings', 'demo-library'])).stdout,
+    );
     expect(settings.values.page_size).toBe('2');
     const again = JSON.parse((await awasm(['--server', url, '--json', 'browse', 'demo-library', 'popular'])).stdout);
     expect(again.items).toHaveLength(2);

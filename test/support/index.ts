@@ -11,7 +11,8 @@ export const grpcurlBin = join(repoRoot, '.cache/bin/grpcurl');
 export const pythonBin = join(repoRoot, '.venv/bin/python');
 
 export function requireTool(path: string): string {
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`bash scripts/install-tools.sh\` (scripts/test.sh does)`);
+  if (!existsSync(path))
+    throw new Error(`${path} is missing: run \`bash scripts/install-tools.sh\` (scripts/test.sh does)`);
   return path;
 }
 
@@ -22,7 +23,11 @@ export interface RunResult {
 }
 
 /** Runs a program to completion without a shell; never rejects, the exit code is in the result. */
-export function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  file: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(
       file,

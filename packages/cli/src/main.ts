@@ -1,11 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { create, toJson } from '@bufbuild/protobuf';
 import { encodePackage, parseManifest, sha256Hex } from '@awasm/shared';
 import {
   type Asset,
   AssetKind,
+  AssetSchema,
   type Filter,
   FilterKind,
+  FilterSchema,
   Listing,
   type Media,
   MediaKind,
@@ -14,8 +15,6 @@ import {
   type Unit,
   UnitKind,
   UnitSchema,
-  AssetSchema,
-  FilterSchema,
 } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import {
   GetSettingsResponseSchema,
@@ -23,8 +22,9 @@ import {
   InstalledPluginSchema,
   SettingType,
 } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
-import { SourceSchema } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { SourceErrorSchema } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
+import { SourceSchema } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { create, toJson } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { Command, CommanderError, Option } from 'commander';
 import { connect, DEFAULT_SERVER } from './client.js';
@@ -45,13 +45,15 @@ const kindName = (k: MediaKind) => enumLabel(k, '', MediaKind as unknown as Reco
 const statusName = (s: MediaStatus) => enumLabel(s, '', MediaStatus as unknown as Record<number, string>);
 const unitKindName = (k: UnitKind) => enumLabel(k, '', UnitKind as unknown as Record<number, string>);
 const assetKindName = (k: AssetKind) => enumLabel(k, '', AssetKind as unknown as Record<number, string>);
-const filterKindName = (k: FilterKind) => enumLabel(k, '', FilterKind as unknown as Record<number, string>).replace('_', '-');
+const filterKindName = (k: FilterKind) =>
+  enumLabel(k, '', FilterKind as unknown as Record<number, string>).replace('_', '-');
 const settingTypeName = (t: SettingType) => enumLabel(t, '', SettingType as unknown as Record<number, string>);
 
 function parseFilters(values: string[]): { id: string; values: string[] }[] {
   return values.map((text) => {
     const [id, rest] = text.split('=', 2);
-    if (!id || rest === undefined || rest === '') throw new UsageError(`--filter '${text}' must be id=value[,value...]`);
+    if (!id || rest === undefined || rest === '')
+      throw new UsageError(`--filter '${text}' must be id=value[,value...]`);
     return { id, values: rest.split(',') };
   });
 }
@@ -59,7 +61,13 @@ function parseFilters(values: string[]): { id: string; values: string[] }[] {
 function mediaTable(items: Media[]): string {
   return table(
     ['ID', 'TITLE', 'KIND', 'AUTHORS', 'STATUS'],
-    items.map((m) => [m.id, truncate(m.title, 48), kindName(m.kind), truncate(m.authors.join(', '), 32), statusName(m.status)]),
+    items.map((m) => [
+      m.id,
+      truncate(m.title, 48),
+      kindName(m.kind),
+      truncate(m.authors.join(', '), 32),
+      statusName(m.status),
+    ]),
   );
 }
 
@@ -151,7 +159,10 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--data-dir <dir>', 'where the database and packages live (AWASM_DATA_DIR)')
     .option('--config <file>', 'TOML config file (AWASM_CONFIG)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (AWASM_LOG_LEVEL)')
-    .option('--connect-to <pairs>', 'host:port=ip:port[,...]: where plugins\' allowed hosts really connect (AWASM_CONNECT_TO)')
+    .option(
+      '--connect-to <pairs>',
+      "host:port=ip:port[,...]: where plugins' allowed hosts really connect (AWASM_CONNECT_TO)",
+    )
     .option('--demo', 'also start the offline demo site and install the demo plugin', false)
     .action(async (flags) => {
       // Loaded on demand: the server pulls in SQLite and the wasm toolchain, which other commands never need.
@@ -168,7 +179,9 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       try {
         bytes = await readFile(file);
       } catch (error) {
-        throw new UsageError(`cannot read package file '${file}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        throw new UsageError(
+          `cannot read package file '${file}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        );
       }
       async function* chunks() {
         for (let offset = 0; offset < bytes.length; offset += INSTALL_CHUNK_BYTES) {
@@ -177,21 +190,32 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       }
       const { plugin: installed } = await clients().plugins.install(chunks());
       if (!installed) throw new Error('server answered without the installed plugin');
-      print(`installed ${installed.id} ${installed.version} (package ${installed.packageSha256.slice(0, 12)})`, toJson(InstalledPluginSchema, installed));
+      print(
+        `installed ${installed.id} ${installed.version} (package ${installed.packageSha256.slice(0, 12)})`,
+        toJson(InstalledPluginSchema, installed),
+      );
     });
   plugin
     .command('list')
     .description('list installed plugins')
     .action(async () => {
       const { plugins } = await clients().plugins.listInstalled({});
-      print(plugins.length ? pluginTable(plugins) : 'no plugins installed', plugins.map((p) => toJson(InstalledPluginSchema, p)));
+      print(
+        plugins.length ? pluginTable(plugins) : 'no plugins installed',
+        plugins.map((p) => toJson(InstalledPluginSchema, p)),
+      );
     });
-  for (const [name, enable] of [['enable', true], ['disable', false]] as const) {
+  for (const [name, enable] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
     plugin
       .command(`${name} <id>`)
       .description(`${name} an installed plugin`)
       .action(async (id: string) => {
-        const response = enable ? await clients().plugins.enable({ pluginId: id }) : await clients().plugins.disable({ pluginId: id });
+        const response = enable
+          ? await clients().plugins.enable({ pluginId: id })
+          : await clients().plugins.disable({ pluginId: id });
         const p = response.plugin;
         print(`${id} ${enable ? 'enabled' : 'disabled'}`, p ? toJson(InstalledPluginSchema, p) : {});
       });
@@ -205,7 +229,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     });
   plugin
     .command('settings <id> [assignments...]')
-    .description('show a plugin\'s settings, or set them with key=value')
+    .description("show a plugin's settings, or set them with key=value")
     .action(async (id: string, assignments: string[]) => {
       const values: Record<string, string> = {};
       for (const a of assignments) {
@@ -221,7 +245,13 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       print(
         table(
           ['KEY', 'TYPE', 'VALUE', 'DEFAULT', 'LABEL'],
-          response.schema.map((s) => [s.key, settingTypeName(s.type), response.values[s.key] ?? '', s.defaultValue, s.label]),
+          response.schema.map((s) => [
+            s.key,
+            settingTypeName(s.type),
+            response.values[s.key] ?? '',
+            s.defaultValue,
+            s.label,
+          ]),
         ),
         toJson(GetSettingsResponseSchema, response),
       );
@@ -240,13 +270,16 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       });
       const bytes = encodePackage({ manifestToml, component });
       await writeFile(flags.output, bytes);
-      print(`packed ${manifest.id} ${manifest.version} -> ${flags.output} (${bytes.length} bytes, sha256 ${sha256Hex(bytes)})`, {
-        id: manifest.id,
-        version: manifest.version,
-        file: flags.output,
-        bytes: bytes.length,
-        sha256: sha256Hex(bytes),
-      });
+      print(
+        `packed ${manifest.id} ${manifest.version} -> ${flags.output} (${bytes.length} bytes, sha256 ${sha256Hex(bytes)})`,
+        {
+          id: manifest.id,
+          version: manifest.version,
+          file: flags.output,
+          bytes: bytes.length,
+          sha256: sha256Hex(bytes),
+        },
+      );
     });
 
   program
@@ -259,7 +292,14 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         sources.length
           ? table(
               ['ID', 'NAME', 'VERSION', 'KINDS', 'LANGUAGES', 'ENABLED'],
-              sources.map((s) => [s.id, s.name, s.version, s.mediaKinds.map(kindName).join(','), s.languages.join(','), s.enabled ? 'yes' : 'no']),
+              sources.map((s) => [
+                s.id,
+                s.name,
+                s.version,
+                s.mediaKinds.map(kindName).join(','),
+                s.languages.join(','),
+                s.enabled ? 'yes' : 'no',
+              ]),
             )
           : 'no sources: install a plugin with `awasm plugin install <file.awpkg>`',
         sources.map((s) => toJson(SourceSchema, s)),
@@ -271,7 +311,12 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .command('search <source> <query...>')
     .description('search one source')
     .option('--cursor <cursor>', 'page to fetch, from a previous answer', '')
-    .option('-f, --filter <id=values>', 'filter, repeatable; see `awasm filters <source>`', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '-f, --filter <id=values>',
+      'filter, repeatable; see `awasm filters <source>`',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .action(async (source: string, words: string[], flags: { cursor: string; filter: string[] }) => {
       const response = await clients().sources.search({
         sourceId: source,
@@ -279,10 +324,10 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         cursor: flags.cursor,
         filters: parseFilters(flags.filter),
       });
-      print(
-        (response.items.length ? mediaTable(response.items) : 'no results') + pageFooter(response.nextCursor),
-        { items: response.items.map((m) => toJson(MediaSchema, m)), nextCursor: response.nextCursor },
-      );
+      print((response.items.length ? mediaTable(response.items) : 'no results') + pageFooter(response.nextCursor), {
+        items: response.items.map((m) => toJson(MediaSchema, m)),
+        nextCursor: response.nextCursor,
+      });
     });
   program
     .command('browse <source> [listing]')
@@ -290,16 +335,17 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--cursor <cursor>', 'page to fetch, from a previous answer', '')
     .action(async (source: string, listing: string | undefined, flags: { cursor: string }) => {
       const which = (listing ?? 'popular').toLowerCase();
-      if (which !== 'popular' && which !== 'latest') throw new UsageError(`listing '${listing}' must be popular or latest`);
+      if (which !== 'popular' && which !== 'latest')
+        throw new UsageError(`listing '${listing}' must be popular or latest`);
       const response = await clients().sources.listMedia({
         sourceId: source,
         listing: which === 'popular' ? Listing.POPULAR : Listing.LATEST,
         cursor: flags.cursor,
       });
-      print(
-        (response.items.length ? mediaTable(response.items) : 'nothing listed') + pageFooter(response.nextCursor),
-        { items: response.items.map((m) => toJson(MediaSchema, m)), nextCursor: response.nextCursor },
-      );
+      print((response.items.length ? mediaTable(response.items) : 'nothing listed') + pageFooter(response.nextCursor), {
+        items: response.items.map((m) => toJson(MediaSchema, m)),
+        nextCursor: response.nextCursor,
+      });
     });
   program
     .command('media <source> <id>')
@@ -315,24 +361,30 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .option('--cursor <cursor>', 'page to fetch, from a previous answer', '')
     .action(async (source: string, mediaId: string, flags: { cursor: string }) => {
       const response = await clients().sources.listUnits({ sourceId: source, mediaId, cursor: flags.cursor });
-      print(
-        (response.items.length ? unitTable(response.items) : 'no units') + pageFooter(response.nextCursor),
-        { items: response.items.map((u) => toJson(UnitSchema, u)), nextCursor: response.nextCursor },
-      );
+      print((response.items.length ? unitTable(response.items) : 'no units') + pageFooter(response.nextCursor), {
+        items: response.items.map((u) => toJson(UnitSchema, u)),
+        nextCursor: response.nextCursor,
+      });
     });
   program
     .command('assets <source> <unit-id>')
     .description('list the pages, streams or text of a unit')
     .action(async (source: string, unitId: string) => {
       const { assets } = await clients().sources.getAssets({ sourceId: source, unitId });
-      print(assets.length ? assetTable(assets) : 'no assets', assets.map((a) => toJson(AssetSchema, a)));
+      print(
+        assets.length ? assetTable(assets) : 'no assets',
+        assets.map((a) => toJson(AssetSchema, a)),
+      );
     });
   program
     .command('filters <source>')
     .description('list the search filters a source supports')
     .action(async (source: string) => {
       const { filters } = await clients().sources.getFilters({ sourceId: source });
-      print(filters.length ? filterTable(filters) : 'no filters', filters.map((f) => toJson(FilterSchema, f)));
+      print(
+        filters.length ? filterTable(filters) : 'no filters',
+        filters.map((f) => toJson(FilterSchema, f)),
+      );
     });
 
   try {
@@ -347,8 +399,13 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       return EXIT.usage;
     }
     if (error instanceof ConnectError) {
-      if (error.code === Code.Unavailable && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|connect/i.test(String(error.cause ?? error.rawMessage))) {
-        output.err(`error: cannot reach the awasm server at ${opts().server} (${error.rawMessage}); is \`awasm serve\` running?`);
+      if (
+        error.code === Code.Unavailable &&
+        /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|connect/i.test(String(error.cause ?? error.rawMessage))
+      ) {
+        output.err(
+          `error: cannot reach the awasm server at ${opts().server} (${error.rawMessage}); is \`awasm serve\` running?`,
+        );
         return EXIT.unreachable;
       }
       output.err(`error: ${describeError(error)}`);

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { startEmbeddedServer } from '@awasm/gateway';
 import { createLogger, DEFAULT_PORT, encodePackage, loadConfig, parseConnectTo, sha256Hex } from '@awasm/shared';
 import type { Output } from './output.js';
@@ -43,7 +43,8 @@ export async function serve(flags: ServeFlags, output: Output): Promise<void> {
   if (flags.config !== undefined) overrides.file = flags.config;
   const config = loadConfig(overrides);
   if (flags.port !== undefined) {
-    if (!/^\d+$/.test(flags.port) || Number(flags.port) > 65535) throw new Error(`--port '${flags.port}' must be 0-65535`);
+    if (!/^\d+$/.test(flags.port) || Number(flags.port) > 65535)
+      throw new Error(`--port '${flags.port}' must be 0-65535`);
     config.port = Number(flags.port);
   }
   const logger = createLogger({ level: config.logLevel });
@@ -63,8 +64,10 @@ export async function serve(flags: ServeFlags, output: Output): Promise<void> {
     if (flags.demo) {
       const bytes = await buildDemoPackage();
       const installed = (await server.plugins.list()).find((p) => p.record.id === 'demo-library');
-      if (installed?.record.packageSha256 !== sha256Hex(bytes)) await server.plugins.install(bytes, { allowDowngrade: true });
-      if (!(await server.plugins.get('demo-library')).record.enabled) await server.plugins.setEnabled('demo-library', true);
+      if (installed?.record.packageSha256 !== sha256Hex(bytes))
+        await server.plugins.install(bytes, { allowDowngrade: true });
+      if (!(await server.plugins.get('demo-library')).record.enabled)
+        await server.plugins.setEnabled('demo-library', true);
     }
   } catch (error) {
     await stop();

@@ -58,7 +58,9 @@ export async function buildJsComponent(options: BuildJsComponentOptions): Promis
   const componentize = await import('@bytecodealliance/componentize-js');
 
   const hash = createHash('sha256');
-  hash.update(`componentize-js ${componentize.version}\0world ${worldName}\0entry ${relative(dirname(sourcePath), sourcePath)}\0`);
+  hash.update(
+    `componentize-js ${componentize.version}\0world ${worldName}\0entry ${relative(dirname(sourcePath), sourcePath)}\0`,
+  );
   await hashTree(hash, dirname(sourcePath));
   await hashTree(hash, witDir);
   const key = hash.digest('hex');

@@ -1,2 +1,2 @@
-export { buildJsComponent, defaultComponentCacheDir, defaultWitDir } from './build.js';
 export type { BuildJsComponentOptions, BuiltComponent } from './build.js';
+export { buildJsComponent, defaultComponentCacheDir, defaultWitDir } from './build.js';

@@ -65,7 +65,10 @@ function checkEndpoint(key: string, value: string): string {
 /** Parses "from=to,from=to" as used by AWASM_CONNECT_TO and --connect-to. */
 export function parseConnectTo(key: string, text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [from, to, ...rest] = pair.split('=');
     if (!from || !to || rest.length > 0) throw new ConfigError(key, `'${pair}' must be host:port=ip:port`);
     out[checkEndpoint(key, from)] = checkEndpoint(key, to);
@@ -99,7 +102,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
       throw new ConfigError('file', `cannot read ${file}: ${(error as Error).message.split('\n')[0]}`);
     }
     for (const [key, value] of Object.entries(doc)) {
-      if (!FILE_KEYS.has(key)) throw new ConfigError(key, `unknown key in ${file} (allowed: ${[...FILE_KEYS].join(', ')})`);
+      if (!FILE_KEYS.has(key))
+        throw new ConfigError(key, `unknown key in ${file} (allowed: ${[...FILE_KEYS].join(', ')})`);
       switch (key) {
         case 'host':
           if (typeof value !== 'string' || !value) throw new ConfigError(key, 'must be a non-empty string');

@@ -1,4 +1,4 @@
+export * from './config.js';
+export * from './logger.js';
 export * from './manifest.js';
 export * from './package-file.js';
-export * from './logger.js';
-export * from './config.js';

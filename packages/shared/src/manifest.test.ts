@@ -72,10 +72,22 @@ describe('parseManifest', () => {
     ['host with a path', valid.replace('http://demo-library.awasm.test', 'http://demo.test/api'), 'allowed_hosts[0]'],
     ['bare wildcard', valid.replace('http://demo-library.awasm.test', 'https://*'), 'allowed_hosts[0]'],
     ['wildcard on a TLD', valid.replace('http://demo-library.awasm.test', 'https://*.com'), 'allowed_hosts[0]'],
-    ['setting default of the wrong type', valid.replace('default = 10', 'default = "ten"'), 'settings.page_size.default'],
+    [
+      'setting default of the wrong type',
+      valid.replace('default = 10', 'default = "ten"'),
+      'settings.page_size.default',
+    ],
     ['setting default out of bounds', valid.replace('default = 10', 'default = 99'), 'settings.page_size.default'],
-    ['select default not an option', valid.replace('default = "high"', 'default = "ultra"'), 'settings.quality.default'],
-    ['unknown setting key', valid.replace('label = "Quality"', 'label = "Quality"\ncolour = "red"'), 'settings.quality.colour'],
+    [
+      'select default not an option',
+      valid.replace('default = "high"', 'default = "ultra"'),
+      'settings.quality.default',
+    ],
+    [
+      'unknown setting key',
+      valid.replace('label = "Quality"', 'label = "Quality"\ncolour = "red"'),
+      'settings.quality.colour',
+    ],
   ])('rejects %s, naming the key', (_name, toml, key) => {
     expect(keyOf(toml)).toBe(key);
   });

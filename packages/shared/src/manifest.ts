@@ -132,7 +132,8 @@ function requireStringArray(table: Record<string, unknown>, key: string): string
   if (value === undefined) throw new ManifestError(key, 'is required');
   if (!Array.isArray(value)) throw new ManifestError(key, `must be an array of strings, got ${typeName(value)}`);
   return value.map((item, index) => {
-    if (typeof item !== 'string') throw new ManifestError(`${key}[${index}]`, `must be a string, got ${typeName(item)}`);
+    if (typeof item !== 'string')
+      throw new ManifestError(`${key}[${index}]`, `must be a string, got ${typeName(item)}`);
     return item;
   });
 }
@@ -284,7 +285,10 @@ export function parseManifest(toml: string): PluginManifest {
   }
   const id = requireString(doc, 'id');
   if (!ID_PATTERN.test(id)) {
-    throw new ManifestError('id', `'${id}' must be 2-64 lowercase letters, digits or dashes, not starting or ending with a dash`);
+    throw new ManifestError(
+      'id',
+      `'${id}' must be 2-64 lowercase letters, digits or dashes, not starting or ending with a dash`,
+    );
   }
   const name = requireString(doc, 'name');
   if (name.length > 100) throw new ManifestError('name', 'must be at most 100 characters');
@@ -293,7 +297,10 @@ export function parseManifest(toml: string): PluginManifest {
   const apiVersion = requireString(doc, 'api_version');
   if (!semver.valid(apiVersion)) throw new ManifestError('api_version', `'${apiVersion}' is not a semantic version`);
   if (!isCompatibleApiVersion(apiVersion)) {
-    throw new ManifestError('api_version', `'${apiVersion}' is not compatible with this host's source API ${HOST_API_VERSION}`);
+    throw new ManifestError(
+      'api_version',
+      `'${apiVersion}' is not compatible with this host's source API ${HOST_API_VERSION}`,
+    );
   }
   const mediaKinds = requireStringArray(doc, 'media_kinds');
   if (mediaKinds.length === 0) throw new ManifestError('media_kinds', 'must name at least one media kind');

@@ -13,8 +13,16 @@ describe('package file', () => {
   it.each([
     ['wrong magic', () => new TextEncoder().encode('PK\u0003\u0004 a zip file'), /wrong magic/],
     ['truncated component', () => encodePackage({ manifestToml: 'a', component }).subarray(0, 20), /truncated/],
-    ['trailing bytes', () => Uint8Array.from([...encodePackage({ manifestToml: 'a', component }), 1]), /unexpected bytes/],
-    ['non-wasm component', () => encodePackage({ manifestToml: 'a', component: new Uint8Array(10) }), /not a WebAssembly/],
+    [
+      'trailing bytes',
+      () => Uint8Array.from([...encodePackage({ manifestToml: 'a', component }), 1]),
+      /unexpected bytes/,
+    ],
+    [
+      'non-wasm component',
+      () => encodePackage({ manifestToml: 'a', component: new Uint8Array(10) }),
+      /not a WebAssembly/,
+    ],
   ])('refuses %s', (_name, make, message) => {
     expect(() => decodePackage(make())).toThrow(PackageFormatError);
     expect(() => decodePackage(make())).toThrow(message);

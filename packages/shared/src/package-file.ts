@@ -49,7 +49,9 @@ export function decodePackage(bytes: Uint8Array): PackageContents {
     throw new PackageFormatError(`${bytes.length} bytes is over the ${MAX_PACKAGE_BYTES}-byte limit`);
   }
   if (bytes.length < PACKAGE_MAGIC.length || PACKAGE_MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw new PackageFormatError('not an aWASM package file (wrong magic bytes; expected an .awpkg built by `awasm plugin pack`)');
+    throw new PackageFormatError(
+      'not an aWASM package file (wrong magic bytes; expected an .awpkg built by `awasm plugin pack`)',
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = PACKAGE_MAGIC.length;
@@ -59,7 +61,9 @@ export function decodePackage(bytes: Uint8Array): PackageContents {
     offset += 4;
     if (length > max) throw new PackageFormatError(`${name} is ${length} bytes, over the ${max}-byte limit`);
     if (offset + length > bytes.length) {
-      throw new PackageFormatError(`truncated: ${name} should be ${length} bytes but only ${bytes.length - offset} remain`);
+      throw new PackageFormatError(
+        `truncated: ${name} should be ${length} bytes but only ${bytes.length - offset} remain`,
+      );
     }
     const out = bytes.subarray(offset, offset + length);
     offset += length;
@@ -67,14 +71,21 @@ export function decodePackage(bytes: Uint8Array): PackageContents {
   };
   const manifestBytes = section('manifest', MAX_MANIFEST_BYTES);
   const component = section('component', MAX_PACKAGE_BYTES);
-  if (offset !== bytes.length) throw new PackageFormatError(`${bytes.length - offset} unexpected bytes after the component`);
+  if (offset !== bytes.length)
+    throw new PackageFormatError(`${bytes.length - offset} unexpected bytes after the component`);
   let manifestToml: string;
   try {
     manifestToml = new TextDecoder('utf-8', { fatal: true }).decode(manifestBytes);
   } catch {
     throw new PackageFormatError('manifest is not valid UTF-8');
   }
-  if (component.length < 8 || component[0] !== 0x00 || component[1] !== 0x61 || component[2] !== 0x73 || component[3] !== 0x6d) {
+  if (
+    component.length < 8 ||
+    component[0] !== 0x00 ||
+    component[1] !== 0x61 ||
+    component[2] !== 0x73 ||
+    component[3] !== 0x6d
+  ) {
     throw new PackageFormatError('component is not a WebAssembly binary');
   }
   return { manifestToml, component };

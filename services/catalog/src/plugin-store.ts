@@ -23,7 +23,9 @@ export interface PluginStore {
   list(): Promise<InstalledPlugin[]>;
   get(id: string): Promise<InstalledPlugin | undefined>;
   /** Inserts or replaces the plugin's package; keeps its settings and enabled flag if it was installed. */
-  putPackage(plugin: Omit<InstalledPlugin, 'settings' | 'enabled' | 'installedAt' | 'updatedAt'>): Promise<InstalledPlugin>;
+  putPackage(
+    plugin: Omit<InstalledPlugin, 'settings' | 'enabled' | 'installedAt' | 'updatedAt'>,
+  ): Promise<InstalledPlugin>;
   setEnabled(id: string, enabled: boolean): Promise<InstalledPlugin | undefined>;
   setSettings(id: string, settings: Record<string, string>): Promise<InstalledPlugin | undefined>;
   /** Returns false when no such plugin was installed. */

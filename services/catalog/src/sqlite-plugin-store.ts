@@ -73,7 +73,9 @@ export class SqlitePluginStore implements PluginStore {
     return row && toPlugin(row);
   }
 
-  async putPackage(p: Omit<InstalledPlugin, 'settings' | 'enabled' | 'installedAt' | 'updatedAt'>): Promise<InstalledPlugin> {
+  async putPackage(
+    p: Omit<InstalledPlugin, 'settings' | 'enabled' | 'installedAt' | 'updatedAt'>,
+  ): Promise<InstalledPlugin> {
     const now = Date.now();
     this.db
       .prepare(

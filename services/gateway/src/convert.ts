@@ -3,8 +3,7 @@
  * enums as strings, option as undefined, u64 as bigint) and the public protobuf messages.
  * Plugin output is untrusted: every value is checked, and a malformed one is a plugin fault.
  */
-import { create } from '@bufbuild/protobuf';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+
 import {
   type Asset,
   AssetKind,
@@ -22,6 +21,8 @@ import {
   UnitKind,
   UnitSchema,
 } from '@awasm/shared/gen/awasm/v1/media_pb.js';
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 
 export class PluginOutputError extends Error {
   constructor(path: string, problem: string) {
@@ -33,7 +34,8 @@ export class PluginOutputError extends Error {
 type Rec = Record<string, unknown>;
 
 function record(value: unknown, path: string): Rec {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new PluginOutputError(path, 'expected a record');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new PluginOutputError(path, 'expected a record');
   return value as Rec;
 }
 
@@ -163,7 +165,10 @@ export function toAsset(value: unknown, path = 'asset'): Asset {
     quality: optStr(a.quality, `${path}.quality`),
     headers: list(a.headers, `${path}.headers`).map((h, i) => {
       const header = record(h, `${path}.headers[${i}]`);
-      return { name: str(header.name, `${path}.headers[${i}].name`), value: str(header.value, `${path}.headers[${i}].value`) };
+      return {
+        name: str(header.name, `${path}.headers[${i}].name`),
+        value: str(header.value, `${path}.headers[${i}].value`),
+      };
     }),
   });
 }

@@ -21,7 +21,10 @@ export interface EmbeddedServer {
  * The whole product in one process: gateway, catalog (SQLite), package folder and an in-process
  * runner pool, all under `config.dataDir`. Installed plugins and settings survive a restart.
  */
-export async function startEmbeddedServer(config: ServerConfig, logger: Logger = createLogger({ level: config.logLevel })): Promise<EmbeddedServer> {
+export async function startEmbeddedServer(
+  config: ServerConfig,
+  logger: Logger = createLogger({ level: config.logLevel }),
+): Promise<EmbeddedServer> {
   const store = new SqlitePluginStore(join(config.dataDir, 'catalog.db'));
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const runner = new RunnerPool({

@@ -1,6 +1,6 @@
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { PluginCallError } from '@awasm/plugin-runner';
 import { type SourceError, SourceErrorSchema } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { PluginOutputError } from './convert.js';
 
@@ -71,17 +71,47 @@ export function toConnectError(sourceId: string, error: unknown): ConnectError {
         return new ConnectError(detail.message, code, undefined, [{ desc: SourceErrorSchema, value: detail }], error);
       }
       case 'deadline-exceeded':
-        return new ConnectError(`source '${sourceId}': ${error.message}`, Code.DeadlineExceeded, undefined, undefined, error);
+        return new ConnectError(
+          `source '${sourceId}': ${error.message}`,
+          Code.DeadlineExceeded,
+          undefined,
+          undefined,
+          error,
+        );
       case 'not-loaded':
-        return new ConnectError(`source '${sourceId}' is not loaded: ${error.message}`, Code.Unavailable, undefined, undefined, error);
+        return new ConnectError(
+          `source '${sourceId}' is not loaded: ${error.message}`,
+          Code.Unavailable,
+          undefined,
+          undefined,
+          error,
+        );
       case 'refused':
-        return new ConnectError(`source '${sourceId}': ${error.message}`, Code.InvalidArgument, undefined, undefined, error);
+        return new ConnectError(
+          `source '${sourceId}': ${error.message}`,
+          Code.InvalidArgument,
+          undefined,
+          undefined,
+          error,
+        );
       default:
-        return new ConnectError(`source '${sourceId}' crashed: ${error.message}`, Code.Internal, undefined, undefined, error);
+        return new ConnectError(
+          `source '${sourceId}' crashed: ${error.message}`,
+          Code.Internal,
+          undefined,
+          undefined,
+          error,
+        );
     }
   }
   if (error instanceof PluginOutputError) {
     return new ConnectError(`source '${sourceId}': ${error.message}`, Code.Internal, undefined, undefined, error);
   }
-  return new ConnectError(`source '${sourceId}' failed: ${(error as Error).message}`, Code.Internal, undefined, undefined, error);
+  return new ConnectError(
+    `source '${sourceId}' failed: ${(error as Error).message}`,
+    Code.Internal,
+    undefined,
+    undefined,
+    error,
+  );
 }

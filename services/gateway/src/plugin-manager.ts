@@ -60,7 +60,9 @@ export class PluginManager {
         if (!bytes) throw new Error(`package ${record.packageSha256} is missing from the package store`);
         const verified = this.verify(bytes);
         if (verified.componentSha256 !== record.componentSha256) {
-          throw new Error(`component digest ${verified.componentSha256} does not match the installed ${record.componentSha256}`);
+          throw new Error(
+            `component digest ${verified.componentSha256} does not match the installed ${record.componentSha256}`,
+          );
         }
         this.manifests.set(record.id, verified.manifest);
         if (record.enabled) await this.runner.load(this.spec(verified, record.settings));
@@ -116,7 +118,10 @@ export class PluginManager {
         await this.runner.load(this.spec(verified, settings));
       } catch (error) {
         await this.restorePrevious(existing);
-        throw new ConnectError(`plugin '${manifest.id}' cannot be loaded: ${(error as PluginLoadError).message}`, Code.InvalidArgument);
+        throw new ConnectError(
+          `plugin '${manifest.id}' cannot be loaded: ${(error as PluginLoadError).message}`,
+          Code.InvalidArgument,
+        );
       }
     }
     const packageSha256 = await this.packages.put(bytes);
@@ -252,7 +257,10 @@ export class PluginManager {
       const bytes = await this.packages.get(existing.packageSha256);
       if (bytes) await this.runner.load(this.spec(this.verify(bytes), existing.settings));
     } catch (error) {
-      this.logger.error({ plugin: existing.id, err: (error as Error).message }, 'could not reload the installed version');
+      this.logger.error(
+        { plugin: existing.id, err: (error as Error).message },
+        'could not reload the installed version',
+      );
     }
   }
 

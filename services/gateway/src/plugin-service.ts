@@ -1,5 +1,3 @@
-import { create } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { effectiveSettings, MAX_PACKAGE_BYTES, type SettingSpec } from '@awasm/shared';
 import {
   type InstalledPlugin,
@@ -7,7 +5,9 @@ import {
   PluginService,
   SettingType,
 } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
-import { Code, type ConnectRouter, ConnectError } from '@connectrpc/connect';
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { mediaKindName } from './convert.js';
 import type { PluginManager, PluginView } from './plugin-manager.js';
 

@@ -1,6 +1,6 @@
 import type { SourceOp } from '@awasm/plugin-runner';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
-import { Code, type ConnectRouter, ConnectError, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import {
   cursorForPlugin,
   filterValuesForPlugin,
@@ -26,7 +26,8 @@ const MAX_ID_LENGTH = 2048;
 
 function requireText(field: string, value: string, max = MAX_ID_LENGTH): string {
   if (value.trim() === '') throw new ConnectError(`${field} must not be empty`, Code.InvalidArgument);
-  if (value.length > max) throw new ConnectError(`${field} is ${value.length} characters; at most ${max} allowed`, Code.InvalidArgument);
+  if (value.length > max)
+    throw new ConnectError(`${field} is ${value.length} characters; at most ${max} allowed`, Code.InvalidArgument);
   return value;
 }
 
