@@ -1,0 +1,85 @@
+import { PluginLoadError, type RunnerPool, sha256Hex } from '@awasm/plugin-runner';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attackWitDir, type Built, buildPlugin, newPool, spec } from './helpers.js';
+
+// Components the runner must refuse before any of their code runs, while what is loaded keeps serving.
+
+let fetcher: Built;
+let sockets: Built;
+let pool: RunnerPool;
+
+/**
+ * A component of the `sockets` world in test/security/wit (it imports wasi:sockets/tcp and friends
+ * and exports the source API), made by wasm-tools from the WIT with a generated core module.
+ * componentize-js cannot build this world: its runtime wants a newer wasi:sockets than the vendored
+ * 0.2.10, so the component is constructed instead.
+ */
+async function socketsComponent(): Promise<Built> {
+  const witDir = await attackWitDir();
+  const filesystem = (await import('@bytecodealliance/preview2-shim/filesystem')) as unknown as {
+    _setPreopens(preopens: Record<string, string>): void;
+  };
+  filesystem._setPreopens({ [witDir]: witDir });
+  const { componentEmbed, componentNew } = await import('@bytecodealliance/jco');
+  const core = await componentEmbed({ witPath: witDir, world: 'sockets', dummy: true });
+  const bytes = await componentNew(core, undefined);
+  return { bytes, digest: sha256Hex(bytes) };
+}
+
+async function loadError(promise: Promise<unknown>): Promise<PluginLoadError> {
+  const err = await promise.then(
+    () => {
+      throw new Error('expected the load to fail');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PluginLoadError);
+  return err as PluginLoadError;
+}
+
+beforeAll(async () => {
+  [fetcher, sockets] = await Promise.all([buildPlugin('fetcher'), socketsComponent()]);
+  pool = newPool();
+  await pool.load(spec('good', fetcher));
+});
+
+afterAll(async () => {
+  await pool?.close();
+});
+
+describe('the runner refuses components it must not run', () => {
+  it('refuses a component importing wasi:sockets, naming the import', async () => {
+    const err = await loadError(pool.load(spec('sockets', sockets)));
+    expect(err.message).toMatch(/source 'sockets': refused/);
+    expect(err.message).toContain("'wasi:sockets/tcp@0.2.10', which the host does not provide");
+    expect(err.message).toContain("'wasi:sockets/tcp-create-socket@0.2.10'");
+    expect(pool.loaded()).toEqual(['good']);
+    expect(await pool.call('good', 'list', ['popular'])).toMatchObject({ items: [{ title: 'listing popular' }] });
+  });
+
+  it('refuses bytes that do not match the expected sha256', async () => {
+    const tampered = new Uint8Array(fetcher.bytes);
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 0xff;
+    const err = await loadError(pool.load({ ...spec('tampered', fetcher), component: tampered }));
+    expect(err.message).toMatch(/sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/);
+    expect(pool.loaded()).toEqual(['good']);
+  });
+
+  it('refuses a component whose initial memory is over its memory limit', async () => {
+    const err = await loadError(pool.load(spec('small', fetcher, { limits: { memoryMb: 4 } })));
+    expect(err.message).toMatch(/initially, more than the limit of 64 pages \(4 MiB\)/);
+    expect(err.message).toMatch(/limits.memoryMb is 4/);
+  });
+
+  it('refuses a host pattern it cannot parse, naming it', async () => {
+    const err = await loadError(pool.load(spec('bad-host', fetcher, { allowedHosts: ['https://example.com/path'] })));
+    expect(err.message).toContain("allowed host 'https://example.com/path'");
+  });
+
+  it('refuses bytes that are not a component', async () => {
+    const bytes = new TextEncoder().encode('not wasm at all');
+    const err = await loadError(pool.load({ ...spec('junk', fetcher), component: bytes, digest: sha256Hex(bytes) }));
+    expect(err.message).toMatch(/not a WebAssembly component/);
+    expect(pool.loaded()).toEqual(['good']);
+  });
+});

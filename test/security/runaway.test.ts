@@ -1,0 +1,137 @@
+import { PluginCallError, type RunnerPool } from '@awasm/plugin-runner';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Built, buildPlugin, captureLogger, newPool, spec } from './helpers.js';
+
+// The misbehave plugin runs an attack named by its search query (loop, grow, flood, sleep); its
+// list() is a healthy call. The fetcher plugin is a bystander that must stay unaffected.
+
+const MEMORY_MB = 64;
+let hostile: Built;
+let bystander: Built;
+let pool: RunnerPool;
+const logger = captureLogger();
+
+async function failure(promise: Promise<unknown>): Promise<PluginCallError> {
+  const err = await promise.then(
+    () => {
+      throw new Error('expected the call to fail');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PluginCallError);
+  return err as PluginCallError;
+}
+
+async function healthy(id: string) {
+  const page = (await pool.call(id, 'list', ['popular'])) as { items: Array<{ title: string }> };
+  expect(page.items).toHaveLength(1);
+  return page.items[0]?.title;
+}
+
+beforeAll(async () => {
+  [hostile, bystander] = await Promise.all([buildPlugin('misbehave'), buildPlugin('fetcher')]);
+  pool = newPool({ logger });
+  await pool.load(spec('hostile', hostile, { limits: { memoryMb: MEMORY_MB, callTimeoutMs: 5000 } }));
+  await pool.load(spec('bystander', bystander));
+});
+
+afterAll(async () => {
+  await pool?.close();
+});
+
+describe('a runaway plugin is stopped and replaced; others are unaffected', () => {
+  it('ends an infinite loop with DEADLINE_EXCEEDED while another plugin keeps answering', async () => {
+    let loopSettled = false;
+    const loop = failure(pool.call('hostile', 'search', ['loop', []], { timeoutMs: 1500 })).finally(() => {
+      loopSettled = true;
+    });
+    // the bystander answers while the loop is still spinning in its own thread
+    expect(await healthy('bystander')).toBe('listing popular');
+    expect(loopSettled).toBe(false);
+
+    const err = await loop;
+    expect(err.kind).toBe('deadline-exceeded');
+    expect(err.code).toBe('DEADLINE_EXCEEDED');
+    expect(err.message).toMatch(/exceeded its 1500 ms deadline/);
+
+    expect(await healthy('bystander')).toBe('listing popular');
+    // the looping source itself serves again from a fresh instance
+    expect(await healthy('hostile')).toBe('still serving popular');
+    expect(pool.stats('hostile')?.instancesStarted).toBe(2);
+    expect(pool.stats('bystander')?.instancesStarted).toBe(1);
+  });
+
+  it('serves a call queued behind the loop from the replacement instance', async () => {
+    const loop = failure(pool.call('hostile', 'search', ['loop', []], { timeoutMs: 1000 }));
+    const tooShort = failure(pool.call('hostile', 'list', ['latest'], { timeoutMs: 300 }));
+    const queued = pool.call('hostile', 'list', ['latest']);
+    // a queued call whose own deadline passes while it waits fails without touching the instance
+    const late = await tooShort;
+    expect(late.kind).toBe('deadline-exceeded');
+    expect(late.message).toMatch(/did not start within its 300 ms deadline/);
+    expect((await loop).kind).toBe('deadline-exceeded');
+    // the call behind the loop runs on the replacement instance
+    expect(await queued).toMatchObject({ items: [{ title: 'still serving latest' }] });
+  });
+
+  it('applies a shorter per-call timeout and ends a call that sleeps forever', async () => {
+    const err = await failure(pool.call('hostile', 'search', ['sleep', []], { timeoutMs: 300 }));
+    expect(err.kind).toBe('deadline-exceeded');
+    expect(err.message).toMatch(/300 ms/);
+    expect(await healthy('hostile')).toBe('still serving popular');
+  });
+
+  it('traps a memory bomb at the memory limit and keeps the host RSS bounded', async () => {
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 2);
+    let err: PluginCallError;
+    try {
+      err = await failure(pool.call('hostile', 'search', ['grow', []]));
+    } finally {
+      clearInterval(sampler);
+    }
+    peak = Math.max(peak, process.memoryUsage().rss);
+    expect(err.kind).toBe('trap');
+    // the plugin's runtime reported the failed allocation on its stderr before trapping
+    expect(logger.records.some((r) => r.obj.source === 'hostile' && /out of memory/.test(r.msg))).toBe(true);
+    const boundMb = MEMORY_MB + 300;
+    expect((peak - before) / (1024 * 1024)).toBeLessThan(boundMb);
+    expect((process.memoryUsage().rss - before) / (1024 * 1024)).toBeLessThan(boundMb);
+
+    expect(await healthy('hostile')).toBe('still serving popular');
+    expect(await healthy('bystander')).toBe('listing popular');
+  });
+
+  it('drops a stdout/stderr flood past the per-call budget and counts it', async () => {
+    const fromPluginBefore = logger.records.filter((r) => r.obj.source === 'hostile' && r.obj.stream);
+    const page = (await pool.call('hostile', 'search', ['flood', []])) as { items: Array<{ description: string }> };
+    expect(page.items[0]?.description).toBe('flooded');
+    const forwarded = logger.records
+      .filter((r) => r.obj.source === 'hostile' && r.obj.stream)
+      .slice(fromPluginBefore.length)
+      .reduce((n, r) => n + r.msg.length, 0);
+    expect(forwarded).toBeGreaterThan(0);
+    expect(forwarded).toBeLessThanOrEqual(64 * 1024);
+    // 22,000 lines of 1 KiB were written
+    expect(pool.stats('hostile')?.droppedOutputBytes).toBeGreaterThan(20 * 1024 * 1024);
+    expect(logger.records.some((r) => r.msg === 'plugin output over the per-call budget was dropped')).toBe(true);
+    expect(await healthy('hostile')).toBe('still serving popular');
+  });
+
+  it('refuses arguments far over the size limits before they reach the plugin', async () => {
+    const calls = pool.stats('hostile')?.calls;
+    const err = await failure(pool.call('hostile', 'search', ['x'.repeat(10_000_000), []]));
+    expect(err.kind).toBe('refused');
+    expect(err.message).toMatch(/query is 10000000 characters, over the limit of 1024/);
+    const many = await failure(
+      pool.call('hostile', 'search', ['q', Array.from({ length: 1000 }, (_, i) => ({ id: `f${i}`, values: [] }))]),
+    );
+    expect(many.message).toMatch(/1000 filters/);
+    expect(pool.stats('hostile')?.calls).toBe(calls);
+    expect(await healthy('hostile')).toBe('still serving popular');
+  });
+});
