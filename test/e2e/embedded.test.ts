@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { buildDemoPackage } from '@awasm/cli';
 import { startFixtureSite } from '@awasm/plugin-demo-library';
 import { encodePackage } from '@awasm/shared';
+import { SearchRequestSchema, SearchResponseSchema } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   awasm,
@@ -134,6 +137,31 @@ describe('embedded server end to end', () => {
     expect(JSON.parse(search.stdout).items.length).toBeGreaterThan(0);
     const health = await run(grpcurl, ['-plaintext', target, 'grpc.health.v1.Health/Check']);
     expect(JSON.parse(health.stdout)).toEqual({ status: 'SERVING' });
+  });
+
+  it('@grpc/grpc-js, a second HTTP/2 gRPC implementation, gets the same answers and status codes', async () => {
+    const client = new grpc.Client(url.replace('http://', ''), grpc.credentials.createInsecure());
+    const search = (query: string) =>
+      new Promise<{ error: grpc.ServiceError | null; titles: string[] }>((resolve) => {
+        client.makeUnaryRequest(
+          '/awasm.v1.SourceService/Search',
+          (request: ReturnType<typeof create<typeof SearchRequestSchema>>) =>
+            Buffer.from(toBinary(SearchRequestSchema, request)),
+          (bytes: Buffer) => fromBinary(SearchResponseSchema, bytes),
+          create(SearchRequestSchema, { sourceId: 'demo-library', query }),
+          (error, response) => resolve({ error, titles: response?.items.map((m) => m.title) ?? [] }),
+        );
+      });
+    try {
+      const ok = await search(QUERY);
+      expect(ok.error).toBeNull();
+      expect(ok.titles.some((t) => t.toLowerCase().includes(QUERY))).toBe(true);
+      const empty = await search('');
+      expect(empty.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(empty.error?.details).toBe('query must not be empty');
+    } finally {
+      client.close();
+    }
   });
 
   it('the CLI prints tables, JSON for scripts, and clear errors with exit codes', async () => {
