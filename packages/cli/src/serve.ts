@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { startEmbeddedServer } from '@awasm/gateway';
 import { createLogger, DEFAULT_PORT, encodePackage, loadConfig, parseConnectTo, sha256Hex } from '@awasm/shared';
 import type { Output } from './output.js';
@@ -25,9 +23,8 @@ interface DemoSite {
 /** Builds (or takes from cache) the demo component and packs it with its manifest. */
 export async function buildDemoPackage(): Promise<Uint8Array> {
   const demo = await import('@awasm/plugin-demo-library');
-  const manifestPath = fileURLToPath(new URL('../manifest.toml', import.meta.resolve('@awasm/plugin-demo-library')));
   const { bytes } = await demo.buildDemoComponent();
-  return encodePackage({ manifestToml: await readFile(manifestPath, 'utf8'), component: bytes });
+  return encodePackage({ manifestToml: await demo.readDemoManifest(), component: bytes });
 }
 
 /** Runs `awasm serve` until SIGINT or SIGTERM. */
