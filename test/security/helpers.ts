@@ -4,8 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildJsComponent } from '@awasm/plugin-sdk';
 import { type Logger, type RunnerOptions, RunnerPool, type SourceSpec, sha256Hex } from '@awasm/plugin-runner';
+import { buildJsComponent } from '@awasm/plugin-sdk';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const cacheRoot = join(repoRoot, '.cache');
@@ -95,7 +95,11 @@ export async function buildPlugin(name: PluginName): Promise<Built> {
 
 export const defaultLimits = { memoryMb: 64, callTimeoutMs: 5000, maxResponseBytes: 1024 * 1024, maxConcurrency: 4 };
 
-export function spec(id: string, built: Built, overrides: Partial<Omit<SourceSpec, 'component' | 'digest'>> = {}): SourceSpec {
+export function spec(
+  id: string,
+  built: Built,
+  overrides: Partial<Omit<SourceSpec, 'component' | 'digest'>> = {},
+): SourceSpec {
   return {
     id,
     digest: built.digest,

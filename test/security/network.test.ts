@@ -17,7 +17,9 @@ const ALLOWED = 'allowed.awasm.test';
 async function failure(promise: Promise<unknown>): Promise<PluginCallError> {
   const err = await promise.then(
     (value) => {
-      throw new Error(`expected the call to fail, it returned ${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      throw new Error(
+        `expected the call to fail, it returned ${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+      );
     },
     (e: unknown) => e,
   );
@@ -32,7 +34,12 @@ function raw(
   authority: string,
   options: { scheme?: string; path?: string; headers?: Array<[string, string]> } = {},
 ) {
-  const request = { scheme: options.scheme ?? 'http', authority, path: options.path ?? '/raw', headers: options.headers ?? [] };
+  const request = {
+    scheme: options.scheme ?? 'http',
+    authority,
+    path: options.path ?? '/raw',
+    headers: options.headers ?? [],
+  };
   return p.call(id, 'getMedia', [JSON.stringify(request)]) as Promise<{ id: string; title: string }>;
 }
 
@@ -93,7 +100,9 @@ describe('outgoing HTTP is limited to allowed_hosts', () => {
   });
 
   it('lets an allowed host through connectTo, sending the original Host header', async () => {
-    const page = (await pool.call('net', 'search', [`http://${ALLOWED}/hello`, []])) as { items: Array<{ id: string; title: string }> };
+    const page = (await pool.call('net', 'search', [`http://${ALLOWED}/hello`, []])) as {
+      items: Array<{ id: string; title: string }>;
+    };
     expect(page.items[0]).toMatchObject({ id: '200', title: `hello ${ALLOWED} /hello` });
     expect(upstream.requests.at(-1)).toMatchObject({ host: ALLOWED, url: '/hello' });
   });
@@ -221,7 +230,9 @@ describe('the address policy applies after DNS', () => {
       await refusedWith(raw(dns, 'dns', 'lan.awasm.test'), 'destination-IP-prohibited');
       await refusedWith(raw(dns, 'dns', `mapped.awasm.test:${forbidden.port}`), 'destination-IP-prohibited');
       expect(forbidden.requests).toEqual([]);
-      const refusal = logger.records.find((r) => r.msg === 'plugin request refused' && /loopback/.test(String(r.obj.reason)));
+      const refusal = logger.records.find(
+        (r) => r.msg === 'plugin request refused' && /loopback/.test(String(r.obj.reason)),
+      );
       expect(refusal).toBeDefined();
     } finally {
       await dns.close();

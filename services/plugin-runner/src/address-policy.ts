@@ -93,9 +93,21 @@ interface Range6 {
 const V6: Range6[] = [
   { net: new Array(16).fill(0), bits: 128, reason: 'the unspecified address' },
   { net: [...new Array(15).fill(0), 1], bits: 128, reason: 'a loopback address' },
-  { net: [...new Array(10).fill(0), 0xff, 0xff], bits: 96, reason: 'an IPv4-mapped address', embedsV4At: 12, publicIfEmbeddedIs: true },
+  {
+    net: [...new Array(10).fill(0), 0xff, 0xff],
+    bits: 96,
+    reason: 'an IPv4-mapped address',
+    embedsV4At: 12,
+    publicIfEmbeddedIs: true,
+  },
   { net: new Array(12).fill(0), bits: 96, reason: 'an IPv4-compatible address' },
-  { net: [0, 0x64, 0xff, 0x9b, ...new Array(8).fill(0)], bits: 96, reason: 'a NAT64 address', embedsV4At: 12, publicIfEmbeddedIs: true },
+  {
+    net: [0, 0x64, 0xff, 0x9b, ...new Array(8).fill(0)],
+    bits: 96,
+    reason: 'a NAT64 address',
+    embedsV4At: 12,
+    publicIfEmbeddedIs: true,
+  },
   { net: [0, 0x64, 0xff, 0x9b, 0, 1], bits: 48, reason: 'a local NAT64 address' },
   { net: [1, 0, 0, 0, 0, 0, 0, 0], bits: 64, reason: 'a discard-only address' },
   { net: [0x20, 0x01, 0x0d, 0xb8], bits: 32, reason: 'a documentation address' },

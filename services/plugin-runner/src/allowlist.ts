@@ -74,12 +74,17 @@ export function parseRequestTarget(
   pathWithQuery: string | undefined,
 ): RequestTarget | TargetProblem {
   const s = (scheme ?? 'https').toLowerCase();
-  if (s !== 'http' && s !== 'https') return { code: 'HTTP-request-denied', reason: `scheme '${scheme}' is not allowed` };
+  if (s !== 'http' && s !== 'https')
+    return { code: 'HTTP-request-denied', reason: `scheme '${scheme}' is not allowed` };
   if (!authority) return { code: 'HTTP-request-URI-invalid', reason: 'the request has no authority (host)' };
-  if (authority.includes('@')) return { code: 'HTTP-request-denied', reason: 'userinfo in the authority is not allowed' };
+  if (authority.includes('@'))
+    return { code: 'HTTP-request-denied', reason: 'userinfo in the authority is not allowed' };
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\s\x00-\x1f\x7f/\\?#%]/.test(authority)) {
-    return { code: 'HTTP-request-URI-invalid', reason: `authority '${JSON.stringify(authority)}' has invalid characters` };
+    return {
+      code: 'HTTP-request-URI-invalid',
+      reason: `authority '${JSON.stringify(authority)}' has invalid characters`,
+    };
   }
   let url: URL;
   try {
@@ -105,7 +110,10 @@ export function parseRequestTarget(
     return { code: 'HTTP-request-URI-too-long', reason: `path is ${path.length} bytes, over ${MAX_PATH_LENGTH}` };
   }
   if (!/^\/[\x21-\x7e]*$/.test(path)) {
-    return { code: 'HTTP-request-URI-invalid', reason: 'path must start with "/" and be printable ASCII without spaces' };
+    return {
+      code: 'HTTP-request-URI-invalid',
+      reason: 'path must start with "/" and be printable ASCII without spaces',
+    };
   }
   const hostPart = ipv6 ? `[${host}]` : host;
   return {

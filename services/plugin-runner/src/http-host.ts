@@ -88,7 +88,10 @@ export function parseConnectTo(map: Record<string, string> | undefined): Map<str
     const f = /^([a-z0-9.-]+|\[[0-9a-f:.]+\]):(\d{1,5})$/i.exec(from);
     const t = /^([a-z0-9.-]+|\[[0-9a-f:.]+\]):(\d{1,5})$/i.exec(to);
     if (!f || !t) throw new Error(`connectTo entry '${from}' -> '${to}' must map host:port to host:port`);
-    const fromHost = (f[1] as string).toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+    const fromHost = (f[1] as string)
+      .toLowerCase()
+      .replace(/^\[|\]$/g, '')
+      .replace(/\.$/, '');
     out.set(`${fromHost}:${Number(f[2])}`, { host: (t[1] as string).replace(/^\[|\]$/g, ''), port: Number(t[2]) });
   }
   return out;
@@ -106,10 +109,12 @@ class RequestFailure extends Error {
 function mapNodeError(err: NodeJS.ErrnoException, gotHead: boolean): ErrorCode {
   const code = err.code ?? '';
   if (code === 'ECONNREFUSED') return { tag: 'connection-refused' };
-  if (code === 'ECONNRESET' || code === 'EPIPE') return { tag: gotHead ? 'HTTP-response-incomplete' : 'connection-terminated' };
+  if (code === 'ECONNRESET' || code === 'EPIPE')
+    return { tag: gotHead ? 'HTTP-response-incomplete' : 'connection-terminated' };
   if (code === 'ETIMEDOUT') return { tag: 'connection-timeout' };
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { tag: 'destination-unavailable' };
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { tag: 'DNS-error', val: { rcode: code, infoCode: undefined } };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return { tag: 'DNS-error', val: { rcode: code, infoCode: undefined } };
   if (code === 'HPE_HEADER_OVERFLOW') return { tag: 'HTTP-response-header-section-size', val: undefined };
   if (code.startsWith('HPE_')) return { tag: 'HTTP-protocol-error' };
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT/.test(code)) return { tag: 'TLS-certificate-error' };
@@ -180,7 +185,12 @@ export class SourceHttp {
   }
 
   /** Performs one request, reporting its outcome through `emit`. Never throws. */
-  async request(msg: RequestMessage, deadline: number, emit: (e: HttpEvent) => void, signal: AbortSignal): Promise<void> {
+  async request(
+    msg: RequestMessage,
+    deadline: number,
+    emit: (e: HttpEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const { id } = msg;
     const log = this.policy.logger;
     const source = this.policy.sourceId;
@@ -200,14 +210,20 @@ export class SourceHttp {
       const address = await this.resolve(target);
       if (signal.aborted) return;
       this.stats.requests++;
-      log.debug({ source, method: msg.method, url: `${target.scheme}://${target.authority}${target.path}` }, 'plugin request');
+      log.debug(
+        { source, method: msg.method, url: `${target.scheme}://${target.authority}${target.path}` },
+        'plugin request',
+      );
       await this.perform(msg, target, address, deadline, emit, signal);
     } catch (err) {
       if (signal.aborted) return;
       if (err instanceof RequestFailure) {
         if (err.code.tag === 'HTTP-request-denied' || err.code.tag === 'destination-IP-prohibited') {
           this.stats.denied++;
-          log.warn({ source, authority: msg.authority, scheme: msg.scheme, reason: err.message }, 'plugin request refused');
+          log.warn(
+            { source, authority: msg.authority, scheme: msg.scheme, reason: err.message },
+            'plugin request refused',
+          );
         } else {
           this.stats.failed++;
           log.debug({ source, authority: msg.authority, reason: err.message }, 'plugin request failed');
@@ -275,11 +291,15 @@ export class SourceHttp {
         answers = await this.lookup(host);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-        throw new RequestFailure({ tag: 'DNS-error', val: { rcode: code, infoCode: undefined } }, `DNS lookup of ${host} failed: ${code}`);
+        throw new RequestFailure(
+          { tag: 'DNS-error', val: { rcode: code, infoCode: undefined } },
+          `DNS lookup of ${host} failed: ${code}`,
+        );
       }
     }
     if (answers.length === 0) throw new RequestFailure({ tag: 'destination-not-found' }, `${host} has no addresses`);
-    if (mapped || this.policy.allowPrivateAddresses) return { ...(answers[0] as { address: string; family: number }), port };
+    if (mapped || this.policy.allowPrivateAddresses)
+      return { ...(answers[0] as { address: string; family: number }), port };
     const allowed = answers.filter((a) => nonPublicReason(a.address) === undefined);
     const chosen = allowed[0];
     if (!chosen) {
@@ -340,7 +360,10 @@ export class SourceHttp {
       const fail = (code: ErrorCode, reason: string) => {
         if (done) return;
         this.stats.failed++;
-        this.policy.logger.debug({ source: this.policy.sourceId, url: `${target.scheme}://${target.authority}`, reason }, 'plugin request failed');
+        this.policy.logger.debug(
+          { source: this.policy.sourceId, url: `${target.scheme}://${target.authority}`, reason },
+          'plugin request failed',
+        );
         req.destroy();
         finish({ id, type: 'error', code });
       };
@@ -394,7 +417,10 @@ export class SourceHttp {
         emit({ id, type: 'head', status: res.statusCode ?? 0, headers: headerList });
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > max) {
-          fail({ tag: 'HTTP-response-body-size', val: BigInt(declared) }, `declared body of ${declared} bytes is over ${max}`);
+          fail(
+            { tag: 'HTTP-response-body-size', val: BigInt(declared) },
+            `declared body of ${declared} bytes is over ${max}`,
+          );
           return;
         }
         res.on('data', (chunk: Buffer) => {

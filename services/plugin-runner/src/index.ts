@@ -1,5 +1,5 @@
-export { type HostRule, HostAllowlist, parseHostRule, parseRequestTarget, type RequestTarget } from './allowlist.js';
 export { nonPublicReason } from './address-policy.js';
+export { HostAllowlist, type HostRule, parseHostRule, parseRequestTarget, type RequestTarget } from './allowlist.js';
 export { PluginCallError, type PluginCallErrorKind, PluginLoadError } from './errors.js';
 export type { HttpStats, LookupFn } from './http-host.js';
 export { checkImports, providedInterfaces } from './import-policy.js';

@@ -52,7 +52,9 @@ export function argumentProblem(op: string, args: readonly unknown[]): string | 
           str(id, `filters[${i}].id`, ARG_LIMITS.filterString);
           if (!Array.isArray(values)) throw new ArgError(`filters[${i}].values must be an array`);
           if (values.length > ARG_LIMITS.filterValues) {
-            throw new ArgError(`filters[${i}] has ${values.length} values, over the limit of ${ARG_LIMITS.filterValues}`);
+            throw new ArgError(
+              `filters[${i}] has ${values.length} values, over the limit of ${ARG_LIMITS.filterValues}`,
+            );
           }
           for (const [j, v] of values.entries()) str(v, `filters[${i}].values[${j}]`, ARG_LIMITS.filterString);
         }

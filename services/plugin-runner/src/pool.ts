@@ -161,7 +161,8 @@ class SourceRuntime {
   }
 
   call(op: SourceOp, args: unknown[], timeoutMs: number | undefined): Promise<unknown> {
-    if (this.closed) return Promise.reject(new PluginCallError('not-loaded', this.id, `source '${this.id}' is not loaded`));
+    if (this.closed)
+      return Promise.reject(new PluginCallError('not-loaded', this.id, `source '${this.id}' is not loaded`));
     const problem = argumentProblem(op, args);
     if (problem) return Promise.reject(new PluginCallError('refused', this.id, problem));
     const cap = this.spec.limits.callTimeoutMs;
@@ -253,7 +254,9 @@ class SourceRuntime {
     const { kind, message, sourceError } = reply.error;
     if (kind === 'source-error') {
       this.stats.sourceErrors++;
-      call.reject(new PluginCallError('source-error', this.id, `${this.id}.${call.op} failed: ${message}`, sourceError));
+      call.reject(
+        new PluginCallError('source-error', this.id, `${this.id}.${call.op} failed: ${message}`, sourceError),
+      );
       return;
     }
     if (kind === 'refused') {
@@ -290,7 +293,8 @@ function checkSpec(spec: SourceSpec): void {
   if (typeof spec.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(spec.id)) {
     fail('id must be 1-128 letters, digits, ".", "_" or "-"');
   }
-  if (typeof spec.digest !== 'string' || !SHA256_HEX.test(spec.digest)) fail('digest must be a lowercase sha256 hex string');
+  if (typeof spec.digest !== 'string' || !SHA256_HEX.test(spec.digest))
+    fail('digest must be a lowercase sha256 hex string');
   if (!(spec.component instanceof Uint8Array)) fail('component must be a Uint8Array');
   const l = spec.limits;
   if (!l) fail('limits are required');
@@ -366,7 +370,10 @@ export class RunnerPool {
     const provided = new Set(providedInterfaces);
     const missing = entry.imports.filter((name) => !provided.has(name));
     if (missing.length > 0) {
-      throw new PluginLoadError(id, `refused: the component imports ${missing.join(', ')}, which the host does not provide`);
+      throw new PluginLoadError(
+        id,
+        `refused: the component imports ${missing.join(', ')}, which the host does not provide`,
+      );
     }
     if (!entry.exports.some((name) => REQUIRED_EXPORT.test(name))) {
       throw new PluginLoadError(id, 'the component does not export awasm:source/source-api@0.1.x');

@@ -19,7 +19,11 @@ export type WorkerReply =
   | {
       ok: false;
       dropped: number;
-      error: { kind: 'source-error' | 'trap' | 'refused'; message: string; sourceError?: { tag: string; val?: unknown } };
+      error: {
+        kind: 'source-error' | 'trap' | 'refused';
+        message: string;
+        sourceError?: { tag: string; val?: unknown };
+      };
     };
 
 export interface WorkerSetup {
@@ -159,7 +163,8 @@ export class SourceWorker {
 
   /** Runs one call; resolves with the reply, or a trap reply if the instance dies first. */
   run(op: string, args: unknown[]): Promise<WorkerReply> {
-    if (this.dead) return Promise.resolve({ ok: false, dropped: 0, error: { kind: 'trap', message: this.deathReason } });
+    if (this.dead)
+      return Promise.resolve({ ok: false, dropped: 0, error: { kind: 'trap', message: this.deathReason } });
     if (this.pending) throw new Error('a call is already running on this instance');
     const id = this.nextId++;
     return new Promise<WorkerReply>((resolve) => {

@@ -339,35 +339,6 @@ class Descriptor {
   constructor(token) {
     if (token !== INTERNAL) throw trap('wasi:filesystem/types.descriptor has no constructor');
   }
-  readViaStream = denied;
-  writeViaStream = denied;
-  appendViaStream = denied;
-  advise = denied;
-  syncData = denied;
-  getFlags = denied;
-  getType = denied;
-  setSize = denied;
-  setTimes = denied;
-  read = denied;
-  write = denied;
-  readDirectory = denied;
-  sync = denied;
-  createDirectoryAt = denied;
-  stat = denied;
-  statAt = denied;
-  setTimesAt = denied;
-  linkAt = denied;
-  openAt = denied;
-  readlinkAt = denied;
-  removeDirectoryAt = denied;
-  renameAt = denied;
-  symlinkAt = denied;
-  unlinkFileAt = denied;
-  isSameObject() {
-    return false;
-  }
-  metadataHash = denied;
-  metadataHashAt = denied;
 }
 
 class DirectoryEntryStream {
@@ -375,8 +346,41 @@ class DirectoryEntryStream {
   constructor(token) {
     if (token !== INTERNAL) throw trap('wasi:filesystem/types.directory-entry-stream has no constructor');
   }
-  readDirectoryEntry = denied;
 }
+
+// On the prototypes, since the glue may make a resource object with Object.create(prototype).
+for (const name of [
+  'readViaStream',
+  'writeViaStream',
+  'appendViaStream',
+  'advise',
+  'syncData',
+  'getFlags',
+  'getType',
+  'setSize',
+  'setTimes',
+  'read',
+  'write',
+  'readDirectory',
+  'sync',
+  'createDirectoryAt',
+  'stat',
+  'statAt',
+  'setTimesAt',
+  'linkAt',
+  'openAt',
+  'readlinkAt',
+  'removeDirectoryAt',
+  'renameAt',
+  'symlinkAt',
+  'unlinkFileAt',
+  'metadataHash',
+  'metadataHashAt',
+]) {
+  Object.defineProperty(Descriptor.prototype, name, { value: denied });
+}
+Object.defineProperty(Descriptor.prototype, 'isSameObject', { value: () => false });
+Object.defineProperty(DirectoryEntryStream.prototype, 'readDirectoryEntry', { value: denied });
 
 // ---------------------------------------------------------------------------------------------
 // wasi:http
@@ -393,8 +397,6 @@ function checkField(name, value) {
 class Fields {
   /** @type {Array<[string, Uint8Array]>} */ #entries = [];
   #immutable = false;
-
-  constructor() {}
 
   /** @param {Array<[string, Uint8Array]>} entries */
   static fromList(entries) {
@@ -649,7 +651,8 @@ function defineOutgoingRequest(waiter, bodyLimit) {
       const m = r.#method;
       const method = m.tag === 'other' ? String(m.val) : m.tag.toUpperCase();
       const s = r.#scheme;
-      const scheme = s === undefined ? undefined : s.tag === 'other' ? String(s.val).toLowerCase() : s.tag.toLowerCase();
+      const scheme =
+        s === undefined ? undefined : s.tag === 'other' ? String(s.val).toLowerCase() : s.tag.toLowerCase();
       /** @type {HttpRequestMessage} */
       const message = {
         type: 'request',

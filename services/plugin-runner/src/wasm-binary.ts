@@ -71,7 +71,8 @@ export class Reader {
   }
 
   take(n: number): Uint8Array {
-    if (n < 0 || this.pos + n > this.end) throw new WasmFormatError(`length ${n} at offset ${this.pos} runs past the end`);
+    if (n < 0 || this.pos + n > this.end)
+      throw new WasmFormatError(`length ${n} at offset ${this.pos} runs past the end`);
     const out = this.bytes.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
@@ -271,7 +272,6 @@ export function capMemories(bytes: Uint8Array, maxPages: number): CapResult {
             mark = r.pos;
             changed = true;
           }
-          continue;
         } else {
           throw new WasmFormatError(`import kind 0x${kind.toString(16)} of ${module}.${field} is not supported`);
         }
@@ -310,7 +310,8 @@ function formatMiB(pages: bigint): string {
 
 /** Pages for a limit in MiB (16 pages per MiB). */
 export function pagesForMiB(mib: number): number {
-  if (!Number.isInteger(mib) || mib <= 0) throw new RangeError(`memory limit must be a positive whole number of MiB, got ${mib}`);
+  if (!Number.isInteger(mib) || mib <= 0)
+    throw new RangeError(`memory limit must be a positive whole number of MiB, got ${mib}`);
   return mib * 16;
 }
 

@@ -123,7 +123,12 @@ port.on('message', (/** @type {any} */ msg) => {
   /** @type {any} */
   let reply;
   if (typeof fn !== 'function') {
-    reply = { type: 'result', id: msg.id, ok: false, error: { kind: 'refused', message: `unknown operation ${msg.op}` } };
+    reply = {
+      type: 'result',
+      id: msg.id,
+      ok: false,
+      error: { kind: 'refused', message: `unknown operation ${msg.op}` },
+    };
   } else {
     try {
       const value = fn.apply(api, msg.args);

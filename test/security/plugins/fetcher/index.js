@@ -30,7 +30,9 @@ function rawRequest({ scheme, authority, path, headers }) {
     }
   }
   const req = new OutgoingRequest(fields);
-  req.setScheme(scheme === 'https' ? { tag: 'HTTPS' } : scheme === 'http' ? { tag: 'HTTP' } : { tag: 'other', val: scheme });
+  req.setScheme(
+    scheme === 'https' ? { tag: 'HTTPS' } : scheme === 'http' ? { tag: 'HTTP' } : { tag: 'other', val: scheme },
+  );
   req.setAuthority(authority);
   req.setPathWithQuery(path ?? '/');
   let future;

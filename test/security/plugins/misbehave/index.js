@@ -3,7 +3,18 @@
 const kept = [];
 
 function media(id, title, description) {
-  return { id, title, kind: 'book', altTitles: [], description, authors: [], genres: [], status: 'unknown', languages: [], nsfw: false };
+  return {
+    id,
+    title,
+    kind: 'book',
+    altTitles: [],
+    description,
+    authors: [],
+    genres: [],
+    status: 'unknown',
+    languages: [],
+    nsfw: false,
+  };
 }
 
 const attacks = {

@@ -5,7 +5,18 @@ import { exit } from 'wasi:cli/exit@0.2.10';
 import { getDirectories } from 'wasi:filesystem/preopens@0.2.10';
 
 function media(id, description) {
-  return { id, title: id, kind: 'book', altTitles: [], description, authors: [], genres: [], status: 'unknown', languages: [], nsfw: false };
+  return {
+    id,
+    title: id,
+    kind: 'book',
+    altTitles: [],
+    description,
+    authors: [],
+    genres: [],
+    status: 'unknown',
+    languages: [],
+    nsfw: false,
+  };
 }
 
 function attempt(fn) {

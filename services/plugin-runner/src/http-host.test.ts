@@ -1,0 +1,263 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HostAllowlist } from './allowlist.js';
+import { type HttpEvent, type HttpPolicy, parseConnectTo, type RequestMessage, SourceHttp } from './http-host.js';
+import { silentLogger } from './logger.js';
+
+let server: http.Server;
+let port: number;
+const seen: Array<{ url: string; headers: http.IncomingHttpHeaders; body: string }> = [];
+let open = 0;
+let maxOpen = 0;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => {
+      seen.push({ url: req.url ?? '', headers: req.headers, body });
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+      res.on('close', () => open--);
+      const url = req.url ?? '/';
+      if (url === '/redirect') res.writeHead(301, { location: 'http://127.0.0.1:1/elsewhere' }).end();
+      else if (url === '/big') res.end(Buffer.alloc(5000, 'b'));
+      else if (url === '/declared-big') {
+        res.writeHead(200, { 'content-length': '999999' });
+        res.write('partial');
+      } else if (url.startsWith('/slow')) setTimeout(() => res.end('slow'), 100);
+      else if (url === '/hang') {
+        // never answers
+      } else res.end(`ok ${req.method} ${url}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+function policy(overrides: Partial<HttpPolicy> = {}): HttpPolicy {
+  return {
+    sourceId: 'test',
+    allowlist: new HostAllowlist(['http://up.test', 'http://rebind.test']),
+    maxResponseBytes: 1024,
+    maxConcurrency: 2,
+    connectTo: parseConnectTo({ 'up.test:80': `127.0.0.1:${port}` }),
+    allowPrivateAddresses: false,
+    logger: silentLogger,
+    ...overrides,
+  };
+}
+
+let nextId = 1;
+function message(authority: string, path = '/', extra: Partial<RequestMessage> = {}): RequestMessage {
+  return {
+    type: 'request',
+    id: nextId++,
+    method: 'GET',
+    scheme: 'http',
+    authority,
+    path,
+    headers: [],
+    body: null,
+    timeouts: {},
+    ...extra,
+  };
+}
+
+/** Runs one request and collects its events; the body chunks are joined. */
+async function run(h: SourceHttp, msg: RequestMessage, deadlineMs = 5000) {
+  const events: HttpEvent[] = [];
+  await h.request(msg, Date.now() + deadlineMs, (e) => events.push(e), new AbortController().signal);
+  const head = events.find((e) => e.type === 'head');
+  const error = events.find((e) => e.type === 'error');
+  const body = Buffer.concat(events.flatMap((e) => (e.type === 'chunk' ? [e.data] : []))).toString();
+  return {
+    status: head?.type === 'head' ? head.status : undefined,
+    headers:
+      head?.type === 'head'
+        ? Object.fromEntries(head.headers.map(([k, v]) => [k.toLowerCase(), Buffer.from(v).toString()]))
+        : {},
+    body,
+    error: error?.type === 'error' ? error.code : undefined,
+    ended: events.some((e) => e.type === 'end'),
+  };
+}
+
+describe('SourceHttp', () => {
+  it('performs an allowed request through connectTo with the original Host header', async () => {
+    const h = new SourceHttp(policy());
+    const before = seen.length;
+    const r = await run(
+      h,
+      message('up.test', '/hello?x=1', { headers: [['X-Test', new TextEncoder().encode('yes')]] }),
+    );
+    expect(r).toMatchObject({ status: 200, body: 'ok GET /hello?x=1', ended: true, error: undefined });
+    expect(seen[before]?.headers.host).toBe('up.test');
+    expect(seen[before]?.headers['x-test']).toBe('yes');
+    expect(h.stats).toMatchObject({ requests: 1, denied: 0 });
+    h.close();
+  });
+
+  it('refuses an undeclared host without connecting', async () => {
+    const h = new SourceHttp(policy());
+    const before = seen.length;
+    expect((await run(h, message(`127.0.0.1:${port}`))).error).toEqual({ tag: 'HTTP-request-denied' });
+    expect((await run(h, message('up.test', '/', { scheme: 'https' }))).error).toEqual({ tag: 'HTTP-request-denied' });
+    expect((await run(h, message(`up.test@127.0.0.1:${port}`))).error).toEqual({ tag: 'HTTP-request-denied' });
+    expect((await run(h, message('up.test', '/', { method: 'CONNECT' }))).error).toEqual({
+      tag: 'HTTP-request-method-invalid',
+    });
+    expect(seen.length).toBe(before);
+    expect(h.stats.denied).toBe(3);
+    h.close();
+  });
+
+  it('sends the body with its real length and drops framing headers the plugin set', async () => {
+    const h = new SourceHttp(policy());
+    const enc = new TextEncoder();
+    const before = seen.length;
+    const r = await run(
+      h,
+      message('up.test', '/post', {
+        method: 'POST',
+        body: enc.encode('payload'),
+        headers: [
+          ['Content-Length', enc.encode('2')],
+          ['Transfer-Encoding', enc.encode('chunked')],
+          ['Host', enc.encode('evil.test')],
+        ],
+      }),
+    );
+    expect(r.status).toBe(200);
+    expect(seen[before]).toMatchObject({ body: 'payload', headers: { host: 'up.test', 'content-length': '7' } });
+    expect(seen[before]?.headers['transfer-encoding']).toBeUndefined();
+    expect((await run(h, message('up.test', '/', { headers: [['X-Bad', enc.encode('a\r\nb')]] }))).error).toEqual({
+      tag: 'HTTP-request-denied',
+    });
+    h.close();
+  });
+
+  it('returns a redirect as a response instead of following it', async () => {
+    const h = new SourceHttp(policy());
+    const r = await run(h, message('up.test', '/redirect'));
+    expect(r).toMatchObject({ status: 301, ended: true });
+    expect(r.headers.location).toBe('http://127.0.0.1:1/elsewhere');
+    h.close();
+  });
+
+  it('fails a body over max_response_bytes, counted or declared', async () => {
+    const h = new SourceHttp(policy());
+    const big = await run(h, message('up.test', '/big'));
+    expect(big.status).toBe(200);
+    expect(big.error).toEqual({ tag: 'HTTP-response-body-size', val: expect.any(BigInt) });
+    expect(big.body.length).toBeLessThanOrEqual(1024);
+    expect(big.ended).toBe(false);
+    const declared = await run(h, message('up.test', '/declared-big'));
+    expect(declared.error).toEqual({ tag: 'HTTP-response-body-size', val: 999999n });
+    h.close();
+  });
+
+  it('refuses a private DNS answer unless the operator allows private addresses', async () => {
+    const lookup = async () => [{ address: '127.0.0.1', family: 4 }];
+    const strict = new SourceHttp(policy({ lookup, allowlist: new HostAllowlist([`http://rebind.test:${port}`]) }));
+    const before = seen.length;
+    expect((await run(strict, message(`rebind.test:${port}`))).error).toEqual({ tag: 'destination-IP-prohibited' });
+    expect(seen.length).toBe(before);
+    strict.close();
+
+    const mixed = new SourceHttp(
+      policy({
+        lookup: async () => [
+          { address: '10.0.0.1', family: 4 },
+          { address: '127.0.0.1', family: 4 },
+        ],
+        allowlist: new HostAllowlist([`http://rebind.test:${port}`]),
+      }),
+    );
+    expect((await run(mixed, message(`rebind.test:${port}`))).error).toEqual({ tag: 'destination-IP-prohibited' });
+    mixed.close();
+
+    const open = new SourceHttp(
+      policy({ lookup, allowPrivateAddresses: true, allowlist: new HostAllowlist([`http://rebind.test:${port}`]) }),
+    );
+    expect(await run(open, message(`rebind.test:${port}`, '/in'))).toMatchObject({ status: 200, body: 'ok GET /in' });
+    expect(seen.at(-1)?.headers.host).toBe(`rebind.test:${port}`);
+    open.close();
+  });
+
+  it('reports a DNS failure as DNS-error', async () => {
+    const lookup = async () => {
+      throw Object.assign(new Error('nope'), { code: 'ENOTFOUND' });
+    };
+    const h = new SourceHttp(policy({ lookup }));
+    expect((await run(h, message('rebind.test'))).error).toEqual({
+      tag: 'DNS-error',
+      val: { rcode: 'ENOTFOUND', infoCode: undefined },
+    });
+    h.close();
+  });
+
+  it('keeps at most max_concurrency requests in flight', async () => {
+    const h = new SourceHttp(policy({ maxConcurrency: 2 }));
+    maxOpen = 0;
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => run(h, message('up.test', `/slow${i}`))));
+    expect(results.map((r) => r.body)).toEqual(Array(6).fill('slow'));
+    expect(maxOpen).toBeLessThanOrEqual(2);
+    expect(h.stats.maxInFlight).toBe(2);
+    expect(h.active).toBe(0);
+    h.close();
+  });
+
+  it('ends a request at the call deadline and when aborted', async () => {
+    const h = new SourceHttp(policy());
+    expect((await run(h, message('up.test', '/hang'), 200)).error).toEqual({ tag: 'HTTP-response-timeout' });
+    expect((await run(h, message('up.test', '/hang', { timeouts: { firstByteMs: 50 } }))).error).toEqual({
+      tag: 'HTTP-response-timeout',
+    });
+    const ac = new AbortController();
+    const events: HttpEvent[] = [];
+    const pending = h.request(message('up.test', '/hang'), Date.now() + 5000, (e) => events.push(e), ac.signal);
+    setTimeout(() => ac.abort(), 50);
+    await pending;
+    expect(events).toEqual([]);
+    expect(h.active).toBe(0);
+    h.close();
+  });
+
+  it('serves a worker port: events are posted and the signal word is bumped', async () => {
+    const h = new SourceHttp(policy());
+    const { port1, port2 } = new MessageChannel();
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const detach = h.attach(port1, signal, () => Date.now() + 5000);
+    port2.postMessage(message('up.test', '/via-port'));
+    const events: HttpEvent[] = [];
+    for (let i = 0; i < 500 && !events.some((e) => e.type === 'end'); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      for (let m = receiveMessageOnPort(port2); m; m = receiveMessageOnPort(port2)) events.push(m.message as HttpEvent);
+    }
+    expect(events.map((e) => e.type)).toEqual(['head', 'chunk', 'end']);
+    expect(Atomics.load(signal, 0)).toBe(3);
+    detach();
+    port2.close();
+    h.close();
+  });
+
+  it('parses connectTo entries and refuses malformed ones', () => {
+    expect(parseConnectTo({ 'Demo.Test:80': '127.0.0.1:9000', '[::1]:443': '[::1]:8443' })).toEqual(
+      new Map([
+        ['demo.test:80', { host: '127.0.0.1', port: 9000 }],
+        ['::1:443', { host: '::1', port: 8443 }],
+      ]),
+    );
+    expect(() => parseConnectTo({ 'demo.test': '127.0.0.1:9000' })).toThrow(/must map host:port to host:port/);
+  });
+});

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { checkImports, importProblem } from './import-policy.js';
+import { ARG_LIMITS, argumentProblem, normaliseArgs } from './ops.js';
+
+describe('argumentProblem', () => {
+  it('accepts well-formed arguments for every operation', () => {
+    expect(argumentProblem('search', ['dune', [{ id: 'genre', values: ['sf'] }], 'c1'])).toBeUndefined();
+    expect(argumentProblem('search', ['dune', []])).toBeUndefined();
+    expect(argumentProblem('list', ['popular'])).toBeUndefined();
+    expect(argumentProblem('list', ['latest', null])).toBeUndefined();
+    expect(argumentProblem('getMedia', ['m1'])).toBeUndefined();
+    expect(argumentProblem('listUnits', ['m1', 'c'])).toBeUndefined();
+    expect(argumentProblem('getAssets', ['u1'])).toBeUndefined();
+    expect(argumentProblem('filters', [])).toBeUndefined();
+  });
+
+  it('names the argument that is wrong or too large', () => {
+    expect(argumentProblem('search', ['x'.repeat(ARG_LIMITS.query + 1), []])).toBe(
+      `search: query is ${ARG_LIMITS.query + 1} characters, over the limit of ${ARG_LIMITS.query}`,
+    );
+    expect(argumentProblem('search', [42, []])).toBe('search: query must be a string');
+    expect(argumentProblem('search', ['q'])).toMatch(/takes 2 to 3 arguments/);
+    expect(argumentProblem('search', ['q', [{ id: 'a', values: 'b' }]])).toMatch(
+      /filters\[0\].values must be an array/,
+    );
+    expect(argumentProblem('search', ['q', [], 'c'.repeat(5000)])).toMatch(/cursor is 5000 characters/);
+    expect(argumentProblem('list', ['everything'])).toMatch(/listing must be one of popular, latest/);
+    expect(argumentProblem('getMedia', [])).toMatch(/takes 1 arguments/);
+    expect(argumentProblem('filters', ['x'])).toMatch(/takes 0 arguments/);
+    expect(argumentProblem('drop', [])).toMatch(/unknown operation 'drop'/);
+    expect(argumentProblem('search', 'q' as unknown as unknown[])).toMatch(/arguments must be an array/);
+  });
+
+  it('fills in missing optional cursors', () => {
+    expect(normaliseArgs('search', ['q', []])).toEqual(['q', [], undefined]);
+    expect(normaliseArgs('list', ['popular', null])).toEqual(['popular', undefined]);
+    expect(normaliseArgs('getMedia', ['m'])).toEqual(['m']);
+  });
+});
+
+describe('import policy', () => {
+  it('provides the source world, wasi 0.2 cli/clocks/filesystem/http/io/random, and nothing else', () => {
+    expect(
+      checkImports([
+        'wasi:http/outgoing-handler@0.2.10',
+        'wasi:http/types@0.2.10',
+        'wasi:io/streams@0.2.12',
+        'wasi:cli/exit@0.2.3',
+        'wasi:filesystem/preopens@0.2.12',
+        'awasm:source/host@0.1.0',
+        'awasm:source/types@0.1.0',
+      ]),
+    ).toEqual([]);
+    expect(
+      checkImports(['wasi:sockets/tcp@0.2.10', 'wasi:http/types@0.2.10', 'wasi:http/incoming-handler@0.2.10']),
+    ).toEqual([
+      "imports 'wasi:sockets/tcp@0.2.10', which the host does not provide",
+      "imports 'wasi:http/incoming-handler@0.2.10', which the host does not provide",
+    ]);
+  });
+
+  it('refuses versions it does not implement', () => {
+    expect(importProblem('wasi:http/types@0.3.0')).toMatch(/a version of wasi:http\/types the host does not provide/);
+    expect(importProblem('wasi:io/streams')).toMatch(/a version/);
+    expect(importProblem('awasm:source/host@1.0.0')).toMatch(/a version/);
+  });
+});

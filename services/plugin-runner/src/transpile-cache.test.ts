@@ -1,0 +1,116 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { componentEmbed, componentNew, transpile } from '@bytecodealliance/jco';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DigestMismatchError, sha256Hex, TranspileCache, type TranspileFn } from './transpile-cache.js';
+
+/** A small real component: a generated core module behind a one-function world. */
+async function tinyComponent(name: string): Promise<Uint8Array> {
+  const witSource = `package test:${name};
+interface api { add: func(a: u32, b: u32) -> u32; }
+world w { export api; }`;
+  return componentNew(await componentEmbed({ witSource, dummy: true, world: 'w' }), undefined);
+}
+
+let dir: string;
+let calls: number;
+const counting: TranspileFn = async (bytes) => {
+  calls++;
+  return transpile(bytes, { name: 'component', instantiation: 'async', noTypescript: true, base64Cutoff: 0 });
+};
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'awasm-transpile-'));
+  calls = 0;
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('TranspileCache', () => {
+  it('transpiles once and serves later loads, also from a new cache instance, from disk', async () => {
+    const bytes = await tinyComponent('once');
+    const digest = sha256Hex(bytes);
+    const first = await new TranspileCache(dir, { transpile: counting }).get(digest, bytes);
+    expect(first.hit).toBe(false);
+    expect(calls).toBe(1);
+    expect(first.entry.dir).toBe(join(dir, digest));
+    expect((await readdir(first.entry.dir)).sort()).toEqual([
+      'component.core.wasm',
+      'component.core2.wasm',
+      'component.mjs',
+      'meta.json',
+    ]);
+    expect([...first.entry.coreModules.keys()].sort()).toEqual(['component.core.wasm', 'component.core2.wasm']);
+    expect(first.entry.exports).toContain('test:once/api');
+
+    const again = await new TranspileCache(dir, { transpile: counting }).get(digest, bytes);
+    expect(again.hit).toBe(true);
+    expect(calls).toBe(1);
+    expect(again.entry.coreModules).toEqual(first.entry.coreModules);
+
+    // the glue loads and the component runs
+    const glue = await import(again.entry.componentUrl);
+    const instance = await glue.instantiate(
+      (name: string) => WebAssembly.compile(again.entry.coreModules.get(name) as Uint8Array),
+      {},
+    );
+    expect(typeof instance.api.add).toBe('function');
+  });
+
+  it('checks the sha256 before doing anything', async () => {
+    const bytes = await tinyComponent('digest');
+    const cache = new TranspileCache(dir, { transpile: counting });
+    const wrong = sha256Hex(new Uint8Array([1, 2, 3]));
+    await expect(cache.get(wrong, bytes)).rejects.toBeInstanceOf(DigestMismatchError);
+    await expect(cache.get(wrong, bytes)).rejects.toThrow(
+      `component bytes have sha256 ${sha256Hex(bytes)}, expected ${wrong}`,
+    );
+    await expect(cache.get('ABC', bytes)).rejects.toThrow(/not a lowercase sha256/);
+    expect(calls).toBe(0);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('does not serve another component from an entry planted under its digest', async () => {
+    const a = await tinyComponent('planted-a');
+    const b = await tinyComponent('planted-b');
+    const cache = new TranspileCache(dir, { transpile: counting });
+    const built = await cache.get(sha256Hex(a), a);
+    // b's bytes under a's digest never get as far as the cache
+    await expect(cache.get(sha256Hex(a), b)).rejects.toBeInstanceOf(DigestMismatchError);
+    expect((await cache.get(sha256Hex(a), a)).entry.componentUrl).toBe(built.entry.componentUrl);
+    expect(calls).toBe(1);
+  });
+
+  it('rebuilds an entry whose files were changed or removed', async () => {
+    const bytes = await tinyComponent('damaged');
+    const digest = sha256Hex(bytes);
+    const cache = new TranspileCache(dir, { transpile: counting });
+    const { entry } = await cache.get(digest, bytes);
+    const glue = fileURLToPath(entry.componentUrl);
+    await writeFile(glue, `${await readFile(glue, 'utf8')}\nglobalThis.pwned = true;\n`);
+    const rebuilt = await cache.get(digest, bytes);
+    expect(rebuilt.hit).toBe(false);
+    expect(calls).toBe(2);
+    expect(await readFile(glue, 'utf8')).not.toContain('pwned');
+
+    await rm(join(entry.dir, 'component.core.wasm'));
+    expect((await cache.get(digest, bytes)).hit).toBe(false);
+    await writeFile(join(entry.dir, 'meta.json'), '{ not json');
+    expect((await cache.get(digest, bytes)).hit).toBe(false);
+    expect(calls).toBe(4);
+  });
+
+  it('transpiles concurrent loads of one component once', async () => {
+    const bytes = await tinyComponent('concurrent');
+    const digest = sha256Hex(bytes);
+    const cache = new TranspileCache(dir, { transpile: counting });
+    const results = await Promise.all([cache.get(digest, bytes), cache.get(digest, bytes), cache.get(digest, bytes)]);
+    expect(calls).toBe(1);
+    expect(new Set(results.map((r) => r.entry.componentUrl)).size).toBe(1);
+    expect((await readdir(dir)).filter((n) => n.startsWith('.tmp'))).toEqual([]);
+  });
+});
