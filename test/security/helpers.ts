@@ -95,11 +95,11 @@ export async function buildPlugin(name: PluginName): Promise<Built> {
 
 export const defaultLimits = { memoryMb: 64, callTimeoutMs: 5000, maxResponseBytes: 1024 * 1024, maxConcurrency: 4 };
 
-export function spec(
-  id: string,
-  built: Built,
-  overrides: Partial<Omit<SourceSpec, 'component' | 'digest'>> = {},
-): SourceSpec {
+export type SpecOverrides = Partial<Omit<SourceSpec, 'component' | 'digest' | 'limits'>> & {
+  limits?: Partial<SourceSpec['limits']>;
+};
+
+export function spec(id: string, built: Built, overrides: SpecOverrides = {}): SourceSpec {
   return {
     id,
     digest: built.digest,

@@ -121,6 +121,16 @@ describe('SourceHttp', () => {
     h.close();
   });
 
+  it('logs refusals at most 20 times per window, counting every one', async () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_obj: Record<string, unknown>, msg: string) => warnings.push(msg) };
+    const h = new SourceHttp(policy({ logger }));
+    for (let i = 0; i < 50; i++) await run(h, message(`evil${i}.test`));
+    expect(h.stats.denied).toBe(50);
+    expect(warnings).toEqual(Array(20).fill('plugin request refused'));
+    h.close();
+  });
+
   it('sends the body with its real length and drops framing headers the plugin set', async () => {
     const h = new SourceHttp(policy());
     const enc = new TextEncoder();

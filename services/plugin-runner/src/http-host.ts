@@ -58,6 +58,9 @@ export interface HttpStats {
 export const MAX_REQUEST_HEADER_BYTES = 64 * 1024;
 /** Response header section cap, enforced by Node's parser. */
 export const MAX_RESPONSE_HEADER_BYTES = 32 * 1024;
+/** Refusals logged per source per window; the rest are counted. */
+const REFUSAL_LOGS = 20;
+const REFUSAL_WINDOW_MS = 10_000;
 /** Requests waiting for a slot beyond max_concurrency, as a multiple of it, before new ones fail. */
 const QUEUE_FACTOR = 16;
 
@@ -133,6 +136,7 @@ export class SourceHttp {
   private readonly waiting: Array<() => void> = [];
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly lookup: LookupFn;
+  private refusals = { since: 0, logged: 0, suppressed: 0 };
 
   constructor(private readonly policy: HttpPolicy) {
     const agentOptions = { keepAlive: true, maxSockets: policy.maxConcurrency, maxFreeSockets: policy.maxConcurrency };
@@ -220,10 +224,7 @@ export class SourceHttp {
       if (err instanceof RequestFailure) {
         if (err.code.tag === 'HTTP-request-denied' || err.code.tag === 'destination-IP-prohibited') {
           this.stats.denied++;
-          log.warn(
-            { source, authority: msg.authority, scheme: msg.scheme, reason: err.message },
-            'plugin request refused',
-          );
+          this.logRefusal({ source, authority: msg.authority, scheme: msg.scheme, reason: err.message });
         } else {
           this.stats.failed++;
           log.debug({ source, authority: msg.authority, reason: err.message }, 'plugin request failed');
@@ -241,6 +242,27 @@ export class SourceHttp {
         this.waiting.shift()?.();
       }
     }
+  }
+
+  /**
+   * Refusals are logged at warn, at most REFUSAL_LOGS per window per source, so a plugin cannot
+   * flood the host log with requests it knows will be refused; the rest are counted in a summary.
+   */
+  private logRefusal(obj: Record<string, unknown>): void {
+    const now = Date.now();
+    if (now - this.refusals.since > REFUSAL_WINDOW_MS) {
+      if (this.refusals.suppressed > 0) {
+        this.policy.logger.warn(
+          { source: this.policy.sourceId, suppressed: this.refusals.suppressed },
+          'more plugin requests were refused than were logged',
+        );
+      }
+      this.refusals = { since: now, logged: 0, suppressed: 0 };
+    }
+    if (this.refusals.logged < REFUSAL_LOGS) {
+      this.refusals.logged++;
+      this.policy.logger.warn(obj, 'plugin request refused');
+    } else this.refusals.suppressed++;
   }
 
   /** Allowlist, method, headers and body checks that need no I/O. */

@@ -175,6 +175,14 @@ describe('RunnerPool calls', () => {
     expect((await rejection(pool.call('twice', 'filters', []), PluginCallError)).kind).toBe('not-loaded');
   });
 
+  it('does not install a load that was unloaded before it finished', async () => {
+    const loading = pool.load(spec('raced', source));
+    await pool.unload('raced');
+    const err = await rejection(loading, PluginLoadError);
+    expect(err.message).toMatch(/unloaded or loaded again while loading/);
+    expect(pool.loaded()).not.toContain('raced');
+  });
+
   it('refuses loads after close', async () => {
     const closing = new RunnerPool({ cacheDir });
     await closing.close();

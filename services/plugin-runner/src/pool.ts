@@ -323,6 +323,9 @@ export class RunnerPool {
   private readonly logger: Logger;
   private readonly connectTo: ReturnType<typeof parseConnectTo>;
   private readonly lastLoad = new Map<string, LoadInfo>();
+  /** bumped by every load and unload of an id: a load finishing after a newer request does not install */
+  private readonly tokens = new Map<string, number>();
+  private nextToken = 1;
   private closed = false;
 
   constructor(private readonly opts: RunnerOptions) {
@@ -340,6 +343,8 @@ export class RunnerPool {
     checkSpec(spec);
     const t0 = performance.now();
     const { id } = spec;
+    const token = this.nextToken++;
+    this.tokens.set(id, token);
 
     let importNames: string[];
     try {
@@ -410,9 +415,9 @@ export class RunnerPool {
       throw new PluginLoadError(id, (err as Error).message, { cause: err });
     }
     const t3 = performance.now();
-    if (this.closed) {
-      runtime.close('was unloaded: the runner closed');
-      throw new PluginLoadError(id, 'the runner closed while loading');
+    if (this.closed || this.tokens.get(id) !== token) {
+      this.release(runtime, 'was superseded while loading');
+      throw new PluginLoadError(id, this.closed ? 'the runner closed while loading' : 'was unloaded or loaded again while loading');
     }
     const previous = this.sources.get(id);
     this.sources.set(id, runtime);
@@ -457,6 +462,7 @@ export class RunnerPool {
   }
 
   async unload(id: string): Promise<void> {
+    this.tokens.set(id, this.nextToken++);
     const runtime = this.sources.get(id);
     if (!runtime) return;
     this.sources.delete(id);
