@@ -417,7 +417,10 @@ export class RunnerPool {
     const t3 = performance.now();
     if (this.closed || this.tokens.get(id) !== token) {
       this.release(runtime, 'was superseded while loading');
-      throw new PluginLoadError(id, this.closed ? 'the runner closed while loading' : 'was unloaded or loaded again while loading');
+      throw new PluginLoadError(
+        id,
+        this.closed ? 'the runner closed while loading' : 'was unloaded or loaded again while loading',
+      );
     }
     const previous = this.sources.get(id);
     this.sources.set(id, runtime);
