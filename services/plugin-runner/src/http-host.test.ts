@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostAllowlist } from './allowlist.js';
@@ -259,6 +264,60 @@ describe('SourceHttp', () => {
     detach();
     port2.close();
     h.close();
+  });
+
+  it('verifies TLS certificates: a self-signed upstream fails with TLS-certificate-error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'awasm-tls-'));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+          '-days',
+          '2',
+          '-subj',
+          '/CN=secure.test',
+          '-addext',
+          'subjectAltName=DNS:secure.test',
+        ],
+        { stdio: 'ignore' },
+      );
+      let reached = 0;
+      const tls = https.createServer(
+        { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+        (_req, res) => {
+          reached++;
+          res.end('secret');
+        },
+      );
+      await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+      const tlsPort = (tls.address() as AddressInfo).port;
+      const h = new SourceHttp(
+        policy({
+          allowlist: new HostAllowlist(['https://secure.test']),
+          connectTo: parseConnectTo({ 'secure.test:443': `127.0.0.1:${tlsPort}` }),
+        }),
+      );
+      expect((await run(h, message('secure.test', '/', { scheme: 'https' }))).error).toEqual({
+        tag: 'TLS-certificate-error',
+      });
+      expect(reached).toBe(0);
+      h.close();
+      tls.closeAllConnections();
+      await new Promise((resolve) => tls.close(resolve));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses connectTo entries and refuses malformed ones', () => {
