@@ -7,4 +7,6 @@ cd "$ROOT"
 bash scripts/bootstrap.sh
 bash scripts/install-tools.sh
 pnpm exec biome check .
+# Test files are not part of the package builds; type-check them too.
+pnpm exec tsc -p tsconfig.tests.json
 pnpm exec vitest run "$@"
