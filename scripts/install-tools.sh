@@ -2,12 +2,14 @@
 # Installs the external clients the end-to-end tests drive, inside the repo (nothing global):
 #   .cache/bin/grpcurl   grpcurl, built from its Go module (needs `go` on PATH)
 #   .venv/bin/python     a Python venv with grpcio and grpcio-tools (needs python3 with venv)
+#   .cache/bin/ferretdb  FerretDB (a MongoDB-wire server on SQLite), built from its Go module
 # Idempotent: a tool whose pinned version is already installed is left alone, so a second run
 # takes well under a second. Run from anywhere: `bash scripts/install-tools.sh`.
 set -euo pipefail
 
 GRPCURL_VERSION=v1.9.3
 GRPCIO_VERSION=1.85.1
+FERRETDB_VERSION=v1.24.2
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/.cache/bin"
@@ -45,4 +47,25 @@ else
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $want
   "$VENV/bin/python" -c 'import grpc, grpc_tools.protoc' || { log "grpcio did not install"; exit 1; }
   printf '%s' "$want" >"$venv_stamp"
+fi
+
+# FerretDB ------------------------------------------------------------------------------------------
+# `go install` of the module panics at start (its version.txt is generated at release and not in the
+# module), so build it from the module's source with that file written.
+ferret_stamp="$BIN/.ferretdb-version"
+if [[ -x "$BIN/ferretdb" && -f "$ferret_stamp" && "$(cat "$ferret_stamp")" == "$FERRETDB_VERSION" ]]; then
+  log "ferretdb $FERRETDB_VERSION already in .cache/bin"
+else
+  command -v go >/dev/null || { log "go is required to build ferretdb"; exit 1; }
+  log "building ferretdb $FERRETDB_VERSION with $(go version)"
+  module_dir=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -d "$module_dir" ]] || { log "could not download the FerretDB module"; exit 1; }
+  src=$(mktemp -d)
+  cp -r "$module_dir/." "$src"
+  chmod -R u+w "$src"
+  printf '%s\n' "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  (cd "$src" && go build -o "$BIN/ferretdb" ./cmd/ferretdb)
+  rm -rf "$src"
+  "$BIN/ferretdb" --version >/dev/null 2>&1 || { log "ferretdb did not build"; exit 1; }
+  printf '%s' "$FERRETDB_VERSION" >"$ferret_stamp"
 fi
