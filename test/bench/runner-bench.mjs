@@ -1,0 +1,483 @@
+// The plugin runner's benchmark: `pnpm bench` (builds the workspace, then runs this file).
+//
+// Each figure is measured beside a baseline in the same run, each scenario in a fresh Node process
+// so one does not warm the next. The loopback fixture server runs in this (otherwise idle) process.
+// Prints a table and writes bench/results/runner.json. Bounded by sample counts and durations.
+//
+//   node test/bench/runner-bench.mjs              all scenarios
+//   node test/bench/runner-bench.mjs --quick      fewer samples (a smoke run)
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const pluginSource = join(repoRoot, 'test/bench/plugins/bench/index.js');
+const cacheDir = join(repoRoot, '.cache/bench-runner');
+const resultsPath = join(repoRoot, 'bench/results/runner.json');
+const HOST = 'bench.awasm.test';
+const quick = process.argv.includes('--quick');
+
+/** Sample counts and durations; the whole run stays well under two minutes. */
+const N = quick
+  ? { ioWarm: 5, io: 30, p2: 5, noIo: 300, cold: 2, throughputMs: 800 }
+  : { ioWarm: 30, io: 300, p2: 30, noIo: 3000, cold: 7, throughputMs: 3000 };
+const SOURCES = 8;
+const CALLERS_PER_SOURCE = 2;
+
+const limits = { memoryMb: 128, callTimeoutMs: 10_000, maxResponseBytes: 1024 * 1024, maxConcurrency: 8 };
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/** @param {number[]} xs @param {number} q */
+function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
+  return /** @type {number} */ (s[i]);
+}
+
+/** @param {number[]} xs */
+function summary(xs) {
+  return { n: xs.length, p50: round(quantile(xs, 0.5)), p95: round(quantile(xs, 0.95)) };
+}
+
+/** @param {number} x */
+function round(x) {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** @param {() => Promise<unknown>} fn @param {number} n */
+async function sample(fn, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+function rssMb() {
+  /** @type {any} */ (globalThis).gc?.();
+  return process.memoryUsage().rss / (1024 * 1024);
+}
+
+/** A bench plugin spec for the runner. @param {string} id @param {Uint8Array} bytes @param {string} digest */
+function spec(id, bytes, digest) {
+  return { id, digest, component: bytes, allowedHosts: [`http://${HOST}`], limits, settings: {} };
+}
+
+async function loadComponent() {
+  const { sha256Hex } = await import('@awasm/plugin-runner');
+  const { buildJsComponent } = await import('@awasm/plugin-sdk');
+  const built = await buildJsComponent({ sourcePath: pluginSource });
+  return { bytes: built.bytes, digest: sha256Hex(built.bytes), path: built.path };
+}
+
+/** Five sequential GETs with Node's http and a keep-alive agent, bodies parsed as the plugin does. */
+function directClient(base) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  /** @param {string} path */
+  const get = (path) =>
+    new Promise((resolve, reject) => {
+      http
+        .get(`${base}${path}`, { agent }, (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+  return {
+    async fiveGets() {
+      for (let i = 0; i < 5; i++) await get(`/item/${i}`);
+    },
+    async fiveFetches() {
+      for (let i = 0; i < 5; i++) await (await fetch(`${base}/item/${i}`)).json();
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+/** jco + plain preview2-shim in this process (its own wasi:http), no sandbox: the generic path. */
+async function preview2Instance(entry, modules) {
+  const { WASIShim } = await import('@bytecodealliance/preview2-shim/instantiation');
+  const { instantiate } = await import(entry.componentUrl);
+  const wasi = new WASIShim({ sandbox: { preopens: {}, env: {}, args: ['bench'] } }).getImportObject();
+  const root = await instantiate((name) => modules[name], {
+    ...wasi,
+    'awasm:source/host': { getSetting: () => undefined, log: () => {} },
+    'awasm:source/types': {},
+  });
+  return root.sourceApi;
+}
+
+// ---------------------------------------------------------------------------------------------
+// scenarios, each run in its own process: (args) => result object
+
+const scenarios = {
+  /** (a) a search doing 5 sequential GETs, and (b) a warm call doing no I/O, through the runner */
+  async warm({ port }) {
+    const { RunnerPool } = await import('@awasm/plugin-runner');
+    const c = await loadComponent();
+    const pool = new RunnerPool({ cacheDir, connectTo: { [`${HOST}:80`]: `127.0.0.1:${port}` } });
+    await pool.load(spec('bench', c.bytes, c.digest));
+    const search = () => pool.call('bench', 'search', [`http://${HOST}`, [], undefined]);
+    const list = () => pool.call('bench', 'list', ['popular', undefined]);
+    const direct = directClient(`http://127.0.0.1:${port}`);
+    await sample(search, N.ioWarm);
+    await sample(() => direct.fiveGets(), N.ioWarm);
+    await sample(() => direct.fiveFetches(), N.ioWarm);
+    // interleaved in rounds, so drift on the machine hits all three alike
+    const runner = [];
+    const gets = [];
+    const fetches = [];
+    for (let round = 0; round < 10; round++) {
+      runner.push(...(await sample(search, N.io / 10)));
+      gets.push(...(await sample(() => direct.fiveGets(), N.io / 10)));
+      fetches.push(...(await sample(() => direct.fiveFetches(), N.io / 10)));
+    }
+    await sample(list, N.noIo / 10);
+    const noIo = await sample(list, N.noIo);
+    direct.close();
+    await pool.close();
+    return {
+      search5: { runner: summary(runner), directHttp: summary(gets), directFetch: summary(fetches) },
+      noIoCall: { runner: summary(noIo) },
+    };
+  },
+
+  /** (d) the same workload through plain preview2-shim in-process, and a no-I/O call made directly */
+  async preview2({ port }) {
+    const { TranspileCache } = await import('@awasm/plugin-runner');
+    const c = await loadComponent();
+    const { entry } = await new TranspileCache(cacheDir).get(c.digest, c.bytes);
+    const modules = {};
+    for (const [name, bytes] of entry.coreModules) modules[name] = await WebAssembly.compile(bytes);
+    const rss0 = rssMb();
+    const apis = [];
+    for (let i = 0; i < SOURCES; i++) {
+      const api = await preview2Instance(entry, modules);
+      api.list('popular', undefined);
+      apis.push(api);
+    }
+    const rssPerInstance = (rssMb() - rss0) / SOURCES;
+    const api = apis[0];
+    const base = `http://127.0.0.1:${port}`;
+    await sample(async () => api.search(base, [], undefined), Math.min(3, N.p2));
+    const search = await sample(async () => api.search(base, [], undefined), N.p2);
+    await sample(async () => api.list('popular', undefined), N.noIo / 10);
+    const noIo = await sample(async () => api.list('popular', undefined), N.noIo);
+    return { search5: summary(search), noIoCall: summary(noIo), rssPerInstanceMb: round(rssPerInstance) };
+  },
+
+  /** (b) one cold start through the runner: new pool, load from the on-disk cache, first result */
+  async coldRunner() {
+    const { RunnerPool } = await import('@awasm/plugin-runner');
+    const c = await loadComponent();
+    const t0 = performance.now();
+    const pool = new RunnerPool({ cacheDir });
+    await pool.load(spec('bench', c.bytes, c.digest));
+    await pool.call('bench', 'list', ['popular', undefined]);
+    const ms = performance.now() - t0;
+    const info = pool.loadInfo('bench');
+    await pool.close();
+    return { ms, info };
+  },
+
+  /** baseline of (b): jco glue + preview2-shim in-process from the same cached files, to first result */
+  async coldPreview2() {
+    const { TranspileCache } = await import('@awasm/plugin-runner');
+    const c = await loadComponent();
+    await import('@bytecodealliance/preview2-shim/instantiation');
+    const t0 = performance.now();
+    const { entry } = await new TranspileCache(cacheDir).get(c.digest, c.bytes);
+    const modules = {};
+    for (const [name, bytes] of entry.coreModules) modules[name] = await WebAssembly.compile(bytes);
+    const api = await preview2Instance(entry, modules);
+    api.list('popular', undefined);
+    return { ms: performance.now() - t0 };
+  },
+
+  /** (c) 8 sources called concurrently, and the host's RSS per warm instance */
+  async throughput({ port }) {
+    const { RunnerPool } = await import('@awasm/plugin-runner');
+    const c = await loadComponent();
+    const pool = new RunnerPool({ cacheDir, connectTo: { [`${HOST}:80`]: `127.0.0.1:${port}` } });
+    const ids = Array.from({ length: SOURCES }, (_, i) => `bench-${i}`);
+    const rss0 = rssMb();
+    for (const id of ids) await pool.load(spec(id, c.bytes, c.digest));
+    for (const id of ids) await pool.call(id, 'list', ['popular', undefined]);
+    const instances0 = live(pool, ids);
+    const rssPerInstance = (rssMb() - rss0) / instances0;
+
+    const direct = directClient(`http://127.0.0.1:${port}`);
+    const callers = SOURCES * CALLERS_PER_SOURCE;
+    const runFor = async (ms, fn) => {
+      const end = performance.now() + ms;
+      let done = 0;
+      await Promise.all(
+        Array.from({ length: callers }, async (_, k) => {
+          while (performance.now() < end) {
+            await fn(k);
+            done++;
+          }
+        }),
+      );
+      return done / (ms / 1000);
+    };
+    const search = (k) => pool.call(ids[k % SOURCES], 'search', [`http://${HOST}`, [], undefined]);
+    await runFor(300, search);
+    await runFor(300, () => direct.fiveGets());
+    const runnerRate = await runFor(N.throughputMs, search);
+    const directRate = await runFor(N.throughputMs, () => direct.fiveGets());
+    const instances = live(pool, ids);
+    direct.close();
+    await pool.close();
+    return {
+      sources: SOURCES,
+      concurrentCallers: callers,
+      searchesPerSecond: { runner: round(runnerRate), directHttp: round(directRate) },
+      instancesAfter: instances,
+      rssPerWarmInstanceMb: round(rssPerInstance),
+      warmInstancesMeasured: instances0,
+    };
+  },
+};
+
+/** Live instances of the sources, from the runner's stats (one per source before warm pools). */
+function live(pool, ids) {
+  let n = 0;
+  for (const id of ids) {
+    const s = pool.stats(id);
+    n += s && typeof s.instancesLive === 'number' ? s.instancesLive : 1;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// orchestration
+
+/** @param {string} name @param {Record<string, unknown>} args */
+function runScenario(name, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--expose-gc',
+        fileURLToPath(import.meta.url),
+        '--scenario',
+        name,
+        JSON.stringify(args),
+        ...(quick ? ['--quick'] : []),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`scenario ${name} exited with ${code}`));
+      const last = out.trim().split('\n').pop() ?? '';
+      resolve(JSON.parse(last));
+    });
+  });
+}
+
+async function fixture() {
+  const server = http.createServer((req, res) => {
+    const m = /^\/item\/(\d+)$/.exec(req.url ?? '');
+    if (!m) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    const body = JSON.stringify({ id: Number(m[1]), title: `Item ${m[1]}`, text: 'x'.repeat(512) });
+    res.setHeader('content-type', 'application/json');
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  return { server, port: /** @type {import('node:net').AddressInfo} */ (server.address()).port };
+}
+
+function gitCommit() {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** @param {number} a @param {number} b */
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+/** @param {number} x */
+const ms = (x) => `${x.toFixed(x < 1 ? 3 : 2)} ms`;
+
+async function main() {
+  const started = performance.now();
+  const c = await loadComponent();
+  // make sure the on-disk transpile cache holds the component, so every scenario loads from it
+  const { TranspileCache } = await import('@awasm/plugin-runner');
+  await new TranspileCache(cacheDir).get(c.digest, c.bytes);
+  const { server, port } = await fixture();
+  try {
+    const warm = await runScenario('warm', { port });
+    const p2 = await runScenario('preview2', { port });
+    const cold = [];
+    const coldBase = [];
+    for (let i = 0; i < N.cold; i++) {
+      cold.push(await runScenario('coldRunner', {}));
+      coldBase.push(await runScenario('coldPreview2', {}));
+    }
+    const tp = await runScenario('throughput', { port });
+
+    const coldMs = summary(cold.map((r) => r.ms));
+    const coldBaseMs = summary(coldBase.map((r) => r.ms));
+    const breakdown = cold.map((r) => r.info);
+    const med = (key) =>
+      round(
+        quantile(
+          breakdown.map((b) => b[key]),
+          0.5,
+        ),
+      );
+    const overheadNoIo = warm.noIoCall.runner.p50 - p2.noIoCall.p50;
+    const results = {
+      search5Gets: {
+        runner: warm.search5.runner,
+        directNodeHttp: warm.search5.directHttp,
+        directNodeFetch: warm.search5.directFetch,
+        preview2Shim: p2.search5,
+        ratioToDirectHttpP50: round(warm.search5.runner.p50 / warm.search5.directHttp.p50),
+        goal: 'runner p50 at most 1.5x direct',
+      },
+      coldStart: {
+        runner: coldMs,
+        runnerBreakdownP50: {
+          transpileMs: med('transpileMs'),
+          compileMs: med('compileMs'),
+          startMs: med('startMs'),
+        },
+        preview2ShimInProcess: coldBaseMs,
+        goal: 'runner p50 under 50 ms',
+      },
+      warmNoIoCall: {
+        runner: warm.noIoCall.runner,
+        directInProcess: p2.noIoCall,
+        overheadP50: round(overheadNoIo),
+        goal: 'runner p50 under 0.2 ms',
+      },
+      throughput: tp,
+      rssPerWarmInstanceMb: { runner: tp.rssPerWarmInstanceMb, preview2ShimInProcess: p2.rssPerInstanceMb },
+    };
+    const report = {
+      benchmark: 'plugin-runner',
+      date: new Date().toISOString(),
+      commit: gitCommit(),
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+        node: process.version,
+        platform: `${os.platform()} ${os.release()}`,
+      },
+      quick,
+      results,
+      seconds: round((performance.now() - started) / 1000),
+    };
+
+    const rows = [
+      ['what', 'aWASM runner', 'baseline (same run)', 'ratio', 'goal'],
+      [
+        'search, 5 sequential GETs, p50',
+        ms(warm.search5.runner.p50),
+        `${ms(warm.search5.directHttp.p50)} direct Node http (fetch: ${ms(warm.search5.directFetch.p50)})`,
+        ratio(warm.search5.runner.p50, warm.search5.directHttp.p50),
+        '<= 1.5x',
+      ],
+      [
+        'search, 5 sequential GETs, p95',
+        ms(warm.search5.runner.p95),
+        `${ms(warm.search5.directHttp.p95)} direct Node http`,
+        ratio(warm.search5.runner.p95, warm.search5.directHttp.p95),
+        '',
+      ],
+      [
+        'same search through plain preview2-shim, p50',
+        ms(warm.search5.runner.p50),
+        `${ms(p2.search5.p50)} preview2-shim wasi:http`,
+        `${(p2.search5.p50 / warm.search5.runner.p50).toFixed(1)}x faster`,
+        '',
+      ],
+      [
+        'cold start from disk cache to first result, p50',
+        ms(coldMs.p50),
+        `${ms(coldBaseMs.p50)} jco + preview2-shim in-process`,
+        ratio(coldMs.p50, coldBaseMs.p50),
+        '< 50 ms',
+      ],
+      [
+        'warm call, no I/O, p50',
+        ms(warm.noIoCall.runner.p50),
+        `${ms(p2.noIoCall.p50)} same call in-process`,
+        `+${ms(overheadNoIo)}`,
+        '< 0.2 ms',
+      ],
+      [
+        `throughput, ${SOURCES} sources x ${CALLERS_PER_SOURCE} callers, searches/s`,
+        `${tp.searchesPerSecond.runner.toFixed(0)}/s`,
+        `${tp.searchesPerSecond.directHttp.toFixed(0)}/s direct Node http`,
+        ratio(tp.searchesPerSecond.runner, tp.searchesPerSecond.directHttp),
+        '',
+      ],
+      [
+        'host RSS per warm instance',
+        `${tp.rssPerWarmInstanceMb.toFixed(1)} MB`,
+        `${p2.rssPerInstanceMb.toFixed(1)} MB per in-process preview2-shim instance`,
+        '',
+        '',
+      ],
+    ];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+    console.log(line(rows[0]));
+    console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+    for (const r of rows.slice(1)) console.log(line(r));
+    console.log(
+      `cold start p50 breakdown: verify+read ${med('transpileMs')} ms, compile ${med('compileMs')} ms, first instance ${med('startMs')} ms`,
+    );
+    console.log(
+      `${report.machine.cpus} x ${report.machine.cpuModel}, ${report.machine.memoryGb} GB, Node ${process.version}; ${report.seconds} s`,
+    );
+    if (!quick) {
+      await mkdir(join(resultsPath, '..'), { recursive: true });
+      await writeFile(resultsPath, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`wrote ${resultsPath.slice(repoRoot.length)}`);
+    }
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+const at = process.argv.indexOf('--scenario');
+if (at >= 0) {
+  const name = process.argv[at + 1];
+  const args = JSON.parse(process.argv[at + 2] ?? '{}');
+  const fn = scenarios[name];
+  if (!fn) throw new Error(`unknown scenario ${name}`);
+  const result = await fn(args);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+} else {
+  await main();
+}
