@@ -86,6 +86,9 @@ export function toConnectError(sourceId: string, error: unknown): ConnectError {
           undefined,
           error,
         );
+      case 'unavailable':
+        // the source's circuit is open: the message says why and when it is retried
+        return new ConnectError(error.message, Code.Unavailable, undefined, undefined, error);
       case 'refused':
         return new ConnectError(
           `source '${sourceId}': ${error.message}`,

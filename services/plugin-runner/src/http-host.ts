@@ -5,6 +5,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { nonPublicReason } from './address-policy.js';
 import { type HostAllowlist, isTargetProblem, parseRequestTarget, type RequestTarget } from './allowlist.js';
+import { HostScheduler, type SourceScheduler } from './host-scheduler.js';
 import type { Logger } from './logger.js';
 
 /** A wasi:http error-code variant as jco passes it. */
@@ -44,6 +45,8 @@ export interface HttpPolicy {
   allowPrivateAddresses: boolean;
   lookup?: LookupFn;
   logger: Logger;
+  /** rate limits and Retry-After for this source's requests (default: its own, at 10 per second per host) */
+  scheduler?: SourceScheduler;
 }
 
 export interface HttpStats {
@@ -51,7 +54,11 @@ export interface HttpStats {
   denied: number;
   failed: number;
   bytesIn: number;
+  /** request bodies sent */
+  bytesOut: number;
   maxInFlight: number;
+  /** refused because no rate-limit slot started before the call's deadline */
+  rateLimited: number;
 }
 
 /** Request header section cap (names + values). */
@@ -131,7 +138,15 @@ function mapNodeError(err: NodeJS.ErrnoException, gotHead: boolean): ErrorCode {
  * back as events. At most max_concurrency requests are in flight per source.
  */
 export class SourceHttp {
-  readonly stats: HttpStats = { requests: 0, denied: 0, failed: 0, bytesIn: 0, maxInFlight: 0 };
+  readonly stats: HttpStats = {
+    requests: 0,
+    denied: 0,
+    failed: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    maxInFlight: 0,
+    rateLimited: 0,
+  };
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly agents: { http: http.Agent; https: https.Agent };
@@ -142,7 +157,10 @@ export class SourceHttp {
     const agentOptions = { keepAlive: true, maxSockets: policy.maxConcurrency, maxFreeSockets: policy.maxConcurrency };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
     this.lookup = policy.lookup ?? defaultLookup;
+    this.scheduler = policy.scheduler ?? new HostScheduler().forSource(policy.sourceId, 10);
   }
+
+  readonly scheduler: SourceScheduler;
 
   /** Requests currently holding a slot. */
   get active(): number {
@@ -154,7 +172,12 @@ export class SourceHttp {
    * followed by a bump of the signal word (the worker blocks on it with Atomics.wait).
    * Returns a function that detaches, aborting whatever is still in flight.
    */
-  attach(port: MessagePort, signal: Int32Array, deadline: () => number): () => void {
+  attach(
+    port: MessagePort,
+    signal: Int32Array,
+    deadline: () => number,
+    onRateLimited?: (retryAfterSeconds: number) => void,
+  ): () => void {
     const active = new Map<number, AbortController>();
     let closed = false;
     const emit = (event: HttpEvent) => {
@@ -172,7 +195,7 @@ export class SourceHttp {
       if (msg.type !== 'request' || active.has(msg.id)) return;
       const ac = new AbortController();
       active.set(msg.id, ac);
-      void this.request(msg, deadline(), emit, ac.signal).finally(() => active.delete(msg.id));
+      void this.request(msg, deadline(), emit, ac.signal, onRateLimited).finally(() => active.delete(msg.id));
     });
     return () => {
       closed = true;
@@ -194,6 +217,7 @@ export class SourceHttp {
     deadline: number,
     emit: (e: HttpEvent) => void,
     signal: AbortSignal,
+    onRateLimited?: (retryAfterSeconds: number) => void,
   ): Promise<void> {
     const { id } = msg;
     const log = this.policy.logger;
@@ -201,6 +225,13 @@ export class SourceHttp {
     let slot = false;
     try {
       const target = this.check(msg);
+      const admission = await this.scheduler.admit(target, deadline, signal);
+      if (!admission.ok) {
+        this.stats.rateLimited++;
+        onRateLimited?.(admission.retryAfterSeconds);
+        throw new RequestFailure({ tag: 'internal-error', val: admission.reason }, admission.reason);
+      }
+      if (signal.aborted) return;
       if (this.inFlight >= this.policy.maxConcurrency) {
         if (this.waiting.length >= this.policy.maxConcurrency * QUEUE_FACTOR) {
           throw new RequestFailure({ tag: 'connection-limit-reached' }, 'too many requests waiting for a slot');
@@ -431,6 +462,8 @@ export class SourceHttp {
       req.on('error', (err) => fail(mapNodeError(err, gotHead), err.message));
       req.on('response', (res) => {
         gotHead = true;
+        const retryAfter = res.headers['retry-after'];
+        if (typeof retryAfter === 'string') void this.scheduler.observe(target, res.statusCode ?? 0, retryAfter);
         const raw = res.rawHeaders;
         const headerList: Array<[string, Uint8Array]> = [];
         for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -459,6 +492,7 @@ export class SourceHttp {
         res.on('error', (err) => fail(mapNodeError(err, true), err.message));
         res.on('aborted', () => fail({ tag: 'HTTP-response-incomplete' }, 'response aborted'));
       });
+      if (msg.body) this.stats.bytesOut += msg.body.length;
       req.end(msg.body ?? undefined);
     });
   }

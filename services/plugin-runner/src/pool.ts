@@ -1,5 +1,12 @@
 import { HostAllowlist } from './allowlist.js';
+import { CircuitBreaker, type CircuitBreakerOptions, type SourceHealth, verdictOf } from './circuit-breaker.js';
 import { PluginCallError, PluginLoadError } from './errors.js';
+import {
+  HostScheduler,
+  MAX_REQUESTS_PER_SECOND,
+  MIN_REQUESTS_PER_SECOND,
+  type SchedulerStats,
+} from './host-scheduler.js';
 import { type HttpStats, type LookupFn, parseConnectTo, SourceHttp } from './http-host.js';
 import { checkImports, providedInterfaces, REQUIRED_EXPORT } from './import-policy.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -13,6 +20,8 @@ export interface SourceLimits {
   callTimeoutMs: number;
   maxResponseBytes: number;
   maxConcurrency: number;
+  /** the manifest's requests_per_second, per host this source calls (default 10) */
+  requestsPerSecond?: number;
 }
 
 export interface SourceSpec {
@@ -35,6 +44,27 @@ export interface RunnerOptions {
   logger?: Logger;
   /** DNS resolution for plugin requests (default: the system resolver); the address policy applies to its answers */
   lookup?: LookupFn;
+  /** outbound scheduling (rate limits, Retry-After); default: in memory with the system clock, no overrides */
+  scheduler?: HostScheduler;
+  /** when a source counts as unhealthy and when it is probed again */
+  circuitBreaker?: CircuitBreakerOptions;
+  /** told about every settled call (metrics) */
+  observer?: CallObserver;
+}
+
+/** A settled call, as the observer (metrics) sees it. */
+export interface CallEvent {
+  sourceId: string;
+  op: SourceOp;
+  /** 'ok', or the PluginCallError kind */
+  outcome: 'ok' | PluginCallError['kind'];
+  /** the source-error tag for source errors, else the kind; undefined when ok */
+  errorType?: string;
+  durationMs: number;
+}
+
+export interface CallObserver {
+  callSettled(event: CallEvent): void;
 }
 
 export interface SourceStats {
@@ -47,7 +77,12 @@ export interface SourceStats {
   instancesStarted: number;
   /** bytes of stdout/stderr/log a plugin wrote past its per-call budget */
   droppedOutputBytes: number;
+  /** bytes of wasm memory of the instance after its last call (0 before the first) */
+  memoryBytes: number;
+  /** calls refused because the source was unhealthy */
+  unavailable: number;
   http: HttpStats;
+  scheduler: SchedulerStats;
 }
 
 export interface LoadInfo {
@@ -68,6 +103,10 @@ interface CompiledComponent {
 
 interface PendingCall {
   op: SourceOp;
+  /** set when the call reaches an instance */
+  started?: boolean;
+  /** set when the host refused one of its requests for want of a rate-limit slot: seconds to wait */
+  rateLimited?: number;
   args: unknown[];
   deadline: number;
   timer: NodeJS.Timeout;
@@ -93,6 +132,8 @@ class SourceRuntime {
     readonly http: SourceHttp,
     private settings: Record<string, string>,
     private readonly logger: Logger,
+    readonly breaker: CircuitBreaker,
+    private readonly observer: CallObserver | undefined,
   ) {
     this.stats = {
       calls: 0,
@@ -102,7 +143,10 @@ class SourceRuntime {
       deadlineExceeded: 0,
       instancesStarted: 0,
       droppedOutputBytes: 0,
+      memoryBytes: 0,
+      unavailable: 0,
       http: http.stats,
+      scheduler: http.scheduler.stats,
     };
   }
 
@@ -123,6 +167,10 @@ class SourceRuntime {
       maxRequestBodyBytes: this.spec.limits.maxResponseBytes,
       http: this.http,
       deadline: () => this.running?.deadline ?? Date.now() + this.spec.limits.callTimeoutMs,
+      onRateLimited: (seconds) => {
+        const call = this.running;
+        if (call) call.rateLimited = Math.max(call.rateLimited ?? 0, seconds);
+      },
       logger: this.logger,
     });
     this.stats.instancesStarted++;
@@ -170,8 +218,17 @@ class SourceRuntime {
     if (!(budget > 0)) {
       return Promise.reject(new PluginCallError('deadline-exceeded', this.id, `no time left for ${this.id}.${op}`));
     }
+    const gate = this.breaker.admit();
+    if (!gate.ok) {
+      this.stats.unavailable++;
+      const err = new PluginCallError('unavailable', this.id, gate.message);
+      this.observe(op, 0, err);
+      return Promise.reject(err);
+    }
     this.stats.calls++;
-    return new Promise<unknown>((resolve, reject) => {
+    const t0 = performance.now();
+    let pending: PendingCall | undefined;
+    const settled = new Promise<unknown>((resolve, reject) => {
       const call: PendingCall = {
         op,
         args: normaliseArgs(op, args),
@@ -180,9 +237,37 @@ class SourceRuntime {
         reject,
         timer: setTimeout(() => this.expire(call, budget), budget),
       };
+      pending = call;
       this.queue.push(call);
       void this.pump();
     });
+    return settled.then(
+      (value) => {
+        this.breaker.record(verdictOf(undefined, true), gate.probe);
+        this.observe(op, performance.now() - t0, undefined);
+        return value;
+      },
+      (err: PluginCallError) => {
+        this.breaker.record(verdictOf(err, pending?.started === true), gate.probe);
+        this.observe(op, performance.now() - t0, err);
+        throw err;
+      },
+    );
+  }
+
+  private observe(op: SourceOp, durationMs: number, err: PluginCallError | undefined): void {
+    if (!this.observer) return;
+    const outcome = err ? err.kind : 'ok';
+    const errorType = err ? (err.kind === 'source-error' ? (err.sourceError?.tag ?? 'internal') : err.kind) : undefined;
+    try {
+      this.observer.callSettled({ sourceId: this.id, op, outcome, durationMs, ...(errorType ? { errorType } : {}) });
+    } catch (e) {
+      this.logger.error({ source: this.id, err: (e as Error).message }, 'call observer failed');
+    }
+  }
+
+  health(): SourceHealth {
+    return this.breaker.health();
   }
 
   private expire(call: PendingCall, budget: number): void {
@@ -227,6 +312,7 @@ class SourceRuntime {
         const call = this.queue.shift();
         if (!call || this.closed) return;
         this.running = call;
+        call.started = true;
         const reply = await worker.run(call.op, call.args);
         if (this.running !== call) continue; // expired or unloaded meanwhile: already settled
         this.running = undefined;
@@ -246,9 +332,24 @@ class SourceRuntime {
         'plugin output over the per-call budget was dropped',
       );
     }
+    if (reply.memoryBytes !== undefined) this.stats.memoryBytes = reply.memoryBytes;
     if (reply.ok) {
       this.stats.ok++;
       call.resolve(reply.value);
+      return;
+    }
+    if (call.rateLimited !== undefined && reply.error.kind !== 'refused') {
+      // the plugin failed after the host refused a request it had no slot for before the deadline
+      this.stats.sourceErrors++;
+      if (reply.error.kind === 'trap') this.replaceTrapped(worker, reply.error.message);
+      call.reject(
+        new PluginCallError(
+          'source-error',
+          this.id,
+          `${this.id}.${call.op} is rate limited: no request slot before its deadline; retry after ${call.rateLimited} s`,
+          { tag: 'rate-limited', val: call.rateLimited },
+        ),
+      );
       return;
     }
     const { kind, message, sourceError } = reply.error;
@@ -263,12 +364,16 @@ class SourceRuntime {
       call.reject(new PluginCallError('refused', this.id, message));
       return;
     }
-    // A trapped instance may not be entered again: replace it.
     this.stats.traps++;
-    this.logger.warn({ source: this.id, op: call.op, reason: message }, 'plugin trapped; replacing its instance');
+    this.replaceTrapped(worker, message);
+    call.reject(new PluginCallError('trap', this.id, `${this.id}.${call.op} trapped: ${message}`));
+  }
+
+  /** A trapped instance may not be entered again: replace it. */
+  private replaceTrapped(worker: SourceWorker, message: string): void {
+    this.logger.warn({ source: this.id, reason: message }, 'plugin trapped; replacing its instance');
     this.retire(worker, message);
     this.replaceSoon();
-    call.reject(new PluginCallError('trap', this.id, `${this.id}.${call.op} trapped: ${message}`));
   }
 
   close(reason: string): void {
@@ -286,6 +391,9 @@ class SourceRuntime {
   }
 }
 
+/** requests_per_second when a spec gives none (the manifest's default). */
+const DEFAULT_REQUESTS_PER_SECOND = 10;
+
 function checkSpec(spec: SourceSpec): void {
   const fail = (msg: string): never => {
     throw new PluginLoadError(String(spec?.id), msg);
@@ -298,7 +406,7 @@ function checkSpec(spec: SourceSpec): void {
   if (!(spec.component instanceof Uint8Array)) fail('component must be a Uint8Array');
   const l = spec.limits;
   if (!l) fail('limits are required');
-  const positiveInt = (name: keyof SourceLimits, max: number) => {
+  const positiveInt = (name: Exclude<keyof SourceLimits, 'requestsPerSecond'>, max: number) => {
     const v = l[name];
     if (!Number.isInteger(v) || v < 1 || v > max) fail(`limits.${name} must be an integer from 1 to ${max}, got ${v}`);
   };
@@ -306,6 +414,13 @@ function checkSpec(spec: SourceSpec): void {
   positiveInt('callTimeoutMs', 24 * 3600 * 1000);
   positiveInt('maxResponseBytes', 1024 * 1024 * 1024);
   positiveInt('maxConcurrency', 1024);
+  const rps = l.requestsPerSecond;
+  if (
+    rps !== undefined &&
+    !(typeof rps === 'number' && rps >= MIN_REQUESTS_PER_SECOND && rps <= MAX_REQUESTS_PER_SECOND)
+  ) {
+    fail(`limits.requestsPerSecond must be from ${MIN_REQUESTS_PER_SECOND} to ${MAX_REQUESTS_PER_SECOND}, got ${rps}`);
+  }
   if (!Array.isArray(spec.allowedHosts)) fail('allowedHosts must be an array');
   for (const [k, v] of Object.entries(spec.settings ?? {})) {
     if (typeof v !== 'string') fail(`setting '${k}' must be a string`);
@@ -327,11 +442,13 @@ export class RunnerPool {
   private readonly tokens = new Map<string, number>();
   private nextToken = 1;
   private closed = false;
+  private readonly scheduler: HostScheduler;
 
   constructor(private readonly opts: RunnerOptions) {
     this.cache = new TranspileCache(opts.cacheDir);
     this.logger = opts.logger ?? silentLogger;
     this.connectTo = parseConnectTo(opts.connectTo);
+    this.scheduler = opts.scheduler ?? new HostScheduler();
   }
 
   /**
@@ -402,9 +519,20 @@ export class RunnerPool {
       connectTo: this.connectTo,
       allowPrivateAddresses: this.opts.allowPrivateAddresses ?? false,
       logger: this.logger,
+      scheduler: this.scheduler.forSource(id, spec.limits.requestsPerSecond ?? DEFAULT_REQUESTS_PER_SECOND),
       ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
     });
-    const runtime = new SourceRuntime(spec, entry, modules, http, { ...spec.settings }, this.logger);
+    const breaker = new CircuitBreaker(id, () => this.scheduler.clock.now(), this.opts.circuitBreaker);
+    const runtime = new SourceRuntime(
+      spec,
+      entry,
+      modules,
+      http,
+      { ...spec.settings },
+      this.logger,
+      breaker,
+      this.opts.observer,
+    );
     const owner = await compiled;
     owner.users++;
     try {
@@ -489,10 +617,15 @@ export class RunnerPool {
     return [...this.sources.keys()];
   }
 
-  /** Counters of a loaded source (calls, errors by kind, instances started, HTTP). */
+  /** Counters of a loaded source (calls, errors by kind, instances started, HTTP, scheduling). */
   stats(id: string): SourceStats | undefined {
     const s = this.sources.get(id)?.stats;
-    return s ? { ...s, http: { ...s.http } } : undefined;
+    return s ? { ...s, http: { ...s.http }, scheduler: { ...s.scheduler } } : undefined;
+  }
+
+  /** Health of a loaded source: healthy, unhealthy (calls fail fast, with the reason) or probing. */
+  health(id: string): SourceHealth | undefined {
+    return this.sources.get(id)?.health();
   }
 
   /** Timings of the last load of a source. */

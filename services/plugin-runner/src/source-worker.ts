@@ -15,10 +15,11 @@ const START_TIMEOUT_MS = 30_000;
 const CONSOLE_BYTES = 16 * 1024;
 
 export type WorkerReply =
-  | { ok: true; value: unknown; dropped: number }
+  | { ok: true; value: unknown; dropped: number; memoryBytes?: number }
   | {
       ok: false;
       dropped: number;
+      memoryBytes?: number;
       error: {
         kind: 'source-error' | 'trap' | 'refused';
         message: string;
@@ -36,6 +37,8 @@ export interface WorkerSetup {
   http: SourceHttp;
   /** the deadline (epoch ms) of the call in progress, bounding each request's time */
   deadline: () => number;
+  /** the host refused a request of the call in progress for want of a rate-limit slot */
+  onRateLimited?: (retryAfterSeconds: number) => void;
   logger: Logger;
 }
 
@@ -77,7 +80,7 @@ export class SourceWorker {
       stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 32 },
     });
-    this.detachHttp = setup.http.attach(port1, new Int32Array(signal), setup.deadline);
+    this.detachHttp = setup.http.attach(port1, new Int32Array(signal), setup.deadline, setup.onRateLimited);
     this.forwardConsole();
 
     let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;

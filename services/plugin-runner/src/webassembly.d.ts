@@ -10,6 +10,18 @@ declare namespace WebAssembly {
   };
   function compile(bytes: ArrayBufferView | ArrayBuffer): Promise<Module>;
   function validate(bytes: ArrayBufferView | ArrayBuffer): boolean;
+  interface Memory {
+    readonly buffer: ArrayBuffer;
+  }
+  var Memory: {
+    prototype: Memory;
+    new (descriptor: { initial: number; maximum?: number }): Memory;
+  };
+  type Imports = Record<string, Record<string, unknown>>;
+  interface Instance {
+    readonly exports: Record<string, unknown>;
+  }
+  function instantiate(module: Module, imports?: Imports): Promise<Instance>;
   interface RuntimeError extends Error {}
   var RuntimeError: {
     prototype: RuntimeError;

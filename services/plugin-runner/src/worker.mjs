@@ -6,7 +6,7 @@
  * workerData: { componentUrl, modules, settings, signal, httpPort, maxRequestBodyBytes, outputBytesPerCall }
  * from the runner:  { type: 'call', id, op, args } | { type: 'settings', settings }
  * to the runner:    { type: 'ready' } | { type: 'init-error', message }
- *                   | { type: 'result', id, ok: true, value } | { type: 'result', id, ok: false, error }
+ *                   | { type: 'result', id, ok: true, value, memoryBytes } | { type: 'result', id, ok: false, error, memoryBytes }
  *                   | { type: 'output', stream, text } | { type: 'log', level, message }
  */
 
@@ -79,6 +79,27 @@ const host = {
   maxRequestBodyBytes: data.maxRequestBodyBytes,
 };
 
+/** The instance's wasm memories, so each reply can say how big they are. @type {WebAssembly.Memory[]} */
+const memories = [];
+
+/**
+ * @param {WebAssembly.Module} module
+ * @param {WebAssembly.Imports} [imports]
+ */
+async function instantiateCore(module, imports) {
+  const instance = await WebAssembly.instantiate(module, imports);
+  for (const value of Object.values(instance.exports)) {
+    if (value instanceof WebAssembly.Memory) memories.push(value);
+  }
+  return instance;
+}
+
+function memoryBytes() {
+  let total = 0;
+  for (const memory of memories) total += memory.buffer.byteLength;
+  return total;
+}
+
 /** @type {Record<string, (...args: unknown[]) => unknown>} */
 let api;
 try {
@@ -86,11 +107,15 @@ try {
   const component = await import(data.componentUrl);
   /** @type {Record<string, WebAssembly.Module>} */
   const modules = data.modules;
-  const instance = await component.instantiate((/** @type {string} */ name) => {
-    const m = modules[name];
-    if (!m) throw new Error(`the component asked for an unknown core module ${name}`);
-    return m;
-  }, imports);
+  const instance = await component.instantiate(
+    (/** @type {string} */ name) => {
+      const m = modules[name];
+      if (!m) throw new Error(`the component asked for an unknown core module ${name}`);
+      return m;
+    },
+    imports,
+    instantiateCore,
+  );
   api = instance.sourceApi ?? instance['awasm:source/source-api@0.1.0'];
   if (!api) throw new Error('the component does not export awasm:source/source-api');
   port.postMessage({ type: 'ready' });
@@ -152,6 +177,7 @@ port.on('message', (/** @type {any} */ msg) => {
   flush('stdout');
   flush('stderr');
   reply.dropped = dropped;
+  reply.memoryBytes = memoryBytes();
   try {
     port.postMessage(reply);
   } catch (err) {
