@@ -33,6 +33,8 @@ describe('loadConfig', () => {
     ['bad env port', { env: { AWASM_PORT: '99999' } }, 'AWASM_PORT'],
     ['bad log level', { env: { AWASM_LOG_LEVEL: 'loud' } }, 'AWASM_LOG_LEVEL'],
     ['bad connect-to', { env: { AWASM_CONNECT_TO: 'a.test=b' } }, 'AWASM_CONNECT_TO'],
+    ['short admin token', { env: { AWASM_ADMIN_TOKEN: 'short' } }, 'AWASM_ADMIN_TOKEN'],
+    ['bad unsigned flag', { file: 'allow_unsigned_packages = "maybe"' }, 'allow_unsigned_packages'],
   ])('names the key on %s', (_name, input, key) => {
     const options = 'file' in input ? { file: fileWith(input.file as string), env: {} } : { env: input.env };
     try {

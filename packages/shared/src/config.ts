@@ -14,6 +14,14 @@ export interface ServerConfig {
   connectTo: Record<string, string>;
   /** let plugins reach loopback, private and link-local addresses (off: only connect_to targets may) */
   allowPrivateAddresses: boolean;
+  /**
+   * accept plugin packages without a signature on PluginService.Install (on: the embedded default,
+   * since only the operator installs local files; off: every package must be signed by a key the
+   * registry trusts for its plugin id). A signature that is present is always verified.
+   */
+  allowUnsignedPackages: boolean;
+  /** bearer token for the registry's operator calls (key management, yank); unset: those calls are refused */
+  adminToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -28,7 +36,16 @@ export class ConfigError extends Error {
 
 export const DEFAULT_PORT = 7600;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const FILE_KEYS = new Set(['host', 'port', 'data_dir', 'log_level', 'connect_to', 'allow_private_addresses']);
+const FILE_KEYS = new Set([
+  'host',
+  'port',
+  'data_dir',
+  'log_level',
+  'connect_to',
+  'allow_private_addresses',
+  'allow_unsigned_packages',
+  'admin_token',
+]);
 const ENDPOINT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
 export function defaultDataDir(): string {
@@ -76,6 +93,13 @@ export function parseConnectTo(key: string, text: string): Record<string, string
   return out;
 }
 
+function checkToken(key: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length < 16 || /\s/.test(value)) {
+    throw new ConfigError(key, 'must be a string of at least 16 characters without spaces');
+  }
+  return value;
+}
+
 export interface LoadConfigOptions {
   /** path of a TOML config file; AWASM_CONFIG when absent */
   file?: string;
@@ -92,6 +116,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     logLevel: 'info',
     connectTo: {},
     allowPrivateAddresses: false,
+    allowUnsignedPackages: true,
   };
   const file = options.file ?? env.AWASM_CONFIG;
   if (file) {
@@ -122,6 +147,12 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
         case 'allow_private_addresses':
           config.allowPrivateAddresses = parseBool(key, value);
           break;
+        case 'allow_unsigned_packages':
+          config.allowUnsignedPackages = parseBool(key, value);
+          break;
+        case 'admin_token':
+          config.adminToken = checkToken(key, value);
+          break;
         case 'connect_to':
           if (typeof value !== 'object' || value === null || Array.isArray(value)) {
             throw new ConfigError(key, 'must be a table of "host:port" = "ip:port"');
@@ -142,6 +173,10 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (env.AWASM_ALLOW_PRIVATE_ADDRESSES) {
     config.allowPrivateAddresses = parseBool('AWASM_ALLOW_PRIVATE_ADDRESSES', env.AWASM_ALLOW_PRIVATE_ADDRESSES);
   }
+  if (env.AWASM_ALLOW_UNSIGNED_PACKAGES) {
+    config.allowUnsignedPackages = parseBool('AWASM_ALLOW_UNSIGNED_PACKAGES', env.AWASM_ALLOW_UNSIGNED_PACKAGES);
+  }
+  if (env.AWASM_ADMIN_TOKEN) config.adminToken = checkToken('AWASM_ADMIN_TOKEN', env.AWASM_ADMIN_TOKEN);
   const { connectTo, ...rest } = options.overrides ?? {};
   Object.assign(config, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
   if (connectTo) Object.assign(config.connectTo, connectTo);

@@ -77,6 +77,8 @@ describe('parseManifest', () => {
       valid.replace('default = 10', 'default = "ten"'),
       'settings.page_size.default',
     ],
+    ['publisher key id not a key id', `publisher_key_id = "alice"\n${valid}`, 'publisher_key_id'],
+    ['package sha256 not a digest', `package_sha256 = "abc"\n${valid}`, 'package_sha256'],
     ['setting default out of bounds', valid.replace('default = 10', 'default = 99'), 'settings.page_size.default'],
     [
       'select default not an option',

@@ -1,5 +1,6 @@
 import semver from 'semver';
 import { parse as parseToml, TomlError } from 'smol-toml';
+import { KEY_ID_PATTERN } from './signing.js';
 
 /** The WIT package version of the source world this host implements. */
 export const HOST_API_VERSION = '0.1.0';
@@ -73,7 +74,7 @@ export const LIMIT_RANGES: Record<keyof ManifestLimits, IntRange> = {
   maxConcurrency: { min: 1, max: 64, default: 4, integer: true },
 };
 
-const LIMIT_KEYS: Record<string, keyof ManifestLimits> = {
+export const LIMIT_KEYS: Record<string, keyof ManifestLimits> = {
   memory_mb: 'memoryMb',
   call_timeout_ms: 'callTimeoutMs',
   max_response_bytes: 'maxResponseBytes',
@@ -81,7 +82,7 @@ const LIMIT_KEYS: Record<string, keyof ManifestLimits> = {
   max_concurrency: 'maxConcurrency',
 };
 
-const TOP_LEVEL_KEYS = new Set([
+export const TOP_LEVEL_KEYS = new Set([
   'id',
   'name',
   'version',
@@ -96,11 +97,11 @@ const TOP_LEVEL_KEYS = new Set([
   'publisher_key_id',
   'package_sha256',
 ]);
-const SETTING_KEYS = new Set(['type', 'label', 'description', 'default', 'options', 'min', 'max']);
+export const SETTING_KEYS = new Set(['type', 'label', 'description', 'default', 'options', 'min', 'max']);
 
-const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$/;
-const LANGUAGE_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
-const SETTING_KEY_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
+export const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$/;
+export const LANGUAGE_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+export const SETTING_KEY_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 function typeName(value: unknown): string {
@@ -340,7 +341,15 @@ export function parseManifest(toml: string): PluginManifest {
   const description = optionalString(doc, 'description');
   if (description !== undefined) manifest.description = description;
   const publisherKeyId = optionalString(doc, 'publisher_key_id');
-  if (publisherKeyId !== undefined) manifest.publisherKeyId = publisherKeyId;
+  if (publisherKeyId !== undefined) {
+    if (!KEY_ID_PATTERN.test(publisherKeyId)) {
+      throw new ManifestError(
+        'publisher_key_id',
+        `'${publisherKeyId}' must be a key id: 32 lowercase hex digits, as \`awasm plugin keygen\` prints`,
+      );
+    }
+    manifest.publisherKeyId = publisherKeyId;
+  }
   const packageSha256 = optionalString(doc, 'package_sha256');
   if (packageSha256 !== undefined) {
     if (!/^[0-9a-f]{64}$/.test(packageSha256)) {

@@ -33,7 +33,9 @@ export async function startEmbeddedServer(
     allowPrivateAddresses: config.allowPrivateAddresses,
     logger,
   });
-  const plugins = new PluginManager(store, packages, runner, logger);
+  const plugins = new PluginManager(store, packages, runner, logger, {
+    allowUnsigned: config.allowUnsignedPackages,
+  });
   try {
     await plugins.start();
     const server = await createServer({

@@ -10,7 +10,8 @@ import {
   PackageFormatError,
   type PluginManifest,
   parseManifest,
-  sha256Hex,
+  SignatureError,
+  verifyPackageSignature,
 } from '@awasm/shared';
 import { Code, ConnectError } from '@connectrpc/connect';
 import semver from 'semver';
@@ -26,6 +27,21 @@ export interface PluginView {
 export interface InstallOptions {
   /** install even when the package is older than the installed version */
   allowDowngrade?: boolean;
+}
+
+/**
+ * Which package signatures the manager accepts. A signature that is present is always checked
+ * against the package's manifest and component; these options decide what else is required.
+ */
+export interface SignaturePolicy {
+  /**
+   * Accept packages without a signature (format 1, or format 2 unsigned). Embedded mode allows it
+   * by default: only the operator can call Install, with a file they chose. When false, every
+   * package must be signed by a key `isTrusted` accepts for its plugin id.
+   */
+  allowUnsigned: boolean;
+  /** Whether the key is trusted to sign this plugin id (the registry's key store). */
+  isTrusted?: (keyId: string, pluginId: string) => boolean | Promise<boolean>;
 }
 
 interface VerifiedPackage {
@@ -50,6 +66,7 @@ export class PluginManager {
     private readonly packages: PackageStore,
     private readonly runner: RunnerPool,
     private readonly logger: Logger,
+    private readonly signatures: SignaturePolicy = { allowUnsigned: true },
   ) {}
 
   /** Loads every enabled plugin from the package store; a plugin that fails is reported, not fatal. */
@@ -58,7 +75,7 @@ export class PluginManager {
       try {
         const bytes = await this.packages.get(record.packageSha256);
         if (!bytes) throw new Error(`package ${record.packageSha256} is missing from the package store`);
-        const verified = this.verify(bytes);
+        const verified = await this.verify(bytes);
         if (verified.componentSha256 !== record.componentSha256) {
           throw new Error(
             `component digest ${verified.componentSha256} does not match the installed ${record.componentSha256}`,
@@ -103,7 +120,7 @@ export class PluginManager {
   }
 
   private async doInstall(bytes: Uint8Array, options: InstallOptions): Promise<PluginView> {
-    const verified = this.verify(bytes);
+    const verified = await this.verify(bytes);
     const { manifest } = verified;
     const existing = await this.store.get(manifest.id);
     if (existing && semver.lt(manifest.version, existing.version) && !options.allowDowngrade) {
@@ -151,7 +168,7 @@ export class PluginManager {
     if (enabled && !view.record.enabled) {
       const bytes = await this.packages.get(view.record.packageSha256);
       if (!bytes) throw new ConnectError(`package of '${id}' is missing from the package store`, Code.DataLoss);
-      await this.runner.load(this.spec(this.verify(bytes), view.record.settings));
+      await this.runner.load(this.spec(await this.verify(bytes), view.record.settings));
       this.loadErrors.delete(id);
     } else if (!enabled && view.record.enabled) {
       await this.runner.unload(id);
@@ -203,11 +220,35 @@ export class PluginManager {
     return run;
   }
 
-  private verify(bytes: Uint8Array): VerifiedPackage {
+  /**
+   * Decodes, validates and checks the signature of a package. Runs on install and again every
+   * time a stored package is loaded, so a package changed at rest is refused before the runner sees it.
+   */
+  private async verify(bytes: Uint8Array): Promise<VerifiedPackage> {
     try {
-      const { manifestToml, component } = decodePackage(bytes);
+      const decoded = decodePackage(bytes);
+      const { manifestToml, component, componentSha256 } = decoded;
       const manifest = parseManifest(manifestToml);
-      const componentSha256 = sha256Hex(component);
+      if (decoded.signature) {
+        const { keyId } = verifyPackageSignature(decoded);
+        if (manifest.publisherKeyId && manifest.publisherKeyId !== keyId) {
+          throw new ManifestError(
+            'publisher_key_id',
+            `is ${manifest.publisherKeyId} but the package is signed by ${keyId}`,
+          );
+        }
+        if (!this.signatures.allowUnsigned && !(await this.signatures.isTrusted?.(keyId, manifest.id))) {
+          throw new ConnectError(
+            `package of '${manifest.id}' is signed by key ${keyId}, which is not trusted for '${manifest.id}'`,
+            Code.PermissionDenied,
+          );
+        }
+      } else if (!this.signatures.allowUnsigned) {
+        throw new ConnectError(
+          `package of '${manifest.id}' is not signed and this server accepts only signed packages (allow_unsigned_packages is off)`,
+          Code.PermissionDenied,
+        );
+      }
       if (manifest.packageSha256 && manifest.packageSha256 !== componentSha256) {
         throw new ManifestError(
           'package_sha256',
@@ -216,7 +257,7 @@ export class PluginManager {
       }
       return { manifestToml, manifest, component, componentSha256 };
     } catch (error) {
-      if (error instanceof PackageFormatError || error instanceof ManifestError) {
+      if (error instanceof PackageFormatError || error instanceof ManifestError || error instanceof SignatureError) {
         throw new ConnectError(error.message, Code.InvalidArgument);
       }
       throw error;
@@ -255,7 +296,7 @@ export class PluginManager {
     if (!existing?.enabled) return;
     try {
       const bytes = await this.packages.get(existing.packageSha256);
-      if (bytes) await this.runner.load(this.spec(this.verify(bytes), existing.settings));
+      if (bytes) await this.runner.load(this.spec(await this.verify(bytes), existing.settings));
     } catch (error) {
       this.logger.error(
         { plugin: existing.id, err: (error as Error).message },
