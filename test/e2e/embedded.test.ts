@@ -169,6 +169,17 @@ describe('embedded server end to end', () => {
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^ID\s+NAME\s+VERSION/);
     expect(list.stdout).toMatch(/demo-library\s+Demo Library\s+0\.1\.0\s+yes/);
+    expect(list.stdout).toMatch(/\bHEALTH\n.*\bready\s+healthy\n/);
+
+    const sources = await awasm(['--server', url, 'sources']);
+    expect(sources.code).toBe(0);
+    expect(sources.stdout).toMatch(/^ID\s+NAME\s+VERSION\s+KINDS\s+LANGUAGES\s+ENABLED\s+HEALTH\n/);
+    expect(sources.stdout).toMatch(/demo-library\s.*\byes\s+healthy\n/);
+
+    // the same port serves Prometheus metrics over HTTP/1.1
+    const metrics = await fetch(`${url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^awasm_plugin_health\{source="demo-library",state="healthy"\} 1$/m);
 
     const search = await awasm(['--server', url, '--json', 'search', 'demo-library', QUERY]);
     expect(search.code).toBe(0);

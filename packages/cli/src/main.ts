@@ -23,6 +23,7 @@ import {
   SettingType,
 } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { SourceErrorSchema } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
+import { HealthState, type SourceHealth } from '@awasm/shared/gen/awasm/v1/source_health_pb.js';
 import { SourceSchema } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { create, toJson } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -71,9 +72,22 @@ function mediaTable(items: Media[]): string {
   );
 }
 
+/** A source's circuit state in one cell: "healthy", or "unhealthy: <reason> (retry 12:00:05)". */
+function healthText(health: SourceHealth | undefined): string {
+  if (!health || health.state === HealthState.UNSPECIFIED) return '-';
+  if (health.state === HealthState.HEALTHY) return 'healthy';
+  const retry = health.retryAt ? ` (retry ${timestampDate(health.retryAt).toISOString().slice(11, 19)})` : '';
+  const state = health.state === HealthState.PROBING ? 'probing' : 'unhealthy';
+  return `${state}: ${truncate(health.reason, 60)}${retry}`;
+}
+
+function timestampDate(t: { seconds: bigint; nanos: number }): Date {
+  return new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6));
+}
+
 function pluginTable(plugins: InstalledPlugin[]): string {
   return table(
-    ['ID', 'NAME', 'VERSION', 'ENABLED', 'KINDS', 'STATUS'],
+    ['ID', 'NAME', 'VERSION', 'ENABLED', 'KINDS', 'STATUS', 'HEALTH'],
     plugins.map((p) => [
       p.id,
       p.name,
@@ -81,6 +95,7 @@ function pluginTable(plugins: InstalledPlugin[]): string {
       p.enabled ? 'yes' : 'no',
       p.mediaKinds.map(kindName).join(','),
       p.loadError ? `load failed: ${truncate(p.loadError, 60)}` : p.enabled ? 'ready' : 'disabled',
+      healthText(p.health),
     ]),
   );
 }
@@ -291,7 +306,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       print(
         sources.length
           ? table(
-              ['ID', 'NAME', 'VERSION', 'KINDS', 'LANGUAGES', 'ENABLED'],
+              ['ID', 'NAME', 'VERSION', 'KINDS', 'LANGUAGES', 'ENABLED', 'HEALTH'],
               sources.map((s) => [
                 s.id,
                 s.name,
@@ -299,6 +314,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
                 s.mediaKinds.map(kindName).join(','),
                 s.languages.join(','),
                 s.enabled ? 'yes' : 'no',
+                healthText(s.health),
               ]),
             )
           : 'no sources: install a plugin with `awasm plugin install <file.awpkg>`',

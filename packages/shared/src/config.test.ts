@@ -11,6 +11,13 @@ function fileWith(text: string): string {
 }
 
 describe('loadConfig', () => {
+  it('reads rate limit overrides from the file and the environment', () => {
+    const file = fileWith('[rate_limits]\n"Slow.Example.test" = 0.5\n"*" = 20\n');
+    const config = loadConfig({ file, env: { AWASM_RATE_LIMITS: 'fast.test=100, *=5' } });
+    expect(config.rateLimits).toEqual({ 'slow.example.test': 0.5, 'fast.test': 100, '*': 5 });
+    expect(loadConfig({ env: {} }).rateLimits).toEqual({});
+  });
+
   it('layers defaults, file, env and overrides', () => {
     const file = fileWith('port = 7700\nlog_level = "debug"\n[connect_to]\n"a.test:80" = "127.0.0.1:9000"\n');
     const config = loadConfig({
@@ -35,6 +42,11 @@ describe('loadConfig', () => {
     ['bad connect-to', { env: { AWASM_CONNECT_TO: 'a.test=b' } }, 'AWASM_CONNECT_TO'],
     ['short admin token', { env: { AWASM_ADMIN_TOKEN: 'short' } }, 'AWASM_ADMIN_TOKEN'],
     ['bad unsigned flag', { file: 'allow_unsigned_packages = "maybe"' }, 'allow_unsigned_packages'],
+    ['rate limit out of range', { file: '[rate_limits]\n"a.test" = 5000' }, 'rate_limits.a.test'],
+    ['rate limit not a number', { file: '[rate_limits]\n"a.test" = "fast"' }, 'rate_limits.a.test'],
+    ['rate limits not a table', { file: 'rate_limits = 3' }, 'rate_limits'],
+    ['bad rate limit host', { env: { AWASM_RATE_LIMITS: 'a b=1' } }, 'AWASM_RATE_LIMITS'],
+    ['bad rate limit pair', { env: { AWASM_RATE_LIMITS: 'a.test' } }, 'AWASM_RATE_LIMITS'],
   ])('names the key on %s', (_name, input, key) => {
     const options = 'file' in input ? { file: fileWith(input.file as string), env: {} } : { env: input.env };
     try {

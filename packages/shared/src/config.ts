@@ -22,6 +22,11 @@ export interface ServerConfig {
   allowUnsignedPackages: boolean;
   /** bearer token for the registry's operator calls (key management, yank); unset: those calls are refused */
   adminToken?: string;
+  /**
+   * Operator overrides of the manifests' `limits.requests_per_second`: host name -> requests per
+   * second for every plugin's requests to that host, and "*" for all other hosts.
+   */
+  rateLimits: Record<string, number>;
 }
 
 export class ConfigError extends Error {
@@ -45,6 +50,7 @@ const FILE_KEYS = new Set([
   'allow_private_addresses',
   'allow_unsigned_packages',
   'admin_token',
+  'rate_limits',
 ]);
 const ENDPOINT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
@@ -93,6 +99,39 @@ export function parseConnectTo(key: string, text: string): Record<string, string
   return out;
 }
 
+/** requests_per_second bounds, as in the manifest */
+const MIN_RPS = 0.1;
+const MAX_RPS = 1000;
+const RATE_HOST = /^(\*|[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?)$/;
+
+function checkRate(key: string, host: string, value: unknown): [string, number] {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  if (!RATE_HOST.test(name)) throw new ConfigError(key, `'${host}' must be a host name or "*"`);
+  const n = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !(n >= MIN_RPS && n <= MAX_RPS)) {
+    throw new ConfigError(
+      key,
+      `'${host}' must be ${MIN_RPS} to ${MAX_RPS} requests per second, got '${String(value)}'`,
+    );
+  }
+  return [name, n];
+}
+
+/** Parses "host=rps,host=rps" as used by AWASM_RATE_LIMITS ("*" for every other host). */
+export function parseRateLimits(key: string, text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [host, rate, ...rest] = pair.split('=');
+    if (!host || !rate || rest.length > 0) throw new ConfigError(key, `'${pair}' must be host=requests_per_second`);
+    const [name, rps] = checkRate(key, host.trim(), rate.trim());
+    out[name] = rps;
+  }
+  return out;
+}
+
 function checkToken(key: string, value: unknown): string {
   if (typeof value !== 'string' || value.length < 16 || /\s/.test(value)) {
     throw new ConfigError(key, 'must be a string of at least 16 characters without spaces');
@@ -117,6 +156,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     connectTo: {},
     allowPrivateAddresses: false,
     allowUnsignedPackages: true,
+    rateLimits: {},
   };
   const file = options.file ?? env.AWASM_CONFIG;
   if (file) {
@@ -153,6 +193,15 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
         case 'admin_token':
           config.adminToken = checkToken(key, value);
           break;
+        case 'rate_limits':
+          if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+            throw new ConfigError(key, 'must be a table of "host" = requests per second');
+          }
+          for (const [host, rps] of Object.entries(value)) {
+            const [name, n] = checkRate(`${key}.${host}`, host, rps);
+            config.rateLimits[name] = n;
+          }
+          break;
         case 'connect_to':
           if (typeof value !== 'object' || value === null || Array.isArray(value)) {
             throw new ConfigError(key, 'must be a table of "host:port" = "ip:port"');
@@ -177,6 +226,9 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     config.allowUnsignedPackages = parseBool('AWASM_ALLOW_UNSIGNED_PACKAGES', env.AWASM_ALLOW_UNSIGNED_PACKAGES);
   }
   if (env.AWASM_ADMIN_TOKEN) config.adminToken = checkToken('AWASM_ADMIN_TOKEN', env.AWASM_ADMIN_TOKEN);
+  if (env.AWASM_RATE_LIMITS) {
+    Object.assign(config.rateLimits, parseRateLimits('AWASM_RATE_LIMITS', env.AWASM_RATE_LIMITS));
+  }
   const { connectTo, ...rest } = options.overrides ?? {};
   Object.assign(config, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
   if (connectTo) Object.assign(config.connectTo, connectTo);

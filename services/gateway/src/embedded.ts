@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { SqlitePluginStore } from '@awasm/catalog';
-import { RunnerPool } from '@awasm/plugin-runner';
+import { HostScheduler, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { ServerMetrics } from './metrics.js';
 import { PluginManager } from './plugin-manager.js';
 import { registerPluginService } from './plugin-service.js';
 import { createServer } from './server.js';
@@ -14,6 +15,7 @@ export interface EmbeddedServer {
   url: string;
   port: number;
   plugins: PluginManager;
+  metrics: ServerMetrics;
   close(): Promise<void>;
 }
 
@@ -27,12 +29,17 @@ export async function startEmbeddedServer(
 ): Promise<EmbeddedServer> {
   const store = new SqlitePluginStore(join(config.dataDir, 'catalog.db'));
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
+  const metrics = new ServerMetrics();
   const runner = new RunnerPool({
     cacheDir: join(config.dataDir, 'cache'),
     connectTo: config.connectTo,
     allowPrivateAddresses: config.allowPrivateAddresses,
     logger,
+    scheduler: new HostScheduler({ overrides: config.rateLimits ?? {} }),
+    observer: metrics,
   });
+  metrics.watch(runner);
+  const health = (id: string) => runner.health(id);
   const plugins = new PluginManager(store, packages, runner, logger, {
     allowUnsigned: config.allowUnsignedPackages,
   });
@@ -43,15 +50,21 @@ export async function startEmbeddedServer(
       port: config.port,
       services: [SourceService, PluginService],
       routes: (router) => {
-        registerSourceService(router, { plugins, call: (id, op, args, options) => runner.call(id, op, args, options) });
-        registerPluginService(router, plugins);
+        registerSourceService(router, {
+          plugins,
+          call: (id, op, args, options) => runner.call(id, op, args, options),
+          health,
+        });
+        registerPluginService(router, plugins, { health });
       },
+      metrics: () => metrics.render(),
     });
     logger.info({ url: server.url, dataDir: config.dataDir }, 'awasm listening');
     return {
       url: server.url,
       port: server.port,
       plugins,
+      metrics,
       async close() {
         await server.close();
         await runner.close();

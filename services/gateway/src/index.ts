@@ -1,4 +1,6 @@
 export { type EmbeddedServer, startEmbeddedServer } from './embedded.js';
+export { type RunnerView, ServerMetrics } from './metrics.js';
 export { PluginManager, type PluginView } from './plugin-manager.js';
 export { registerPluginService } from './plugin-service.js';
+export { type HealthLookup, toSourceHealth } from './source-health.js';
 export { registerSourceService } from './source-service.js';

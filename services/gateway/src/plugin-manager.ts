@@ -276,6 +276,7 @@ export class PluginManager {
         callTimeoutMs: manifest.limits.callTimeoutMs,
         maxResponseBytes: manifest.limits.maxResponseBytes,
         maxConcurrency: manifest.limits.maxConcurrency,
+        requestsPerSecond: manifest.limits.requestsPerSecond,
       },
       settings: effectiveSettings(manifest, settings),
     };

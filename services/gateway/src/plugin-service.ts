@@ -10,6 +10,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { mediaKindName } from './convert.js';
 import type { PluginManager, PluginView } from './plugin-manager.js';
+import { type HealthLookup, toSourceHealth } from './source-health.js';
 
 const settingTypes: Record<SettingSpec['type'], SettingType> = {
   string: SettingType.STRING,
@@ -18,7 +19,7 @@ const settingTypes: Record<SettingSpec['type'], SettingType> = {
   select: SettingType.SELECT,
 };
 
-export function toInstalledPlugin({ record, manifest, loadError }: PluginView): InstalledPlugin {
+export function toInstalledPlugin({ record, manifest, loadError }: PluginView, health?: HealthLookup): InstalledPlugin {
   return create(InstalledPluginSchema, {
     id: record.id,
     name: manifest.name,
@@ -32,6 +33,7 @@ export function toInstalledPlugin({ record, manifest, loadError }: PluginView): 
     allowedHosts: manifest.allowedHosts,
     installedAt: timestampFromDate(record.installedAt),
     loadError: loadError ?? '',
+    health: toSourceHealth(record.enabled && !loadError ? health?.(record.id) : undefined),
   });
 }
 
@@ -56,10 +58,20 @@ function requireId(pluginId: string): string {
   return pluginId;
 }
 
-export function registerPluginService(router: ConnectRouter, plugins: PluginManager): void {
+export interface PluginServiceOptions {
+  /** a loaded plugin's health, shown by ListInstalled and the other calls that return a plugin */
+  health?: HealthLookup;
+}
+
+export function registerPluginService(
+  router: ConnectRouter,
+  plugins: PluginManager,
+  options: PluginServiceOptions = {},
+): void {
+  const installed = (view: PluginView) => toInstalledPlugin(view, options.health);
   router.service(PluginService, {
     async listInstalled() {
-      return { plugins: (await plugins.list()).map(toInstalledPlugin) };
+      return { plugins: (await plugins.list()).map(installed) };
     },
 
     async install(requests) {
@@ -73,15 +85,15 @@ export function registerPluginService(router: ConnectRouter, plugins: PluginMana
         chunks.push(request.chunk);
       }
       if (size === 0) throw new ConnectError('no package bytes were sent', Code.InvalidArgument);
-      return { plugin: toInstalledPlugin(await plugins.install(Buffer.concat(chunks))) };
+      return { plugin: installed(await plugins.install(Buffer.concat(chunks))) };
     },
 
     async enable(request) {
-      return { plugin: toInstalledPlugin(await plugins.setEnabled(requireId(request.pluginId), true)) };
+      return { plugin: installed(await plugins.setEnabled(requireId(request.pluginId), true)) };
     },
 
     async disable(request) {
-      return { plugin: toInstalledPlugin(await plugins.setEnabled(requireId(request.pluginId), false)) };
+      return { plugin: installed(await plugins.setEnabled(requireId(request.pluginId), false)) };
     },
 
     async uninstall(request) {

@@ -90,6 +90,7 @@ describe('gRPC server reflection (in-memory transport)', () => {
       'awasm/v1/source_service.proto',
       'awasm/v1/media.proto',
       'google/protobuf/timestamp.proto',
+      'awasm/v1/source_health.proto',
     ]);
   });
 
@@ -147,6 +148,7 @@ describe('gRPC server reflection (in-memory transport)', () => {
       'awasm/v1/plugin_service.proto',
       'awasm/v1/media.proto',
       'google/protobuf/timestamp.proto',
+      'awasm/v1/source_health.proto',
     ]);
     expect(errorOf(noFile!)).toMatchObject({
       errorCode: Code.NotFound,

@@ -27,6 +27,11 @@ export interface ServerOptions {
   closeGraceMs?: number;
   /** Router options: interceptors, read/write limits, compression, ... */
   router?: ConnectRouterOptions;
+  /**
+   * Prometheus exposition for `GET /metrics` on the same port (HTTP/1.1 or HTTP/2); without it
+   * that path is left to the router (404).
+   */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export interface RunningServer {
@@ -67,8 +72,31 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     },
   });
 
-  const h2 = http2.createServer({}, handler);
-  const h1 = http.createServer(handler);
+  const metrics = options.metrics;
+  const serve = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (!metrics || path !== '/metrics') {
+      (handler as (q: typeof req, s: typeof res) => void)(req, res);
+      return;
+    }
+    const reply = (status: number, headers: Record<string, string>, body: string) => {
+      (res as http.ServerResponse).writeHead(status, headers);
+      (res as http.ServerResponse).end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      reply(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }, 'method not allowed\n');
+      return;
+    }
+    metrics().then(
+      ({ contentType, body }) => reply(200, { 'content-type': contentType }, body),
+      (error: Error) => reply(500, { 'content-type': 'text/plain' }, `metrics failed: ${error.message}\n`),
+    );
+  };
+  const h2 = http2.createServer({}, serve);
+  const h1 = http.createServer(serve);
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   h2.on('session', (session) => {

@@ -14,11 +14,14 @@ import {
 } from './convert.js';
 import { toConnectError } from './errors.js';
 import type { PluginManager } from './plugin-manager.js';
+import { type HealthLookup, toSourceHealth } from './source-health.js';
 
 /** What SourceService needs: the plugin manager and a way to call a loaded source. */
 export interface SourceServiceDeps {
   plugins: PluginManager;
   call(sourceId: string, op: SourceOp, args: unknown[], options: { timeoutMs?: number }): Promise<unknown>;
+  /** a loaded source's health, shown by ListSources */
+  health?: HealthLookup;
 }
 
 const MAX_QUERY_LENGTH = 500;
@@ -68,6 +71,7 @@ export function registerSourceService(router: ConnectRouter, deps: SourceService
             languages: manifest.languages,
             nsfw: manifest.nsfw,
             enabled: record.enabled,
+            health: toSourceHealth(record.enabled ? deps.health?.(record.id) : undefined),
           })),
       };
     },

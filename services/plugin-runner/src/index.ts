@@ -1,11 +1,32 @@
 export { nonPublicReason } from './address-policy.js';
 export { HostAllowlist, type HostRule, parseHostRule, parseRequestTarget, type RequestTarget } from './allowlist.js';
+export {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type HealthState,
+  type SourceHealth,
+  verdictOf,
+} from './circuit-breaker.js';
 export { PluginCallError, type PluginCallErrorKind, PluginLoadError } from './errors.js';
+export {
+  type Clock,
+  checkRateOverrides,
+  HostScheduler,
+  type HostSchedulerOptions,
+  MAX_REQUESTS_PER_SECOND,
+  MIN_REQUESTS_PER_SECOND,
+  parseRetryAfter,
+  type SchedulerStats,
+  SourceScheduler,
+  systemClock,
+} from './host-scheduler.js';
 export type { HttpStats, LookupFn } from './http-host.js';
 export { checkImports, providedInterfaces } from './import-policy.js';
 export type { Logger } from './logger.js';
 export { ARG_LIMITS, SOURCE_OPS, type SourceOp } from './ops.js';
 export {
+  type CallEvent,
+  type CallObserver,
   type LoadInfo,
   type RunnerOptions,
   RunnerPool,
@@ -13,5 +34,6 @@ export {
   type SourceSpec,
   type SourceStats,
 } from './pool.js';
+export { MemoryRateLimitStore, type RateLimitStore, type RateRule, type Reservation } from './rate-limit.js';
 export { sha256Hex, TranspileCache } from './transpile-cache.js';
 export { capMemories, componentImportNames, MemoryLimitError, pagesForMiB } from './wasm-binary.js';

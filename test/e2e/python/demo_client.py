@@ -19,7 +19,7 @@ from grpc_tools import protoc
 
 def generate_stubs(proto_root: str, out_dir: str) -> None:
     well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    files = ["awasm/v1/media.proto", "awasm/v1/source_error.proto", "awasm/v1/source_service.proto", "awasm/v1/plugin_service.proto"]
+    files = ["awasm/v1/media.proto", "awasm/v1/source_error.proto", "awasm/v1/source_health.proto", "awasm/v1/source_service.proto", "awasm/v1/plugin_service.proto"]
     code = protoc.main(["protoc", f"-I{proto_root}", f"-I{well_known}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", *files])
     if code != 0:
         raise SystemExit(f"protoc failed with {code}")
