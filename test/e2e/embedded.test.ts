@@ -126,6 +126,7 @@ describe('embedded server end to end', () => {
     const list = await run(grpcurl, ['-plaintext', target, 'list']);
     expect(list.stdout).toContain('awasm.v1.SourceService');
     expect(list.stdout).toContain('awasm.v1.PluginService');
+    expect(list.stdout).toContain('awasm.v1.RegistryService');
     const search = await run(grpcurl, [
       '-plaintext',
       '-d',

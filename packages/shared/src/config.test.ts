@@ -40,6 +40,11 @@ describe('loadConfig', () => {
     ['bad env port', { env: { AWASM_PORT: '99999' } }, 'AWASM_PORT'],
     ['bad log level', { env: { AWASM_LOG_LEVEL: 'loud' } }, 'AWASM_LOG_LEVEL'],
     ['bad connect-to', { env: { AWASM_CONNECT_TO: 'a.test=b' } }, 'AWASM_CONNECT_TO'],
+    [
+      'bad registry filesystem flag',
+      { env: { AWASM_REGISTRY_ALLOW_FILESYSTEM_IMPORTS: 'perhaps' } },
+      'AWASM_REGISTRY_ALLOW_FILESYSTEM_IMPORTS',
+    ],
     ['short admin token', { env: { AWASM_ADMIN_TOKEN: 'short' } }, 'AWASM_ADMIN_TOKEN'],
     ['bad unsigned flag', { file: 'allow_unsigned_packages = "maybe"' }, 'allow_unsigned_packages'],
     ['rate limit out of range', { file: '[rate_limits]\n"a.test" = 5000' }, 'rate_limits.a.test'],

@@ -20,6 +20,12 @@ export interface ServerConfig {
    * registry trusts for its plugin id). A signature that is present is always verified.
    */
   allowUnsignedPackages: boolean;
+  /**
+   * let the registry accept components importing wasi:filesystem/types and /preopens (which the
+   * runner gives no preopens, so they reach nothing). Off by default; componentize-js (JavaScript
+   * plugins) always imports both, so a registry that takes JavaScript plugins turns it on.
+   */
+  registryAllowFilesystemImports: boolean;
   /** bearer token for the registry's operator calls (key management, yank); unset: those calls are refused */
   adminToken?: string;
   /**
@@ -50,6 +56,7 @@ const FILE_KEYS = new Set([
   'allow_private_addresses',
   'allow_unsigned_packages',
   'admin_token',
+  'registry_allow_filesystem_imports',
   'rate_limits',
 ]);
 const ENDPOINT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
@@ -156,6 +163,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     connectTo: {},
     allowPrivateAddresses: false,
     allowUnsignedPackages: true,
+    registryAllowFilesystemImports: false,
     rateLimits: {},
   };
   const file = options.file ?? env.AWASM_CONFIG;
@@ -189,6 +197,9 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
           break;
         case 'allow_unsigned_packages':
           config.allowUnsignedPackages = parseBool(key, value);
+          break;
+        case 'registry_allow_filesystem_imports':
+          config.registryAllowFilesystemImports = parseBool(key, value);
           break;
         case 'admin_token':
           config.adminToken = checkToken(key, value);
@@ -224,6 +235,12 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   }
   if (env.AWASM_ALLOW_UNSIGNED_PACKAGES) {
     config.allowUnsignedPackages = parseBool('AWASM_ALLOW_UNSIGNED_PACKAGES', env.AWASM_ALLOW_UNSIGNED_PACKAGES);
+  }
+  if (env.AWASM_REGISTRY_ALLOW_FILESYSTEM_IMPORTS) {
+    config.registryAllowFilesystemImports = parseBool(
+      'AWASM_REGISTRY_ALLOW_FILESYSTEM_IMPORTS',
+      env.AWASM_REGISTRY_ALLOW_FILESYSTEM_IMPORTS,
+    );
   }
   if (env.AWASM_ADMIN_TOKEN) config.adminToken = checkToken('AWASM_ADMIN_TOKEN', env.AWASM_ADMIN_TOKEN);
   if (env.AWASM_RATE_LIMITS) {

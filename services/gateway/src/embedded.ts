@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { SqlitePluginStore } from '@awasm/catalog';
 import { HostScheduler, RunnerPool } from '@awasm/plugin-runner';
-import { FolderPackageStore } from '@awasm/registry';
+import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
+import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { ServerMetrics } from './metrics.js';
 import { PluginManager } from './plugin-manager.js';
@@ -15,6 +16,7 @@ export interface EmbeddedServer {
   url: string;
   port: number;
   plugins: PluginManager;
+  registry: Registry;
   metrics: ServerMetrics;
   close(): Promise<void>;
 }
@@ -40,15 +42,21 @@ export async function startEmbeddedServer(
   });
   metrics.watch(runner);
   const health = (id: string) => runner.health(id);
+  // The registry this server hosts: published packages and index.json in one folder.
+  const registryDir = join(config.dataDir, 'registry');
+  const registry = new Registry(new FolderPackageStore(registryDir), new FolderIndexStore(registryDir), {
+    allowFilesystemImports: config.registryAllowFilesystemImports,
+  });
   const plugins = new PluginManager(store, packages, runner, logger, {
     allowUnsigned: config.allowUnsignedPackages,
+    isTrusted: (keyId, pluginId) => registry.isTrusted(keyId, pluginId),
   });
   try {
     await plugins.start();
     const server = await createServer({
       host: config.host,
       port: config.port,
-      services: [SourceService, PluginService],
+      services: [SourceService, PluginService, RegistryService],
       routes: (router) => {
         registerSourceService(router, {
           plugins,
@@ -56,6 +64,7 @@ export async function startEmbeddedServer(
           health,
         });
         registerPluginService(router, plugins, { health });
+        registerRegistryService(router, registry, { adminToken: config.adminToken });
       },
       metrics: () => metrics.render(),
     });
@@ -64,6 +73,7 @@ export async function startEmbeddedServer(
       url: server.url,
       port: server.port,
       plugins,
+      registry,
       metrics,
       async close() {
         await server.close();

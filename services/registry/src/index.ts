@@ -18,4 +18,9 @@ export {
   Registry,
   type RegistryOptions,
 } from './registry.js';
-export { CHUNK_BYTES, type RegistryServiceOptions, registerRegistryService, toPackageVersion } from './registry-service.js';
+export {
+  CHUNK_BYTES,
+  type RegistryServiceOptions,
+  registerRegistryService,
+  toPackageVersion,
+} from './registry-service.js';

@@ -1,0 +1,174 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { MediaKind as MediaKindName } from '@awasm/shared';
+import { MediaKind } from '@awasm/shared/gen/awasm/v1/media_pb.js';
+import {
+  type PackageVersion,
+  PackageVersionSchema,
+  RegistryService,
+  type TrustedKey as TrustedKeyMessage,
+  TrustedKeySchema,
+} from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import type { TrustedKey, VersionRecord } from './index-store.js';
+import type { IndexFilter, PublishAuth, Registry } from './registry.js';
+
+/** Chunk size for Download (and the most a Publish chunk may be). */
+export const CHUNK_BYTES = 1024 * 1024;
+
+const KINDS: Record<MediaKindName, MediaKind> = {
+  manga: MediaKind.MANGA,
+  anime: MediaKind.ANIME,
+  comic: MediaKind.COMIC,
+  book: MediaKind.BOOK,
+  tv: MediaKind.TV,
+  movie: MediaKind.MOVIE,
+};
+const KIND_NAMES = new Map<MediaKind, MediaKindName>(
+  Object.entries(KINDS).map(([name, kind]) => [kind, name as MediaKindName]),
+);
+
+export function toPackageVersion(v: VersionRecord): PackageVersion {
+  return create(PackageVersionSchema, {
+    pluginId: v.pluginId,
+    version: v.version,
+    name: v.name,
+    description: v.description ?? '',
+    apiVersion: v.apiVersion,
+    mediaKinds: v.mediaKinds.map((k) => KINDS[k]),
+    languages: v.languages,
+    nsfw: v.nsfw,
+    packageSha256: v.packageSha256,
+    componentSha256: v.componentSha256,
+    size: BigInt(v.size),
+    publisherKeyId: v.publisherKeyId,
+    publishedAt: timestampFromMs(v.publishedAt),
+    yanked: v.yanked,
+    yankReason: v.yankReason ?? '',
+    manifestToml: v.manifestToml,
+  });
+}
+
+function toTrustedKey(k: TrustedKey): TrustedKeyMessage {
+  return create(TrustedKeySchema, { ...k, addedAt: timestampFromMs(k.addedAt) });
+}
+
+export interface RegistryServiceOptions {
+  /** bearer token for Yank and key management; undefined: those calls are refused */
+  adminToken?: string | undefined;
+}
+
+function requireAdmin(context: HandlerContext, adminToken: string | undefined): void {
+  if (!adminToken) {
+    throw new ConnectError(
+      'this server has no admin token configured (admin_token / AWASM_ADMIN_TOKEN), so registry administration is off',
+      Code.PermissionDenied,
+    );
+  }
+  const header = context.requestHeader.get('authorization') ?? '';
+  const match = /^Bearer (\S+)$/.exec(header);
+  const given = Buffer.from(match?.[1] ?? '');
+  const wanted = Buffer.from(adminToken);
+  if (!match || given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+    throw new ConnectError('registry administration needs `authorization: Bearer <admin token>`', Code.Unauthenticated);
+  }
+}
+
+/** Serves awasm.v1.RegistryService from a Registry. */
+export function registerRegistryService(
+  router: ConnectRouter,
+  registry: Registry,
+  options: RegistryServiceOptions = {},
+): void {
+  router.service(RegistryService, {
+    async publish(requests) {
+      let auth: PublishAuth | undefined;
+      const chunks: Uint8Array[] = [];
+      let received = 0;
+      for await (const request of requests) {
+        if (request.part.case === 'header') {
+          if (auth) throw new ConnectError('only the first message may carry the header', Code.InvalidArgument);
+          const h = request.part.value;
+          auth = {
+            keyId: h.keyId,
+            packageSha256: h.packageSha256,
+            size: Number(h.size),
+            signedAt: Number(h.signedAtMs),
+            signature: h.signature,
+          };
+          // Refuse an untrusted key, a bad proof or an oversized package before reading any bytes.
+          await registry.checkPublishAuth(auth);
+        } else if (request.part.case === 'chunk') {
+          if (!auth) throw new ConnectError('the first message must carry the header', Code.InvalidArgument);
+          const chunk = request.part.value;
+          if (chunk.length > CHUNK_BYTES) {
+            throw new ConnectError(`chunks are at most ${CHUNK_BYTES} bytes`, Code.InvalidArgument);
+          }
+          received += chunk.length;
+          if (received > auth.size) {
+            throw new ConnectError(`upload is longer than the ${auth.size} bytes declared`, Code.InvalidArgument);
+          }
+          chunks.push(chunk);
+        }
+      }
+      if (!auth) throw new ConnectError('empty upload: send a header, then the package', Code.InvalidArgument);
+      return { version: toPackageVersion(await registry.publish(Buffer.concat(chunks), auth)) };
+    },
+
+    async index(request) {
+      const filter: IndexFilter = { includeYanked: request.includeYanked };
+      if (request.pluginIds.length) filter.pluginIds = request.pluginIds;
+      if (request.languages.length) filter.languages = request.languages;
+      if (request.query) filter.query = request.query;
+      if (request.mediaKinds.length) {
+        filter.mediaKinds = request.mediaKinds.map((k) => {
+          const name = KIND_NAMES.get(k);
+          if (!name) throw new ConnectError(`media kind ${k} is not a media kind`, Code.InvalidArgument);
+          return name;
+        });
+      }
+      const entries = await registry.list(filter);
+      const nsfw = request.nsfw;
+      return {
+        plugins: entries
+          .filter((e) => nsfw === undefined || e.latest.nsfw === nsfw)
+          .map((e) => ({
+            pluginId: e.pluginId,
+            latest: toPackageVersion(e.latest),
+            versions: e.versions.map(toPackageVersion),
+          })),
+      };
+    },
+
+    async *download(request) {
+      const { record, bytes } = await registry.download(request.packageSha256);
+      yield { part: { case: 'version', value: toPackageVersion(record) } };
+      for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
+        yield { part: { case: 'chunk', value: bytes.subarray(offset, offset + CHUNK_BYTES) } };
+      }
+    },
+
+    async yank(request, context) {
+      requireAdmin(context, options.adminToken);
+      const record = await registry.yank(request.pluginId, request.version, !request.undo, request.reason || undefined);
+      return { version: toPackageVersion(record) };
+    },
+
+    async listKeys(_request, context) {
+      requireAdmin(context, options.adminToken);
+      return { keys: (await registry.keys()).map(toTrustedKey) };
+    },
+
+    async trustKey(request, context) {
+      requireAdmin(context, options.adminToken);
+      return { key: toTrustedKey(await registry.trustKey(request.publicKey, request.name, request.pluginIds)) };
+    },
+
+    async removeKey(request, context) {
+      requireAdmin(context, options.adminToken);
+      await registry.removeKey(request.keyId);
+      return {};
+    },
+  });
+}
