@@ -32,13 +32,15 @@ function raw(
   p: RunnerPool,
   id: string,
   authority: string,
-  options: { scheme?: string; path?: string; headers?: Array<[string, string]> } = {},
+  options: { scheme?: string; path?: string; headers?: Array<[string, string]>; method?: string; body?: string } = {},
 ) {
   const request = {
     scheme: options.scheme ?? 'http',
     authority,
     path: options.path ?? '/raw',
     headers: options.headers ?? [],
+    ...(options.method ? { method: options.method } : {}),
+    ...(options.body === undefined ? {} : { body: options.body }),
   };
   return p.call(id, 'getMedia', [JSON.stringify(request)]) as Promise<{ id: string; title: string }>;
 }
@@ -64,6 +66,16 @@ beforeAll(async () => {
       res.end(JSON.stringify(req.headers));
     } else if (path.startsWith('/slow')) {
       setTimeout(() => res.end('slow'), 150);
+    } else if (path === '/echo') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(JSON.stringify({ headers: req.headers, body: Buffer.concat(chunks).toString() })));
+    } else if (path === '/drip') {
+      // a very slow body: one byte now and then, never finishing
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('d');
+      const timer = setInterval(() => res.write('d'), 100);
+      res.on('close', () => clearInterval(timer));
     } else if (path === '/tarpit') {
       // never answers
     } else {
@@ -72,7 +84,10 @@ beforeAll(async () => {
   });
   pool = newPool({ connectTo: { [`${ALLOWED}:80`]: `127.0.0.1:${upstream.port}` }, logger });
   await pool.load(
-    spec('net', plugin, { allowedHosts: [`http://${ALLOWED}`], limits: { maxConcurrency: 2, callTimeoutMs: 10_000 } }),
+    spec('net', plugin, {
+      allowedHosts: [`http://${ALLOWED}`],
+      limits: { maxConcurrency: 2, callTimeoutMs: 10_000, requestsPerSecond: 1000 },
+    }),
   );
 });
 
@@ -121,6 +136,7 @@ describe('outgoing HTTP is limited to allowed_hosts', () => {
       `${ALLOWED}:${p}@127.0.0.1`,
       `${ALLOWED}:8080`,
       `${ALLOWED}.evil.test`,
+      `evil.test.${ALLOWED}`,
       `evil-${ALLOWED}`,
       `evil.test`,
       `2130706433:${p}`,
@@ -137,6 +153,11 @@ describe('outgoing HTTP is limited to allowed_hosts', () => {
     await refusedWith(raw(pool, 'net', ALLOWED, { scheme: 'ftp' }), 'HTTP-request-denied');
     await refusedWith(raw(pool, 'net', `${ALLOWED}%2f@127.0.0.1:${p}`), 'HTTP-request-denied');
     await refusedWith(raw(pool, 'net', `127.0.0.1%2f.${ALLOWED}`), 'HTTP-request-URI-invalid');
+    for (const authority of [`${ALLOWED}..`, `${ALLOWED}:0`, `${ALLOWED}:65536`, `${ALLOWED}:80:80`]) {
+      const err = await failure(raw(pool, 'net', authority));
+      expect(err.sourceError?.tag).toBe('network');
+      expect(['HTTP-request-URI-invalid', 'HTTP-request-denied']).toContain(err.sourceError?.val);
+    }
     expect(forbidden.requests).toEqual([]);
   });
 
@@ -147,6 +168,14 @@ describe('outgoing HTTP is limited to allowed_hosts', () => {
       'header X-Note: invalid-syntax',
     );
     await refusedWith(raw(pool, 'net', ALLOWED, { headers: [['Bad Name', 'x']] }), 'header Bad Name: invalid-syntax');
+    await refusedWith(
+      raw(pool, 'net', ALLOWED, { headers: [['X-A\r\nHost', 'evil.test']] }),
+      'header X-A\r\nHost: invalid-syntax',
+    );
+    await refusedWith(raw(pool, 'net', ALLOWED, { headers: [['X-Nul', 'a\u0000b']] }), 'header X-Nul: invalid-syntax');
+    for (const name of ['Transfer-Encoding', 'Connection', 'Upgrade']) {
+      await refusedWith(raw(pool, 'net', ALLOWED, { headers: [[name, 'x']] }), `header ${name}: forbidden`);
+    }
     const media = await raw(pool, 'net', ALLOWED, {
       path: '/headers',
       headers: [
@@ -158,6 +187,19 @@ describe('outgoing HTTP is limited to allowed_hosts', () => {
     expect(seen.host).toBe(ALLOWED);
     expect(seen['x-ok']).toBe('fine');
     expect(seen['content-length']).toBeUndefined();
+
+    // a Content-Length that does not match the body is replaced by the real length: no smuggling
+    const posted = await raw(pool, 'net', ALLOWED, {
+      path: '/echo',
+      method: 'POST',
+      headers: [['Content-Length', '3']],
+      body: 'hello world, then a second request',
+    });
+    const echo = JSON.parse(posted.title) as { headers: Record<string, string>; body: string };
+    expect(echo.body).toBe('hello world, then a second request');
+    expect(echo.headers['content-length']).toBe('34');
+    expect(echo.headers.host).toBe(ALLOWED);
+    expect(pool.stats('net')?.http.bytesOut).toBeGreaterThanOrEqual(34);
   });
 
   it('returns redirects to the plugin; following one to loopback or a metadata address is refused', async () => {
@@ -193,12 +235,72 @@ describe('outgoing HTTP is limited to allowed_hosts', () => {
     expect(pool.stats('net')?.http.maxInFlight).toBe(2);
   });
 
+  it('ends a call reading a body that drips forever at its deadline, and the instance serves again', async () => {
+    const abandoned = upstream.abandoned;
+    const err = await failure(pool.call('net', 'search', [`http://${ALLOWED}/drip`, []], { timeoutMs: 800 }));
+    expect(err.kind).toBe('deadline-exceeded');
+    await vi.waitFor(() => expect(upstream.abandoned).toBeGreaterThan(abandoned), { timeout: 5000 });
+    expect(await pool.call('net', 'list', ['popular'])).toMatchObject({ items: [{ title: 'listing popular' }] });
+  });
+
+  it('caps a flood of concurrent requests: max_concurrency in flight, a bounded queue, the rest refused', async () => {
+    const before = upstream.requests.length;
+    upstream.maxConcurrent = 0;
+    const assets = (await pool.call('net', 'getAssets', [
+      JSON.stringify({ url: `http://${ALLOWED}/slow-flood`, count: 120 }),
+    ])) as Array<{ text: string }>;
+    const served = assets.filter((a) => a.text === '200:slow').length;
+    const refused = assets.filter((a) => a.text.startsWith('error:')).length;
+    expect(served + refused).toBe(120);
+    // 2 in flight plus 16 x 2 waiting; everything past that failed at once
+    expect(served).toBeLessThanOrEqual(2 + 32);
+    expect(served).toBeGreaterThanOrEqual(2);
+    expect(refused).toBeGreaterThanOrEqual(120 - 34);
+    expect(upstream.requests.length - before).toBe(served);
+    expect(upstream.maxConcurrent).toBeLessThanOrEqual(2);
+    expect(await pool.call('net', 'list', ['popular'])).toMatchObject({ items: [{ title: 'listing popular' }] });
+  });
+
   it('ends a call stuck on a tarpit at its deadline and drops the upstream connection', async () => {
     const err = await failure(pool.call('net', 'search', [`http://${ALLOWED}/tarpit`, []], { timeoutMs: 1000 }));
     expect(err.kind).toBe('deadline-exceeded');
     expect(err.code).toBe('DEADLINE_EXCEEDED');
     await vi.waitFor(() => expect(upstream.abandoned).toBeGreaterThanOrEqual(1), { timeout: 5000 });
     expect(await pool.call('net', 'list', ['popular'])).toMatchObject({ items: [{ title: 'listing popular' }] });
+  });
+});
+
+describe('numeric IP forms', () => {
+  it('are canonicalised before matching: a manifest that lists a loopback IP still cannot reach it', async () => {
+    const p = forbidden.port;
+    const ip = newPool({ logger });
+    try {
+      await ip.load(
+        spec('ip', plugin, {
+          allowedHosts: [`http://127.0.0.1:${p}`, `http://2130706433:${p}`, `http://0x7f000001:${p}`],
+        }),
+      );
+      // every numeric spelling of 127.0.0.1 is the same host, and loopback is refused after "DNS"
+      for (const authority of [
+        `127.0.0.1:${p}`,
+        `2130706433:${p}`,
+        `0x7f000001:${p}`,
+        `127.1:${p}`,
+        `0177.0.0.1:${p}`,
+      ]) {
+        await refusedWith(raw(ip, 'ip', authority), 'destination-IP-prohibited');
+      }
+      // IPv6 loopback forms do not match an IPv4 rule at all
+      for (const authority of [`[::1]:${p}`, `[::ffff:127.0.0.1]:${p}`, `[0:0:0:0:0:0:0:1]:${p}`]) {
+        await refusedWith(raw(ip, 'ip', authority), 'HTTP-request-denied');
+      }
+      expect(forbidden.requests).toEqual([]);
+      expect(
+        logger.records.some((r) => r.obj.source === 'ip' && /127\.0\.0\.1, .*loopback/.test(String(r.obj.reason))),
+      ).toBe(true);
+    } finally {
+      await ip.close();
+    }
   });
 });
 

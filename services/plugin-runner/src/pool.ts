@@ -333,15 +333,11 @@ class SourceRuntime {
       );
     }
     if (reply.memoryBytes !== undefined) this.stats.memoryBytes = reply.memoryBytes;
-    if (reply.ok) {
-      this.stats.ok++;
-      call.resolve(reply.value);
-      return;
-    }
-    if (call.rateLimited !== undefined && reply.error.kind !== 'refused') {
-      // the plugin failed after the host refused a request it had no slot for before the deadline
+    if (call.rateLimited !== undefined && (reply.ok || reply.error.kind !== 'refused')) {
+      // The host refused one of the call's requests: no rate-limit slot started before its deadline.
+      // Whatever the plugin made of that, the call's answer is the typed rate-limited error.
       this.stats.sourceErrors++;
-      if (reply.error.kind === 'trap') this.replaceTrapped(worker, reply.error.message);
+      if (!reply.ok && reply.error.kind === 'trap') this.replaceTrapped(worker, reply.error.message);
       call.reject(
         new PluginCallError(
           'source-error',
@@ -350,6 +346,11 @@ class SourceRuntime {
           { tag: 'rate-limited', val: call.rateLimited },
         ),
       );
+      return;
+    }
+    if (reply.ok) {
+      this.stats.ok++;
+      call.resolve(reply.value);
       return;
     }
     const { kind, message, sourceError } = reply.error;

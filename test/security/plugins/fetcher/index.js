@@ -2,7 +2,10 @@
 // are allowed, undeclared, redirecting or private, and check what the host lets through.
 import { getSetting, log } from 'awasm:source/host@0.1.0';
 import { handle } from 'wasi:http/outgoing-handler@0.2.10';
-import { Fields, httpErrorCode, OutgoingRequest } from 'wasi:http/types@0.2.10';
+import { Fields, httpErrorCode, OutgoingBody, OutgoingRequest } from 'wasi:http/types@0.2.10';
+
+/** Kept in this instance's memory between calls (another source must never see it). */
+let remembered;
 
 function media(id, title, description) {
   return {
@@ -20,7 +23,7 @@ function media(id, title, description) {
 }
 
 /** One request through wasi:http directly, so the exact error-code reaches the test. */
-function rawRequest({ scheme, authority, path, headers }) {
+function rawRequest({ scheme, authority, path, headers, method, body: sent }) {
   const fields = new Fields();
   for (const [name, value] of headers ?? []) {
     try {
@@ -30,6 +33,14 @@ function rawRequest({ scheme, authority, path, headers }) {
     }
   }
   const req = new OutgoingRequest(fields);
+  if (method) req.setMethod({ tag: method.toLowerCase() === 'post' ? 'post' : 'get' });
+  if (sent !== undefined) {
+    const outgoing = req.body();
+    const stream = outgoing.write();
+    stream.blockingWriteAndFlush(new TextEncoder().encode(sent));
+    stream[Symbol.dispose]?.();
+    OutgoingBody.finish(outgoing, undefined);
+  }
   req.setScheme(
     scheme === 'https' ? { tag: 'HTTPS' } : scheme === 'http' ? { tag: 'HTTP' } : { tag: 'other', val: scheme },
   );
@@ -93,17 +104,22 @@ export const sourceApi = {
     const { status, body } = rawRequest(JSON.parse(id));
     return media(String(status), body);
   },
-  /** media id: a setting key; returns its value as the title of one unit */
+  /**
+   * media id: a setting key; returns its value as the title of one unit.
+   * "remember:<text>" keeps text in this instance's memory, "recall" returns what it kept.
+   */
   async listUnits(mediaId, _cursor) {
-    const value = getSetting(mediaId);
+    if (mediaId.startsWith('remember:')) remembered = mediaId.slice('remember:'.length);
+    const value = mediaId === 'recall' || mediaId.startsWith('remember:') ? remembered : getSetting(mediaId);
     return {
       items: [{ id: 'u1', mediaId, kind: 'chapter', title: value ?? '(unset)', publishedAt: 1700000000000n }],
       nextCursor: undefined,
     };
   },
-  /** unit id: JSON array of URLs fetched concurrently */
+  /** unit id: JSON array of URLs fetched concurrently, or {url, count}: the same URL count times at once */
   async getAssets(unitId) {
-    const urls = JSON.parse(unitId);
+    const parsed = JSON.parse(unitId);
+    const urls = Array.isArray(parsed) ? parsed : Array.from({ length: parsed.count }, () => parsed.url);
     const texts = await Promise.all(
       urls.map(async (u) => {
         try {

@@ -38,6 +38,19 @@ const attacks = {
     for (let i = 0; i < 2000; i++) console.error(line);
     return 'flooded';
   },
+  /** throws a plain Error instead of a source-error variant (an abort, as far as the host can tell) */
+  throw() {
+    throw new Error('plugin gave up');
+  },
+  /** throws a variant the contract does not have */
+  badvariant() {
+    throw { tag: 'root-access', val: 'please' };
+  },
+  /** recurses until the stack runs out */
+  recurse() {
+    const down = (n) => down(n + 1) + 1;
+    return down(0);
+  },
   /** a pending timer that outlives the deadline */
   sleep() {
     return new Promise((resolve) => setTimeout(() => resolve('woke'), 3_600_000));
