@@ -1,6 +1,6 @@
 import { PluginCallError, type RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Built, buildPlugin, captureLogger, newPool, spec } from './helpers.js';
+import { type Built, buildPlugin, captureLogger, type Fixture, fixtureServer, newPool, spec } from './helpers.js';
 
 // The snoop plugin imports wasi:filesystem, wasi:cli/environment and wasi:cli/exit directly (its
 // world is in test/security/wit) and reports what it can see. The fetcher plugin is loaded twice
@@ -9,6 +9,7 @@ import { type Built, buildPlugin, captureLogger, newPool, spec } from './helpers
 let snoop: Built;
 let fetcher: Built;
 let pool: RunnerPool;
+let upstream: Fixture;
 const logger = captureLogger();
 
 async function probe(what: string): Promise<unknown> {
@@ -18,14 +19,20 @@ async function probe(what: string): Promise<unknown> {
 
 beforeAll(async () => {
   [snoop, fetcher] = await Promise.all([buildPlugin('snoop'), buildPlugin('fetcher')]);
-  pool = newPool({ logger });
+  // answers each request with its own path after a short delay, so responses interleave
+  upstream = await fixtureServer((req, res) => {
+    setTimeout(() => res.end(`for ${req.url}`), 5 + Math.floor(Math.random() * 20));
+  });
+  pool = newPool({ logger, connectTo: { 'shared.awasm.test:80': `127.0.0.1:${upstream.port}` } });
+  const shared = { allowedHosts: ['http://shared.awasm.test'], limits: { requestsPerSecond: 1000, maxConcurrency: 4 } };
   await pool.load(spec('snoop', snoop));
-  await pool.load(spec('alice', fetcher, { settings: { token: 'alice-secret' } }));
-  await pool.load(spec('bob', fetcher, { settings: { token: 'bob-secret' } }));
+  await pool.load(spec('alice', fetcher, { settings: { token: 'alice-secret' }, ...shared }));
+  await pool.load(spec('bob', fetcher, { settings: { token: 'bob-secret' }, ...shared }));
 });
 
 afterAll(async () => {
   await pool?.close();
+  await upstream?.close();
 });
 
 describe('a plugin finds no filesystem, environment, arguments or exit', () => {
@@ -75,5 +82,47 @@ describe('one plugin cannot see another one', () => {
     pool.setSettings('bob', { token: 'bob-rotated' });
     expect((await unit('bob'))?.title).toBe('bob-rotated');
     expect((await unit('alice'))?.title).toBe('alice-secret');
+  });
+});
+
+describe("one plugin cannot observe another one's memory or responses", () => {
+  it('keeps module state per source: what one instance keeps in memory the other never sees', async () => {
+    const first = async (id: string, arg: string) =>
+      ((await pool.call(id, 'listUnits', [arg])) as { items: Array<{ title: string }> }).items[0]?.title;
+    expect(await first('alice', 'remember:alice-private')).toBe('alice-private');
+    expect(await first('bob', 'recall')).toBe('(unset)');
+    expect(await first('alice', 'recall')).toBe('alice-private');
+    expect(await first('bob', 'remember:bob-private')).toBe('bob-private');
+    expect(await first('alice', 'recall')).toBe('alice-private');
+  });
+
+  it('delivers each response only to the source that asked, with both fetching the same host at once', async () => {
+    const urls = (who: string) => Array.from({ length: 12 }, (_, i) => `http://shared.awasm.test/${who}/${i}`);
+    const [a, b] = (await Promise.all([
+      pool.call('alice', 'getAssets', [JSON.stringify(urls('alice'))]),
+      pool.call('bob', 'getAssets', [JSON.stringify(urls('bob'))]),
+    ])) as Array<Array<{ text: string }>>;
+    expect(a?.map((x) => x.text)).toEqual(urls('alice').map((u) => `200:for ${new URL(u).pathname}`));
+    expect(b?.map((x) => x.text)).toEqual(urls('bob').map((u) => `200:for ${new URL(u).pathname}`));
+    expect(upstream.requests).toHaveLength(24);
+  });
+
+  it("keeps a source's settings after another source with the same component crashes and restarts", async () => {
+    const err = await pool.call('bob', 'getMedia', ['{not json']).then(
+      () => undefined,
+      (e: unknown) => e as PluginCallError,
+    );
+    expect(err?.kind).toBe('trap');
+    const unit = async (id: string) =>
+      ((await pool.call(id, 'listUnits', ['token'])) as { items: Array<{ title: string }> }).items[0]?.title;
+    expect(await unit('bob')).toBe('bob-rotated');
+    expect(await unit('alice')).toBe('alice-secret');
+    // bob's replacement instance starts empty; alice's memory is untouched
+    expect(
+      ((await pool.call('bob', 'listUnits', ['recall'])) as { items: Array<{ title: string }> }).items[0]?.title,
+    ).toBe('(unset)');
+    expect(
+      ((await pool.call('alice', 'listUnits', ['recall'])) as { items: Array<{ title: string }> }).items[0]?.title,
+    ).toBe('alice-private');
   });
 });

@@ -106,6 +106,54 @@ describe('a runaway plugin is stopped and replaced; others are unaffected', () =
     expect(await healthy('bystander')).toBe('listing popular');
   });
 
+  // componentize-js turns an uncaught exception, an invalid error variant and a stack overflow into
+  // an abort: the wasm `unreachable` instruction
+  it.each([
+    ['throw', /wasm `unreachable` instruction executed/],
+    ['badvariant', /wasm `unreachable` instruction executed/],
+    ['recurse', /wasm `unreachable` instruction executed/],
+  ])('traps an instance that aborts (%s), replaces it and keeps serving', async (attack, reason) => {
+    const started = pool.stats('hostile')?.instancesStarted ?? 0;
+    const err = await failure(pool.call('hostile', 'search', [attack, []]));
+    expect(err.kind).toBe('trap');
+    expect(err.code).toBe('TRAP');
+    expect(err.message).toMatch(/^hostile.search trapped: /);
+    expect(err.message).toMatch(reason);
+    expect(await healthy('hostile')).toBe('still serving popular');
+    expect(pool.stats('hostile')?.instancesStarted).toBe(started + 1);
+    expect(await healthy('bystander')).toBe('listing popular');
+  });
+
+  it('keeps the host bounded when many instances each allocate up to their cap at once', async () => {
+    const copies = Array.from({ length: 6 }, (_, i) => `hog-${i}`);
+    const capMb = 32;
+    await Promise.all(copies.map((id) => pool.load(spec(id, hostile, { limits: { memoryMb: capMb } }))));
+    try {
+      global.gc?.();
+      const before = process.memoryUsage().rss;
+      let peak = before;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage().rss);
+      }, 2);
+      let errors: PluginCallError[];
+      try {
+        errors = await Promise.all(copies.map((id) => failure(pool.call(id, 'search', ['grow', []]))));
+      } finally {
+        clearInterval(sampler);
+      }
+      expect(errors.map((e) => e.kind)).toEqual(copies.map(() => 'trap'));
+      // each instance is capped at 32 MiB of wasm memory: the host grows by at most the caps plus overhead
+      const grewMb = (peak - before) / (1024 * 1024);
+      expect(grewMb).toBeLessThan(copies.length * capMb + 400);
+      for (const id of copies) expect(pool.stats(id)?.memoryBytes).toBeLessThanOrEqual(capMb * 1024 * 1024);
+      expect(await healthy('bystander')).toBe('listing popular');
+      expect(await healthy('hog-0')).toBe('still serving popular');
+    } finally {
+      await Promise.all(copies.map((id) => pool.unload(id)));
+    }
+    expect(pool.loaded().sort()).toEqual(['bystander', 'hostile']);
+  });
+
   it('drops a stdout/stderr flood past the per-call budget and counts it', async () => {
     const fromPluginBefore = logger.records.filter((r) => r.obj.source === 'hostile' && r.obj.stream);
     const page = (await pool.call('hostile', 'search', ['flood', []])) as { items: Array<{ description: string }> };
