@@ -1,4 +1,5 @@
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
+import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { type Client, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
@@ -8,6 +9,7 @@ export const DEFAULT_SERVER = 'http://127.0.0.1:7600';
 export interface Clients {
   sources: Client<typeof SourceService>;
   plugins: Client<typeof PluginService>;
+  registry: Client<typeof RegistryService>;
 }
 
 /** gRPC over HTTP/2, the same protocol Dart and grpcurl use. */
@@ -22,5 +24,9 @@ export function connect(server: string): Clients {
     throw new Error(`--server '${server}' must start with http:// or https://`);
   }
   const transport = createGrpcTransport({ baseUrl: url.toString().replace(/\/$/, '') });
-  return { sources: createClient(SourceService, transport), plugins: createClient(PluginService, transport) };
+  return {
+    sources: createClient(SourceService, transport),
+    plugins: createClient(PluginService, transport),
+    registry: createClient(RegistryService, transport),
+  };
 }

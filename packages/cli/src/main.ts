@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { encodePackage, parseManifest, sha256Hex } from '@awasm/shared';
+import { parseManifest, sha256Hex } from '@awasm/shared';
 import {
   type Asset,
   AssetKind,
@@ -30,6 +30,12 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { Command, CommanderError, Option } from 'commander';
 import { connect, DEFAULT_SERVER } from './client.js';
 import { json, type Output, processOutput, table, truncate } from './output.js';
+import {
+  addPublisherCommands,
+  addRegistryCommands,
+  packPackage,
+  type RegistryCommandContext,
+} from './registry-commands.js';
 
 /** Exit codes: 0 ok, 1 the server refused or failed the request, 2 bad usage, 3 server unreachable. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
@@ -165,6 +171,11 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   const opts = () => program.opts<{ server: string; json: boolean }>();
   const clients = () => connect(opts().server);
   const print = (text: string, value: unknown) => output.out(opts().json ? json(value) : text);
+  const registryContext: RegistryCommandContext = {
+    registry: () => clients().registry,
+    print,
+    usage: (message) => new UsageError(message),
+  };
 
   program
     .command('serve')
@@ -273,9 +284,10 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     });
   plugin
     .command('pack <manifest> <component>')
-    .description('pack a manifest.toml and a component .wasm into a .awpkg package file')
+    .description('pack a manifest.toml and a component .wasm into a .awpkg package file, signed with --key')
     .requiredOption('-o, --output <file>', 'package file to write')
-    .action(async (manifestPath: string, componentPath: string, flags: { output: string }) => {
+    .option('-k, --key <file>', 'sign with this private key from `awasm plugin keygen`')
+    .action(async (manifestPath: string, componentPath: string, flags: { output: string; key?: string }) => {
       const manifestToml = await readFile(manifestPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
         throw new UsageError(`cannot read manifest '${manifestPath}': ${e.code ?? e.message}`);
       });
@@ -283,10 +295,10 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       const component = await readFile(componentPath).catch((e: NodeJS.ErrnoException) => {
         throw new UsageError(`cannot read component '${componentPath}': ${e.code ?? e.message}`);
       });
-      const bytes = encodePackage({ manifestToml, component });
+      const bytes = await packPackage(registryContext, manifestToml, component, flags.key);
       await writeFile(flags.output, bytes);
       print(
-        `packed ${manifest.id} ${manifest.version} -> ${flags.output} (${bytes.length} bytes, sha256 ${sha256Hex(bytes)})`,
+        `packed ${manifest.id} ${manifest.version} -> ${flags.output} (${bytes.length} bytes, sha256 ${sha256Hex(bytes)}${flags.key ? ', signed' : ', unsigned'})`,
         {
           id: manifest.id,
           version: manifest.version,
@@ -296,6 +308,9 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         },
       );
     });
+
+  addPublisherCommands(plugin, registryContext);
+  addRegistryCommands(program, registryContext);
 
   program
     .command('sources')

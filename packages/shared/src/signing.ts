@@ -97,3 +97,11 @@ export function verifyBytes(rawPublic: Uint8Array, message: Uint8Array, signatur
   if (signature.length !== 64) return false;
   return verify(null, message, publicKeyObject(rawPublic), signature);
 }
+
+/**
+ * The text a publisher signs to prove an upload is theirs: the package's sha256 and size as
+ * declared before sending it, and the time (unix milliseconds) the proof was made.
+ */
+export function publishChallenge(packageSha256: string, size: number, signedAtMs: number): Uint8Array {
+  return new TextEncoder().encode(`awasm publish v1\n${packageSha256}\n${size}\n${signedAtMs}\n`);
+}

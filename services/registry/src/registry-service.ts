@@ -86,32 +86,42 @@ export function registerRegistryService(
       let auth: PublishAuth | undefined;
       const chunks: Uint8Array[] = [];
       let received = 0;
+      // A refused upload is still read to its end (and dropped): a gRPC client writes its whole
+      // request before it reads the answer, so stopping to read would leave it waiting forever.
+      let refusal: unknown;
       for await (const request of requests) {
-        if (request.part.case === 'header') {
-          if (auth) throw new ConnectError('only the first message may carry the header', Code.InvalidArgument);
-          const h = request.part.value;
-          auth = {
-            keyId: h.keyId,
-            packageSha256: h.packageSha256,
-            size: Number(h.size),
-            signedAt: Number(h.signedAtMs),
-            signature: h.signature,
-          };
-          // Refuse an untrusted key, a bad proof or an oversized package before reading any bytes.
-          await registry.checkPublishAuth(auth);
-        } else if (request.part.case === 'chunk') {
-          if (!auth) throw new ConnectError('the first message must carry the header', Code.InvalidArgument);
-          const chunk = request.part.value;
-          if (chunk.length > CHUNK_BYTES) {
-            throw new ConnectError(`chunks are at most ${CHUNK_BYTES} bytes`, Code.InvalidArgument);
+        if (refusal) continue;
+        try {
+          if (request.part.case === 'header') {
+            if (auth) throw new ConnectError('only the first message may carry the header', Code.InvalidArgument);
+            const h = request.part.value;
+            auth = {
+              keyId: h.keyId,
+              packageSha256: h.packageSha256,
+              size: Number(h.size),
+              signedAt: Number(h.signedAtMs),
+              signature: h.signature,
+            };
+            // Refuse an untrusted key, a bad proof or an oversized package before keeping any bytes.
+            await registry.checkPublishAuth(auth);
+          } else if (request.part.case === 'chunk') {
+            if (!auth) throw new ConnectError('the first message must carry the header', Code.InvalidArgument);
+            const chunk = request.part.value;
+            if (chunk.length > CHUNK_BYTES) {
+              throw new ConnectError(`chunks are at most ${CHUNK_BYTES} bytes`, Code.InvalidArgument);
+            }
+            received += chunk.length;
+            if (received > auth.size) {
+              throw new ConnectError(`upload is longer than the ${auth.size} bytes declared`, Code.InvalidArgument);
+            }
+            chunks.push(chunk);
           }
-          received += chunk.length;
-          if (received > auth.size) {
-            throw new ConnectError(`upload is longer than the ${auth.size} bytes declared`, Code.InvalidArgument);
-          }
-          chunks.push(chunk);
+        } catch (error) {
+          refusal = error;
+          chunks.length = 0;
         }
       }
+      if (refusal) throw refusal;
       if (!auth) throw new ConnectError('empty upload: send a header, then the package', Code.InvalidArgument);
       return { version: toPackageVersion(await registry.publish(Buffer.concat(chunks), auth)) };
     },

@@ -10,6 +10,7 @@ import {
   PackageFormatError,
   parseManifest,
   parsePublicKey,
+  publishChallenge,
   SignatureError,
   sha256Hex,
   verifyBytes,
@@ -37,9 +38,7 @@ export interface PublishAuth {
   signature: Uint8Array;
 }
 
-export function publishChallenge(packageSha256: string, size: number, signedAt: number): Uint8Array {
-  return new TextEncoder().encode(`awasm publish v1\n${packageSha256}\n${size}\n${signedAt}\n`);
-}
+export { publishChallenge };
 
 export interface RegistryOptions extends InspectOptions {
   /** largest package accepted, in bytes (default and ceiling: the package format's 64 MiB) */
