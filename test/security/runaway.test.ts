@@ -31,7 +31,10 @@ async function healthy(id: string) {
 beforeAll(async () => {
   [hostile, bystander] = await Promise.all([buildPlugin('misbehave'), buildPlugin('fetcher')]);
   pool = newPool({ logger });
-  await pool.load(spec('hostile', hostile, { limits: { memoryMb: MEMORY_MB, callTimeoutMs: 5000 } }));
+  // one instance at a time, so a call made while the loop spins queues behind it
+  await pool.load(
+    spec('hostile', hostile, { limits: { memoryMb: MEMORY_MB, callTimeoutMs: 5000, maxConcurrency: 1 } }),
+  );
   await pool.load(spec('bystander', bystander));
 });
 

@@ -27,7 +27,9 @@ export { ARG_LIMITS, SOURCE_OPS, type SourceOp } from './ops.js';
 export {
   type CallEvent,
   type CallObserver,
+  type InstanceInfo,
   type LoadInfo,
+  POOL_DEFAULTS,
   type RunnerOptions,
   RunnerPool,
   type SourceLimits,

@@ -9,6 +9,7 @@ import {
 } from './host-scheduler.js';
 import { type HttpStats, type LookupFn, parseConnectTo, SourceHttp } from './http-host.js';
 import { checkImports, providedInterfaces, REQUIRED_EXPORT } from './import-policy.js';
+import { type BudgetClient, InstanceBudget } from './instance-budget.js';
 import { type Logger, silentLogger } from './logger.js';
 import { argumentProblem, normaliseArgs, type SourceOp } from './ops.js';
 import { SourceWorker, type WorkerReply } from './source-worker.js';
@@ -50,7 +51,22 @@ export interface RunnerOptions {
   circuitBreaker?: CircuitBreakerOptions;
   /** told about every settled call (metrics) */
   observer?: CallObserver;
+  /** instances one source may run at once, also capped by its limits.maxConcurrency (default 4) */
+  instancesPerSource?: number;
+  /** instances of all sources together; sources share it round-robin (default 16) */
+  maxInstances?: number;
+  /** an instance is replaced by a fresh one after this many calls (default 1000) */
+  recycleAfterCalls?: number;
+  /** an idle instance beyond a source's first is stopped after this long (default 30 s) */
+  idleTimeoutMs?: number;
 }
+
+export const POOL_DEFAULTS = {
+  instancesPerSource: 4,
+  maxInstances: 16,
+  recycleAfterCalls: 1000,
+  idleTimeoutMs: 30_000,
+} as const;
 
 /** A settled call, as the observer (metrics) sees it. */
 export interface CallEvent {
@@ -75,9 +91,13 @@ export interface SourceStats {
   deadlineExceeded: number;
   /** instances started, the first one included */
   instancesStarted: number;
+  /** instances running or starting now */
+  instancesLive: number;
+  /** instances replaced after recycleAfterCalls calls */
+  instancesRecycled: number;
   /** bytes of stdout/stderr/log a plugin wrote past its per-call budget */
   droppedOutputBytes: number;
-  /** bytes of wasm memory of the instance after its last call (0 before the first) */
+  /** bytes of wasm memory of the instance that served the last call, after it (0 before the first) */
   memoryBytes: number;
   /** calls refused because the source was unhealthy */
   unavailable: number;
@@ -114,15 +134,48 @@ interface PendingCall {
   reject: (err: PluginCallError) => void;
 }
 
-/** One loaded source: its compiled component, HTTP policy, one worker at a time and a call queue. */
-class SourceRuntime {
+/** One instance of a source: a worker thread and what it is doing. */
+interface Instance {
+  /** numbered from 1 per source, in the order instances were started */
+  readonly id: number;
+  worker: SourceWorker;
+  ready: boolean;
+  /** calls started on this instance */
+  calls: number;
+  call: PendingCall | undefined;
+  /** performance.now() when it last became idle */
+  idleAt: number;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+/** What `RunnerPool.instances` reports of one instance. */
+export interface InstanceInfo {
+  id: number;
+  calls: number;
+  state: 'starting' | 'idle' | 'busy';
+}
+
+interface PoolSettings {
+  instancesPerSource: number;
+  recycleAfterCalls: number;
+  idleTimeoutMs: number;
+}
+
+/**
+ * One loaded source: its compiled component, HTTP policy, a warm pool of instances and a call
+ * queue. Instances are started on demand up to min(limits.maxConcurrency, instancesPerSource),
+ * each slot taken from the runner-wide budget; one is kept warm, others stop after idleTimeoutMs.
+ * An instance that traps or times out is stopped; one that has served recycleAfterCalls calls is
+ * replaced by a fresh one.
+ */
+class SourceRuntime implements BudgetClient {
   readonly stats: SourceStats;
-  private worker: SourceWorker | undefined;
-  private starting: Promise<SourceWorker> | undefined;
-  private generation = 0;
+  private readonly instances = new Set<Instance>();
+  /** idle instances, most recently used last */
+  private readonly idle: Instance[] = [];
+  private startingCount = 0;
+  private nextInstanceId = 1;
   private readonly queue: PendingCall[] = [];
-  private running: PendingCall | undefined;
-  private pumping = false;
   private closed = false;
 
   constructor(
@@ -134,6 +187,8 @@ class SourceRuntime {
     private readonly logger: Logger,
     readonly breaker: CircuitBreaker,
     private readonly observer: CallObserver | undefined,
+    private readonly budget: InstanceBudget,
+    private readonly pool: PoolSettings,
   ) {
     this.stats = {
       calls: 0,
@@ -142,70 +197,207 @@ class SourceRuntime {
       traps: 0,
       deadlineExceeded: 0,
       instancesStarted: 0,
+      instancesLive: 0,
+      instancesRecycled: 0,
       droppedOutputBytes: 0,
       memoryBytes: 0,
       unavailable: 0,
       http: http.stats,
       scheduler: http.scheduler.stats,
     };
+    budget.register(this);
   }
 
   get id(): string {
     return this.spec.id;
   }
 
-  /** Starts an instance unless one is running or starting. */
-  ensureWorker(): Promise<SourceWorker> {
-    if (this.worker && !this.worker.dead) return this.worker.ready.then(() => this.worker as SourceWorker);
-    if (this.starting) return this.starting;
-    const worker = new SourceWorker({
+  /** The most instances this source may run at once. */
+  get cap(): number {
+    return Math.max(1, Math.min(this.spec.limits.maxConcurrency, this.pool.instancesPerSource));
+  }
+
+  get instanceCount(): number {
+    return this.instances.size;
+  }
+
+  wantsInstance(): boolean {
+    return !this.closed && this.queue.length > this.startingCount && this.instances.size < this.cap;
+  }
+
+  grant(): void {
+    if (this.closed) {
+      this.budget.release();
+      return;
+    }
+    this.startInstance();
+  }
+
+  idleSince(): number | undefined {
+    return this.idle[0]?.idleAt;
+  }
+
+  evictIdle(): void {
+    const inst = this.idle[0];
+    if (inst) this.retire(inst, 'stopped to make room for another source', false);
+  }
+
+  /** Starts the first instance (at load, even past the budget) and waits until it is ready. */
+  async start(): Promise<void> {
+    this.budget.force(this);
+    const inst = this.startInstance();
+    await inst.worker.ready;
+  }
+
+  instanceInfo(): InstanceInfo[] {
+    return [...this.instances]
+      .map((i) => ({
+        id: i.id,
+        calls: i.calls,
+        state: (i.call ? 'busy' : i.ready ? 'idle' : 'starting') as InstanceInfo['state'],
+      }))
+      .sort((a, b) => a.id - b.id);
+  }
+
+  /** Starts an instance in a slot the caller holds. */
+  private startInstance(): Instance {
+    const inst: Instance = {
+      id: this.nextInstanceId++,
+      worker: undefined as unknown as SourceWorker,
+      ready: false,
+      calls: 0,
+      call: undefined,
+      idleAt: 0,
+      idleTimer: undefined,
+    };
+    inst.worker = new SourceWorker({
       sourceId: this.id,
-      generation: ++this.generation,
+      generation: inst.id,
       componentUrl: this.entry.componentUrl,
       modules: this.modules,
       settings: this.settings,
       maxRequestBodyBytes: this.spec.limits.maxResponseBytes,
       http: this.http,
-      deadline: () => this.running?.deadline ?? Date.now() + this.spec.limits.callTimeoutMs,
+      deadline: () => inst.call?.deadline ?? Date.now() + this.spec.limits.callTimeoutMs,
       onRateLimited: (seconds) => {
-        const call = this.running;
+        const call = inst.call;
         if (call) call.rateLimited = Math.max(call.rateLimited ?? 0, seconds);
       },
       logger: this.logger,
     });
+    this.instances.add(inst);
+    this.startingCount++;
     this.stats.instancesStarted++;
-    this.worker = worker;
-    const starting = worker.ready.then(
+    this.stats.instancesLive = this.instances.size;
+    inst.worker.ready.then(
       () => {
-        if (this.starting === starting) this.starting = undefined;
-        return worker;
+        this.startingCount--;
+        if (!this.instances.has(inst)) return;
+        inst.ready = true;
+        this.free(inst);
       },
       (err: Error) => {
-        if (this.starting === starting) this.starting = undefined;
-        if (this.worker === worker) this.worker = undefined;
-        throw err;
+        this.startingCount--;
+        if (!this.instances.has(inst)) return;
+        this.logger.error({ source: this.id, err: err.message }, 'instance failed to start');
+        this.retire(inst, err.message, true);
+        // without a working instance the queued calls would wait for one that cannot start
+        if (![...this.instances].some((i) => i.ready)) {
+          for (const call of this.queue.splice(0)) {
+            clearTimeout(call.timer);
+            this.stats.traps++;
+            call.reject(new PluginCallError('trap', this.id, err.message));
+          }
+        }
       },
     );
-    this.starting = starting;
-    return starting;
+    return inst;
   }
 
-  /** Starts a replacement in the background so the next call finds it warm. */
-  private replaceSoon(): void {
-    if (this.closed) return;
-    this.ensureWorker().catch((err: Error) =>
-      this.logger.error({ source: this.id, err: err.message }, 'replacement instance failed to start'),
-    );
+  /** Stops an instance; `release` gives its slot back to the budget (else the caller reuses it). */
+  private retire(inst: Instance, reason: string, release: boolean): void {
+    if (!this.instances.delete(inst)) return;
+    this.stats.instancesLive = this.instances.size;
+    const at = this.idle.indexOf(inst);
+    if (at >= 0) this.idle.splice(at, 1);
+    if (inst.idleTimer) clearTimeout(inst.idleTimer);
+    inst.worker.kill(reason);
+    if (release) this.budget.release();
   }
 
-  private retire(worker: SourceWorker, reason: string): void {
-    worker.kill(reason);
-    if (this.worker === worker) this.worker = undefined;
+  /** After a trap, a timeout or a recycle: keep one instance warm if the budget has room. */
+  private keepWarm(): void {
+    if (this.closed || this.instances.size > 0) return;
+    if (this.budget.acquire(this, { wait: false })) this.startInstance();
+  }
+
+  /** Places queued calls on idle instances, and asks for more instances when none is idle. */
+  private dispatch(): void {
+    while (!this.closed && this.queue.length > 0) {
+      const inst = this.idle.pop();
+      if (inst) {
+        this.run(inst, this.queue.shift() as PendingCall);
+        continue;
+      }
+      if (!this.wantsInstance() || !this.budget.acquire(this)) return;
+      this.startInstance();
+    }
+  }
+
+  /** An instance is ready or has finished a call: recycle it, hand it over, give it work, or idle it. */
+  private free(inst: Instance): void {
+    if (this.closed || !this.instances.has(inst)) return;
+    if (inst.calls >= this.pool.recycleAfterCalls) {
+      this.stats.instancesRecycled++;
+      this.retire(inst, `recycled after ${inst.calls} calls`, true);
+      this.dispatch();
+      this.keepWarm();
+      return;
+    }
+    // a fresh instance serves at least one call before it can be handed to another source
+    const to = inst.calls > 0 ? this.budget.handOverTo(this, this.queue.length > 0) : undefined;
+    if (to) {
+      this.retire(inst, 'handed over to another source', false);
+      this.budget.handOver(to);
+      this.dispatch();
+      return;
+    }
+    const next = this.queue.shift();
+    if (next) {
+      this.run(inst, next);
+      return;
+    }
+    inst.idleAt = performance.now();
+    this.idle.push(inst);
+    if (this.instances.size > 1) {
+      inst.idleTimer = setTimeout(() => {
+        inst.idleTimer = undefined;
+        if (this.idle.includes(inst) && this.instances.size > 1) this.retire(inst, 'idle', true);
+      }, this.pool.idleTimeoutMs);
+      inst.idleTimer.unref();
+    }
+  }
+
+  private run(inst: Instance, call: PendingCall): void {
+    if (inst.idleTimer) {
+      clearTimeout(inst.idleTimer);
+      inst.idleTimer = undefined;
+    }
+    inst.call = call;
+    call.started = true;
+    inst.calls++;
+    void inst.worker.run(call.op, call.args).then((reply) => {
+      if (inst.call !== call) return; // expired or unloaded meanwhile: already settled
+      inst.call = undefined;
+      clearTimeout(call.timer);
+      this.settle(call, reply, inst);
+      this.free(inst);
+    });
   }
 
   setSettings(settings: Record<string, string>): void {
     this.settings = { ...settings };
-    this.worker?.setSettings(this.settings);
+    for (const inst of this.instances) inst.worker.setSettings(this.settings);
   }
 
   call(op: SourceOp, args: unknown[], timeoutMs: number | undefined): Promise<unknown> {
@@ -239,7 +431,7 @@ class SourceRuntime {
       };
       pending = call;
       this.queue.push(call);
-      void this.pump();
+      this.dispatch();
     });
     return settled.then(
       (value) => {
@@ -284,47 +476,18 @@ class SourceRuntime {
       );
       return;
     }
-    if (this.running !== call) return;
-    this.running = undefined;
+    const inst = [...this.instances].find((i) => i.call === call);
+    if (!inst) return;
+    inst.call = undefined;
     const message = `${this.id}.${call.op} exceeded its ${budget} ms deadline; the instance was terminated`;
     this.logger.warn({ source: this.id, op: call.op, budgetMs: budget }, 'plugin call deadline exceeded');
     call.reject(new PluginCallError('deadline-exceeded', this.id, message));
-    if (this.worker) this.retire(this.worker, message);
-    this.replaceSoon();
+    this.retire(inst, message, true);
+    this.dispatch();
+    this.keepWarm();
   }
 
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (!this.closed && !this.running && this.queue.length > 0) {
-        let worker: SourceWorker;
-        try {
-          worker = await this.ensureWorker();
-        } catch (err) {
-          for (const call of this.queue.splice(0)) {
-            clearTimeout(call.timer);
-            this.stats.traps++;
-            call.reject(new PluginCallError('trap', this.id, (err as Error).message));
-          }
-          return;
-        }
-        const call = this.queue.shift();
-        if (!call || this.closed) return;
-        this.running = call;
-        call.started = true;
-        const reply = await worker.run(call.op, call.args);
-        if (this.running !== call) continue; // expired or unloaded meanwhile: already settled
-        this.running = undefined;
-        clearTimeout(call.timer);
-        this.settle(call, reply, worker);
-      }
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  private settle(call: PendingCall, reply: WorkerReply, worker: SourceWorker): void {
+  private settle(call: PendingCall, reply: WorkerReply, inst: Instance): void {
     if (reply.dropped > 0) {
       this.stats.droppedOutputBytes += reply.dropped;
       this.logger.warn(
@@ -337,7 +500,7 @@ class SourceRuntime {
       // The host refused one of the call's requests: no rate-limit slot started before its deadline.
       // Whatever the plugin made of that, the call's answer is the typed rate-limited error.
       this.stats.sourceErrors++;
-      if (!reply.ok && reply.error.kind === 'trap') this.replaceTrapped(worker, reply.error.message);
+      if (!reply.ok && reply.error.kind === 'trap') this.replaceTrapped(inst, reply.error.message);
       call.reject(
         new PluginCallError(
           'source-error',
@@ -366,28 +529,31 @@ class SourceRuntime {
       return;
     }
     this.stats.traps++;
-    this.replaceTrapped(worker, message);
+    this.replaceTrapped(inst, message);
     call.reject(new PluginCallError('trap', this.id, `${this.id}.${call.op} trapped: ${message}`));
   }
 
-  /** A trapped instance may not be entered again: replace it. */
-  private replaceTrapped(worker: SourceWorker, message: string): void {
+  /** A trapped instance may not be entered again: stop it (a fresh one is started when needed). */
+  private replaceTrapped(inst: Instance, message: string): void {
     this.logger.warn({ source: this.id, reason: message }, 'plugin trapped; replacing its instance');
-    this.retire(worker, message);
-    this.replaceSoon();
+    this.retire(inst, message, true);
+    this.keepWarm();
   }
 
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    const calls = [...this.queue.splice(0), ...(this.running ? [this.running] : [])];
-    this.running = undefined;
+    this.budget.unregister(this);
+    const calls = [...this.queue.splice(0)];
+    for (const inst of this.instances) if (inst.call) calls.push(inst.call);
     for (const call of calls) {
       clearTimeout(call.timer);
       call.reject(new PluginCallError('not-loaded', this.id, `source '${this.id}' ${reason}`));
     }
-    if (this.worker) this.retire(this.worker, `source ${reason}`);
-    this.starting?.then((w) => w.kill(`source ${reason}`)).catch(() => {});
+    for (const inst of [...this.instances]) {
+      inst.call = undefined;
+      this.retire(inst, `source ${reason}`, true);
+    }
     this.http.close();
   }
 }
@@ -429,8 +595,8 @@ function checkSpec(spec: SourceSpec): void {
 }
 
 /**
- * Runs sources, each in its own worker thread with an import object the runner builds itself.
- * One instance per source for now; the queue in front of it is where warm pools will plug in.
+ * Runs sources, each instance in its own worker thread with an import object the runner builds
+ * itself: a warm pool of instances per source, under a runner-wide instance budget.
  */
 export class RunnerPool {
   private readonly sources = new Map<string, SourceRuntime>();
@@ -444,8 +610,21 @@ export class RunnerPool {
   private nextToken = 1;
   private closed = false;
   private readonly scheduler: HostScheduler;
+  private readonly budget: InstanceBudget;
+  private readonly poolSettings: PoolSettings;
 
   constructor(private readonly opts: RunnerOptions) {
+    const count = (name: keyof typeof POOL_DEFAULTS) => {
+      const v = opts[name] ?? POOL_DEFAULTS[name];
+      if (!Number.isInteger(v) || v < 1) throw new Error(`RunnerOptions.${name} must be a positive integer, got ${v}`);
+      return v;
+    };
+    this.budget = new InstanceBudget(count('maxInstances'));
+    this.poolSettings = {
+      instancesPerSource: count('instancesPerSource'),
+      recycleAfterCalls: count('recycleAfterCalls'),
+      idleTimeoutMs: count('idleTimeoutMs'),
+    };
     this.cache = new TranspileCache(opts.cacheDir);
     this.logger = opts.logger ?? silentLogger;
     this.connectTo = parseConnectTo(opts.connectTo);
@@ -533,11 +712,13 @@ export class RunnerPool {
       this.logger,
       breaker,
       this.opts.observer,
+      this.budget,
+      this.poolSettings,
     );
     const owner = await compiled;
     owner.users++;
     try {
-      await runtime.ensureWorker();
+      await runtime.start();
     } catch (err) {
       runtime.close('failed to load');
       owner.users--;
@@ -627,6 +808,17 @@ export class RunnerPool {
   /** Health of a loaded source: healthy, unhealthy (calls fail fast, with the reason) or probing. */
   health(id: string): SourceHealth | undefined {
     return this.sources.get(id)?.health();
+  }
+
+  /** The instances of a loaded source, in the order they were started. */
+  instances(id: string): InstanceInfo[] | undefined {
+    return this.sources.get(id)?.instanceInfo();
+  }
+
+  /** The runner-wide instance budget: slots in use, sources waiting, instances moved between sources. */
+  budgetStats(): { max: number; inUse: number; waiting: number; evictions: number; handovers: number } {
+    const b = this.budget;
+    return { max: b.max, inUse: b.inUse, waiting: b.waitingCount, evictions: b.evictions, handovers: b.handovers };
   }
 
   /** Timings of the last load of a source. */

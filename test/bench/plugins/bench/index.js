@@ -1,6 +1,11 @@
 // The benchmark's source plugin: `search` does five sequential GETs below the base URL it is
 // given (as a real source scraping a search page and a few detail pages would), `list` does no
-// I/O at all, so its time is the cost of a call through the runner.
+// I/O at all, so its time is the cost of a call through the runner. The pool's tests also use
+// `getMedia`: 'count' returns how many calls this instance has served (its state is per instance),
+// 'trap' makes the instance trap (componentize-js turns a thrown Error into `unreachable`).
+
+/** calls served by this instance */
+let served = 0;
 
 function media(id, title) {
   return {
@@ -34,9 +39,13 @@ export const sourceApi = {
     return { items, nextCursor: undefined };
   },
   async list(listing, _cursor) {
+    served++;
     return { items: [media('static', `listing ${listing}`)], nextCursor: undefined };
   },
   async getMedia(id) {
+    served++;
+    if (id === 'count') return media(id, String(served));
+    if (id === 'trap') throw new Error('a plain Error is not a source-error');
     return media(id, id);
   },
   async listUnits(_mediaId, _cursor) {
