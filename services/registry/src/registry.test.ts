@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodePackage, encodePackage, loadPrivateKey, sha256Hex, signBytes } from '@awasm/shared';
@@ -108,6 +108,8 @@ describe('publish', () => {
     await registry.publish(bytes, proof(alice, bytes));
     expect(await snapshot()).toBe(before);
     expect((await registry.download(record.packageSha256)).bytes).toEqual(bytes);
+    await writeFile(join(folder, `${record.packageSha256}.awpkg`), Uint8Array.from(bytes).reverse());
+    await expect(registry.download(record.packageSha256)).rejects.toMatchObject({ code: Code.DataLoss });
   });
 
   it('refuses a tampered component', async () => {

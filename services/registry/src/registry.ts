@@ -21,7 +21,7 @@ import semver from 'semver';
 import type { RegistryIndexStore, TrustedKey, VersionRecord } from './index-store.js';
 import { VersionConflictError } from './index-store.js';
 import { ComponentRefused, type InspectOptions, inspectComponent } from './inspect.js';
-import type { PackageStore } from './package-store.js';
+import { PackageIntegrityError, type PackageStore } from './package-store.js';
 
 /**
  * Proof that the holder of a publisher key sent this upload: an Ed25519 signature by that key over
@@ -253,7 +253,13 @@ export class Registry {
     if (!/^[0-9a-f]{64}$/.test(packageSha256)) throw invalid('package_sha256 must be 64 lowercase hex digits');
     const record = await this.index.byDigest(packageSha256);
     if (!record) throw new ConnectError(`no published package has sha256 ${packageSha256}`, Code.NotFound);
-    const bytes = await this.packages.get(packageSha256);
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.packages.get(packageSha256);
+    } catch (error) {
+      if (error instanceof PackageIntegrityError) throw new ConnectError(error.message, Code.DataLoss);
+      throw error;
+    }
     if (!bytes) throw new ConnectError(`package ${packageSha256} is indexed but missing from storage`, Code.DataLoss);
     return { record, bytes };
   }
