@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import semver from 'semver';
-import { type RegistryIndexStore, type TrustedKey, VersionConflictError, type VersionRecord } from './index-store.js';
+import { checkNewVersion, type RegistryIndexStore, type TrustedKey, type VersionRecord } from './index-store.js';
 
 interface IndexFile {
   format: 1;
@@ -76,24 +75,8 @@ export class FolderIndexStore implements RegistryIndexStore {
 
   addVersion(record: VersionRecord): Promise<VersionRecord> {
     return this.mutate((doc) => {
-      const same = doc.versions.find((v) => v.pluginId === record.pluginId && v.version === record.version);
-      if (same) {
-        if (same.packageSha256 === record.packageSha256) return { result: same, write: false };
-        throw new VersionConflictError(
-          'duplicate',
-          `${record.pluginId} ${record.version} is already published with other bytes (package ${same.packageSha256}); publish a new version`,
-        );
-      }
-      const newest = doc.versions
-        .filter((v) => v.pluginId === record.pluginId)
-        .map((v) => v.version)
-        .sort(semver.rcompare)[0];
-      if (newest && !semver.gt(record.version, newest)) {
-        throw new VersionConflictError(
-          'older',
-          `${record.pluginId} ${record.version} is not newer than the published ${newest}; versions only go up`,
-        );
-      }
+      const same = checkNewVersion(doc.versions, record);
+      if (same) return { result: same, write: false };
       doc.versions.push(record);
       return { result: record, write: true };
     });

@@ -68,6 +68,19 @@ export function indexStoreContract(implementation: string, open: () => Promise<R
       expect((await store.versions()).filter((v) => /^p\d+$/.test(v.pluginId))).toHaveLength(20);
     });
 
+    it('lets exactly one of two concurrent publishes of one version with different bytes land', async () => {
+      const store = await open();
+      const results = await Promise.allSettled([
+        store.addVersion(record('race', '1.0.0', '8'.repeat(64))),
+        store.addVersion(record('race', '1.0.0', '9'.repeat(64))),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(
+        results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.kind),
+      ).toEqual(['duplicate']);
+      expect((await store.versions()).filter((v) => v.pluginId === 'race')).toHaveLength(1);
+    });
+
     it('adds, replaces, lists and removes trusted keys', async () => {
       const store = await open();
       const key = { keyId: 'b'.repeat(32), publicKey: 'ed25519:x', name: 'alice', pluginIds: ['alpha'], addedAt: 1 };

@@ -1,4 +1,5 @@
 import type { MediaKind } from '@awasm/shared';
+import semver from 'semver';
 
 /** One published version of a plugin, as the index lists it. */
 export interface VersionRecord {
@@ -71,4 +72,30 @@ export interface RegistryIndexStore {
   putKey(key: TrustedKey): Promise<TrustedKey>;
   /** False when there was no such key. */
   removeKey(keyId: string): Promise<boolean>;
+}
+
+/**
+ * Decides whether `record` may join the plugin's published versions: returns the stored record
+ * when it is the same version with the same bytes (nothing to add), undefined when it is new,
+ * and throws VersionConflictError for the same version with other bytes or a version not newer
+ * than every published one (yanked ones included). Every index store applies it atomically.
+ */
+export function checkNewVersion(published: readonly VersionRecord[], record: VersionRecord): VersionRecord | undefined {
+  const mine = published.filter((v) => v.pluginId === record.pluginId);
+  const same = mine.find((v) => v.version === record.version);
+  if (same) {
+    if (same.packageSha256 === record.packageSha256) return same;
+    throw new VersionConflictError(
+      'duplicate',
+      `${record.pluginId} ${record.version} is already published with other bytes (package ${same.packageSha256}); publish a new version`,
+    );
+  }
+  const newest = mine.map((v) => v.version).sort(semver.rcompare)[0];
+  if (newest && !semver.gt(record.version, newest)) {
+    throw new VersionConflictError(
+      'older',
+      `${record.pluginId} ${record.version} is not newer than the published ${newest}; versions only go up`,
+    );
+  }
+  return undefined;
 }

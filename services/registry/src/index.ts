@@ -9,6 +9,7 @@ export {
   type InspectOptions,
   inspectComponent,
 } from './inspect.js';
+export { GridFsPackageStore, MongoIndexStore, MongoRegistryStorage } from './mongo-registry.js';
 export { assertDigest, PackageIntegrityError, type PackageStore } from './package-store.js';
 export {
   type IndexFilter,
