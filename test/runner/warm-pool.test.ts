@@ -76,7 +76,13 @@ function spec(id: string, maxConcurrency = 4): SourceSpec {
     digest,
     component: bytes,
     allowedHosts: [`http://${HOST}`],
-    limits: { memoryMb: 128, callTimeoutMs: 20_000, maxResponseBytes: 1024 * 1024, maxConcurrency },
+    limits: {
+      memoryMb: 128,
+      callTimeoutMs: 20_000,
+      maxResponseBytes: 1024 * 1024,
+      maxConcurrency,
+      requestsPerSecond: 1000,
+    },
     settings: {},
   };
 }

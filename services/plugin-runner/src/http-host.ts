@@ -169,7 +169,8 @@ export class SourceHttp {
 
   /**
    * Serves one worker's wasi:http port: requests come in as messages, events go back on the port
-   * followed by a bump of the signal word (the worker blocks on it with Atomics.wait).
+   * as arrays (one per turn of the event loop), each followed by a bump of the signal word (the
+   * worker blocks on it with Atomics.wait).
    * Returns a function that detaches, aborting whatever is still in flight.
    */
   attach(
@@ -180,11 +181,28 @@ export class SourceHttp {
   ): () => void {
     const active = new Map<number, AbortController>();
     let closed = false;
-    const emit = (event: HttpEvent) => {
-      if (closed) return;
-      port.postMessage(event);
+    // Events of one turn of the event loop (typically a response's head, body and end) go to the
+    // worker as one message with one wake-up; body chunks are transferred, not copied again.
+    let batch: HttpEvent[] | undefined;
+    let transfer: ArrayBuffer[] = [];
+    const flush = () => {
+      const events = batch;
+      const buffers = transfer;
+      batch = undefined;
+      transfer = [];
+      if (closed || !events) return;
+      port.postMessage(events, buffers);
       Atomics.add(signal, 0, 1);
       Atomics.notify(signal, 0);
+    };
+    const emit = (event: HttpEvent) => {
+      if (closed) return;
+      if (event.type === 'chunk') transfer.push(event.data.buffer as ArrayBuffer);
+      if (batch) batch.push(event);
+      else {
+        batch = [event];
+        queueMicrotask(flush);
+      }
     };
     port.on('message', (msg: RequestMessage | { type: 'abort'; id: number }) => {
       if (closed) return;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentEmbed, componentNew, transpile } from '@bytecodealliance/jco';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DigestMismatchError, sha256Hex, TranspileCache, type TranspileFn } from './transpile-cache.js';
+import { DigestMismatchError, optimiseGlue, sha256Hex, TranspileCache, type TranspileFn } from './transpile-cache.js';
 
 /** A small real component: a generated core module behind a one-function world. */
 async function tinyComponent(name: string): Promise<Uint8Array> {
@@ -112,5 +112,18 @@ describe('TranspileCache', () => {
     expect(calls).toBe(1);
     expect(new Set(results.map((r) => r.entry.componentUrl)).size).toBe(1);
     expect((await readdir(dir)).filter((n) => n.startsWith('.tmp'))).toEqual([]);
+  });
+
+  it("makes jco's debug logging a no-op in the glue it keeps, and leaves other glue alone", async () => {
+    const bytes = await tinyComponent('glue');
+    const { entry } = await new TranspileCache(dir, { transpile: counting }).get(sha256Hex(bytes), bytes);
+    const glue = await readFile(join(entry.dir, 'component.mjs'), 'utf8');
+    expect(glue).not.toMatch(/JCO_DEBUG/);
+    const jcoDebug = `  const _debugLog = (...args) => {
+    if (!globalThis?.process?.env?.JCO_DEBUG) { return; }
+    console.debug(...args);
+  };`;
+    expect(optimiseGlue(`a;\n${jcoDebug}\nb;`)).toBe('a;\n  const _debugLog = () => {};\nb;');
+    expect(optimiseGlue('const other = 1;')).toBe('const other = 1;');
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -58,6 +58,19 @@ async function jcoTranspile(bytes: Uint8Array) {
     base64Cutoff: 0,
     quiet: true,
   });
+}
+
+/**
+ * jco's glue calls `_debugLog(label, {...})` hundreds of times per call, and each call reads
+ * `process.env.JCO_DEBUG` (a slow, intercepted property in Node). Debug logging of the glue is
+ * never wanted in the runner, so the function becomes a no-op that V8 inlines away, together with
+ * the argument objects built for it. A glue without that definition is left as it is.
+ */
+export function optimiseGlue(js: string): string {
+  return js.replace(
+    /const _debugLog = \(\.\.\.args\) => \{\s*if \(!globalThis\?\.process\?\.env\?\.JCO_DEBUG\) \{ return; \}\s*console\.debug\(\.\.\.args\);\s*\};/,
+    'const _debugLog = () => {};',
+  );
 }
 
 /**
@@ -137,7 +150,8 @@ export class TranspileCache {
     this.transpiles++;
     const files: Record<string, Uint8Array> = {};
     for (const [name, content] of Object.entries(out.files)) {
-      if (name === 'component.js') files[COMPONENT_JS] = content;
+      if (name === 'component.js')
+        files[COMPONENT_JS] = new TextEncoder().encode(optimiseGlue(new TextDecoder().decode(content)));
       else if (name.endsWith('.wasm') && !name.includes('/')) files[name] = content;
     }
     if (!files[COMPONENT_JS]) throw new Error('jco produced no component.js');

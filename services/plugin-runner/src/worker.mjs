@@ -42,6 +42,11 @@ function flush(stream) {
 
 const decoder = new TextDecoder();
 
+/** HTTP events received from the host and not yet handed to the import object. */
+/** @type {unknown[]} */
+let inbox = [];
+let inboxAt = 0;
+
 /** @type {import('./wasi-imports.mjs').WasiHost} */
 const host = {
   getSetting: (key) => (Object.hasOwn(settings, key) ? settings[key] : undefined),
@@ -70,7 +75,13 @@ const host = {
     httpPort.postMessage(message);
   },
   receive() {
-    return receiveMessageOnPort(httpPort)?.message;
+    if (inboxAt < inbox.length) return inbox[inboxAt++];
+    const message = receiveMessageOnPort(httpPort)?.message;
+    if (!Array.isArray(message)) return message;
+    // the host posts the events of one turn of its event loop together
+    inbox = message;
+    inboxAt = 0;
+    return inbox[inboxAt++];
   },
   signalValue: () => Atomics.load(signal, 0),
   wait(seen, timeoutMs) {
