@@ -97,6 +97,18 @@ describe('HostScheduler', () => {
     expect((await b.admit(target, now)).ok).toBe(true);
   });
 
+  it('leaves a source without a rate of its own unlimited unless the operator sets one', async () => {
+    const clock = fakeClock();
+    const free = new HostScheduler({ clock }).forSource('s', undefined);
+    for (let i = 0; i < 100; i++) expect(await free.admit(target, clock.now())).toEqual({ ok: true, waitedMs: 0 });
+    const capped = new HostScheduler({ clock, overrides: { '*': 0.1 } }).forSource('s', undefined);
+    expect((await capped.admit(target, clock.now())).ok).toBe(true);
+    expect((await capped.admit(target, clock.now())).ok).toBe(false);
+    // Retry-After still holds an unlimited host
+    await free.observe(target, 429, '5');
+    expect(await free.admit(target, clock.now())).toMatchObject({ ok: false, retryAfterSeconds: 5 });
+  });
+
   it('applies operator overrides by host, then "*", then the manifest rate', () => {
     const scheduler = new HostScheduler({ overrides: { 'slow.example': 0.5, '*': 50 } });
     expect(scheduler.forSource('s', 10).rateFor('slow.example')).toBe(0.5);

@@ -109,13 +109,16 @@ export class HostScheduler {
     this.maxRetryAfterMs = (options.maxRetryAfterSeconds ?? 3600) * 1000;
   }
 
-  /** The rate a source's requests to `host` get: the operator's override, else the manifest's. */
-  rateFor(host: string, manifestRate: number): number {
+  /**
+   * The rate a source's requests to `host` get: the operator's override, else the manifest's;
+   * undefined (no limit) when neither gives one.
+   */
+  rateFor(host: string, manifestRate: number | undefined): number | undefined {
     return this.overrides.get(host) ?? this.overrides.get('*') ?? manifestRate;
   }
 
-  /** The scheduler of one source, with its manifest's requests_per_second. */
-  forSource(sourceId: string, requestsPerSecond: number): SourceScheduler {
+  /** The scheduler of one source, with its manifest's requests_per_second (undefined: no limit of its own). */
+  forSource(sourceId: string, requestsPerSecond: number | undefined): SourceScheduler {
     return new SourceScheduler(this, sourceId, requestsPerSecond);
   }
 
@@ -130,6 +133,9 @@ export class HostScheduler {
   }
 }
 
+/** The rate of a source with no limit: a bucket that never runs dry, which a Retry-After can still hold. */
+const UNLIMITED = 1e9;
+
 function rule(requestsPerSecond: number): RateRule {
   return { requestsPerSecond, burst: Math.max(1, Math.floor(requestsPerSecond)) };
 }
@@ -141,14 +147,14 @@ export class SourceScheduler {
   constructor(
     private readonly scheduler: HostScheduler,
     readonly sourceId: string,
-    private readonly requestsPerSecond: number,
+    private readonly requestsPerSecond: number | undefined,
   ) {}
 
   private key(target: ScheduleTarget): string {
     return `${this.sourceId}\n${target.scheme}://${target.host}:${target.port}`;
   }
 
-  rateFor(host: string): number {
+  rateFor(host: string): number | undefined {
     return this.scheduler.rateFor(host, this.requestsPerSecond);
   }
 
@@ -157,7 +163,8 @@ export class SourceScheduler {
    * `deadline` (epoch ms); `retryAfterSeconds` says when one would be free.
    */
   async admit(target: ScheduleTarget, deadline: number, signal?: AbortSignal): Promise<Admission> {
-    const rps = this.rateFor(target.host);
+    // without a rate, no limit in effect, but Retry-After still holds
+    const rps = this.rateFor(target.host) ?? UNLIMITED;
     const reservation = await this.scheduler.reserve(this.key(target), rule(rps), deadline);
     const now = this.scheduler.clock.now();
     if (!reservation.ok) {
@@ -187,7 +194,8 @@ export class SourceScheduler {
     const until = parseRetryAfter(retryAfter, this.scheduler.clock.now());
     if (until === undefined) return undefined;
     this.stats.holds++;
-    await this.scheduler.hold(this.key(target), rule(this.rateFor(target.host)), until);
+    // a host without a rate limit is still held; afterwards it is free again (no rate to resume at)
+    await this.scheduler.hold(this.key(target), rule(this.rateFor(target.host) ?? UNLIMITED), until);
     return until;
   }
 }

@@ -45,7 +45,7 @@ export interface HttpPolicy {
   allowPrivateAddresses: boolean;
   lookup?: LookupFn;
   logger: Logger;
-  /** rate limits and Retry-After for this source's requests (default: its own, at 10 per second per host) */
+  /** rate limits and Retry-After for this source's requests (default: its own, with no rate limit) */
   scheduler?: SourceScheduler;
 }
 
@@ -157,7 +157,7 @@ export class SourceHttp {
     const agentOptions = { keepAlive: true, maxSockets: policy.maxConcurrency, maxFreeSockets: policy.maxConcurrency };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
     this.lookup = policy.lookup ?? defaultLookup;
-    this.scheduler = policy.scheduler ?? new HostScheduler().forSource(policy.sourceId, 10);
+    this.scheduler = policy.scheduler ?? new HostScheduler().forSource(policy.sourceId, undefined);
   }
 
   readonly scheduler: SourceScheduler;

@@ -21,7 +21,7 @@ export interface SourceLimits {
   callTimeoutMs: number;
   maxResponseBytes: number;
   maxConcurrency: number;
-  /** the manifest's requests_per_second, per host this source calls (default 10) */
+  /** the manifest's requests_per_second, per host this source calls (none: no limit of its own) */
   requestsPerSecond?: number;
 }
 
@@ -558,9 +558,6 @@ class SourceRuntime implements BudgetClient {
   }
 }
 
-/** requests_per_second when a spec gives none (the manifest's default). */
-const DEFAULT_REQUESTS_PER_SECOND = 10;
-
 function checkSpec(spec: SourceSpec): void {
   const fail = (msg: string): never => {
     throw new PluginLoadError(String(spec?.id), msg);
@@ -699,7 +696,7 @@ export class RunnerPool {
       connectTo: this.connectTo,
       allowPrivateAddresses: this.opts.allowPrivateAddresses ?? false,
       logger: this.logger,
-      scheduler: this.scheduler.forSource(id, spec.limits.requestsPerSecond ?? DEFAULT_REQUESTS_PER_SECOND),
+      scheduler: this.scheduler.forSource(id, spec.limits.requestsPerSecond),
       ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
     });
     const breaker = new CircuitBreaker(id, () => this.scheduler.clock.now(), this.opts.circuitBreaker);
