@@ -305,22 +305,28 @@ describe('numeric IP forms', () => {
 });
 
 describe('the address policy applies after DNS', () => {
-  const answers: Record<string, string> = {
+  const answers: Record<string, string | string[]> = {
     'rebind.awasm.test': '127.0.0.1',
     'meta.awasm.test': '169.254.169.254',
     'lan.awasm.test': '10.1.2.3',
     'mapped.awasm.test': '::ffff:127.0.0.1',
+    // every answer of a multi-address reply is checked; none of these may be used
+    'many.awasm.test': ['0.0.0.0', '192.168.1.20', '100.64.0.1', 'fd12:3456::1', 'fe80::1', '::1', '64:ff9b::7f00:1'],
   };
+  const lookups: string[] = [];
   const lookup = async (hostname: string) => {
+    lookups.push(hostname);
     const address = answers[hostname];
     if (!address) throw Object.assign(new Error(`no such host ${hostname}`), { code: 'ENOTFOUND' });
-    return [{ address, family: address.includes(':') ? 6 : 4 }];
+    return (Array.isArray(address) ? address : [address]).map((a) => ({ address: a, family: a.includes(':') ? 6 : 4 }));
   };
   const allowedHosts = () => [
     `http://rebind.awasm.test:${forbidden.port}`,
     'http://meta.awasm.test',
     'http://lan.awasm.test',
     `http://mapped.awasm.test:${forbidden.port}`,
+    `http://many.awasm.test:${forbidden.port}`,
+    'http://nxdomain.awasm.test',
   ];
 
   it('refuses an allowed name whose answer is loopback, link-local metadata, private or mapped loopback', async () => {
@@ -331,6 +337,10 @@ describe('the address policy applies after DNS', () => {
       await refusedWith(raw(dns, 'dns', 'meta.awasm.test'), 'destination-IP-prohibited');
       await refusedWith(raw(dns, 'dns', 'lan.awasm.test'), 'destination-IP-prohibited');
       await refusedWith(raw(dns, 'dns', `mapped.awasm.test:${forbidden.port}`), 'destination-IP-prohibited');
+      await refusedWith(raw(dns, 'dns', `many.awasm.test:${forbidden.port}`), 'destination-IP-prohibited');
+      await refusedWith(raw(dns, 'dns', 'nxdomain.awasm.test'), 'DNS-error');
+      // the resolver the test controls was asked, and nothing reached loopback
+      expect(lookups).toEqual(expect.arrayContaining(['rebind.awasm.test', 'many.awasm.test', 'nxdomain.awasm.test']));
       expect(forbidden.requests).toEqual([]);
       const refusal = logger.records.find(
         (r) => r.msg === 'plugin request refused' && /loopback/.test(String(r.obj.reason)),
