@@ -111,7 +111,7 @@ export interface LoadInfo {
   /** ms spent transpiling or reading the cache */
   transpileMs: number;
   compileMs: number;
-  /** ms from starting the first instance to its being ready */
+  /** ms from the core modules being compiled to the first instance being ready (it starts while they compile) */
   startMs: number;
   totalMs: number;
 }
@@ -181,7 +181,7 @@ class SourceRuntime implements BudgetClient {
   constructor(
     readonly spec: SourceSpec,
     private readonly entry: TranspiledComponent,
-    private readonly modules: Record<string, WebAssembly.Module>,
+    private modules: Record<string, WebAssembly.Module> | Promise<Record<string, WebAssembly.Module>>,
     readonly http: SourceHttp,
     private settings: Record<string, string>,
     private readonly logger: Logger,
@@ -206,6 +206,14 @@ class SourceRuntime implements BudgetClient {
       scheduler: http.scheduler.stats,
     };
     budget.register(this);
+    if (modules instanceof Promise) {
+      modules.then(
+        (m) => {
+          this.modules = m;
+        },
+        () => {},
+      );
+    }
   }
 
   get id(): string {
@@ -685,9 +693,6 @@ export class RunnerPool {
       this.compiled.set(key, compiled);
       compiled.catch(() => this.compiled.delete(key));
     }
-    const { modules } = await compiled;
-    const t2 = performance.now();
-
     const http = new SourceHttp({
       sourceId: id,
       allowlist,
@@ -700,10 +705,11 @@ export class RunnerPool {
       ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
     });
     const breaker = new CircuitBreaker(id, () => this.scheduler.clock.now(), this.opts.circuitBreaker);
+    // the first instance starts (and loads the glue) while the core modules compile
     const runtime = new SourceRuntime(
       spec,
       entry,
-      modules,
+      compiled.then((c) => c.modules),
       http,
       { ...spec.settings },
       this.logger,
@@ -712,10 +718,19 @@ export class RunnerPool {
       this.budget,
       this.poolSettings,
     );
-    const owner = await compiled;
+    const started = runtime.start();
+    let owner: CompiledComponent;
+    try {
+      owner = await compiled;
+    } catch (err) {
+      started.catch(() => {});
+      runtime.close('failed to load');
+      throw err;
+    }
+    const t2 = performance.now();
     owner.users++;
     try {
-      await runtime.start();
+      await started;
     } catch (err) {
       runtime.close('failed to load');
       owner.users--;

@@ -31,7 +31,8 @@ export interface WorkerSetup {
   sourceId: string;
   generation: number;
   componentUrl: string;
-  modules: Record<string, WebAssembly.Module>;
+  /** the compiled core modules, or a promise of them: the worker starts and loads the glue meanwhile */
+  modules: Record<string, WebAssembly.Module> | Promise<Record<string, WebAssembly.Module>>;
   settings: Record<string, string>;
   maxRequestBodyBytes: number;
   http: SourceHttp;
@@ -64,7 +65,7 @@ export class SourceWorker {
       name: `awasm-source:${setup.sourceId}#${setup.generation}`,
       workerData: {
         componentUrl: setup.componentUrl,
-        modules: setup.modules,
+        modules: setup.modules instanceof Promise ? undefined : setup.modules,
         settings: setup.settings,
         signal,
         httpPort: port2,
@@ -80,6 +81,14 @@ export class SourceWorker {
       stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 32 },
     });
+    if (setup.modules instanceof Promise) {
+      setup.modules.then(
+        (modules) => {
+          if (!this.dead) this.worker.postMessage({ type: 'modules', modules });
+        },
+        (err: Error) => this.kill(`the component could not be compiled: ${err.message}`),
+      );
+    }
     this.detachHttp = setup.http.attach(port1, new Int32Array(signal), setup.deadline, setup.onRateLimited);
     this.forwardConsole();
 

@@ -4,7 +4,8 @@
  * object from wasi-imports.mjs and serves calls posted by the runner, one at a time.
  *
  * workerData: { componentUrl, modules, settings, signal, httpPort, maxRequestBodyBytes, outputBytesPerCall }
- * from the runner:  { type: 'call', id, op, args } | { type: 'settings', settings }
+ * from the runner:  { type: 'modules', modules } (first, when workerData has none: the worker loads the
+ *                   glue while the runner compiles) | { type: 'call', id, op, args } | { type: 'settings', settings }
  * to the runner:    { type: 'ready' } | { type: 'init-error', message }
  *                   | { type: 'result', id, ok: true, value, memoryBytes } | { type: 'result', id, ok: false, error, memoryBytes }
  *                   | { type: 'output', stream, text } | { type: 'log', level, message }
@@ -111,13 +112,29 @@ function memoryBytes() {
   return total;
 }
 
+/**
+ * The compiled core modules, posted by the runner once compiled (settings may change meanwhile).
+ * @returns {Promise<Record<string, WebAssembly.Module>>}
+ */
+function modulesFromRunner() {
+  return new Promise((resolve) => {
+    const onMessage = (/** @type {any} */ msg) => {
+      if (msg.type === 'settings') settings = msg.settings;
+      if (msg.type !== 'modules') return;
+      port.off('message', onMessage);
+      resolve(msg.modules);
+    };
+    port.on('message', onMessage);
+  });
+}
+
 /** @type {Record<string, (...args: unknown[]) => unknown>} */
 let api;
 try {
   const { imports } = createImports(host);
   const component = await import(data.componentUrl);
   /** @type {Record<string, WebAssembly.Module>} */
-  const modules = data.modules;
+  const modules = data.modules ?? (await modulesFromRunner());
   const instance = await component.instantiate(
     (/** @type {string} */ name) => {
       const m = modules[name];
