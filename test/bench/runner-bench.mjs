@@ -27,6 +27,8 @@ const N = quick
   : { ioWarm: 30, io: 300, p2: 30, noIo: 3000, cold: 7, throughputMs: 3000 };
 const SOURCES = 8;
 const CALLERS_PER_SOURCE = 2;
+/** upstream latency of the "slow upstream" throughput runs (the fixture waits this long per GET) */
+const SLOW_MS = 20;
 
 // requestsPerSecond at the manifest's ceiling: the bench measures the runner, not a rate limit
 const limits = {
@@ -212,11 +214,19 @@ const scenarios = {
     return { ms: performance.now() - t0 };
   },
 
-  /** (c) 8 sources called concurrently, and the host's RSS per warm instance */
-  async throughput({ port }) {
+  /**
+   * (c) 8 sources called concurrently, and the host's RSS per warm instance. `perSource` caps the
+   * instances per source (default: the runner's); `slow` makes the fixture answer each GET after SLOW_MS.
+   */
+  async throughput({ port, perSource, slow }) {
     const { RunnerPool } = await import('@awasm/plugin-runner');
     const c = await loadComponent();
-    const pool = new RunnerPool({ cacheDir, connectTo: { [`${HOST}:80`]: `127.0.0.1:${port}` } });
+    const pool = new RunnerPool({
+      cacheDir,
+      connectTo: { [`${HOST}:80`]: `127.0.0.1:${port}` },
+      ...(perSource ? { instancesPerSource: perSource } : {}),
+    });
+    const path = slow ? '/slow' : '';
     const ids = Array.from({ length: SOURCES }, (_, i) => `bench-${i}`);
     const rss0 = rssMb();
     for (const id of ids) await pool.load(spec(id, c.bytes, c.digest));
@@ -224,7 +234,7 @@ const scenarios = {
     const instances0 = live(pool, ids);
     const rssPerInstance = (rssMb() - rss0) / instances0;
 
-    const direct = directClient(`http://127.0.0.1:${port}`);
+    const direct = directClient(`http://127.0.0.1:${port}${path}`);
     const callers = SOURCES * CALLERS_PER_SOURCE;
     const runFor = async (ms, fn) => {
       const end = performance.now() + ms;
@@ -239,7 +249,7 @@ const scenarios = {
       );
       return done / (ms / 1000);
     };
-    const search = (k) => pool.call(ids[k % SOURCES], 'search', [`http://${HOST}`, [], undefined]);
+    const search = (k) => pool.call(ids[k % SOURCES], 'search', [`http://${HOST}${path}`, [], undefined]);
     await runFor(300, search);
     await runFor(300, () => direct.fiveGets());
     const runnerRate = await runFor(N.throughputMs, search);
@@ -250,6 +260,8 @@ const scenarios = {
     return {
       sources: SOURCES,
       concurrentCallers: callers,
+      instancesPerSource: perSource ?? 'default',
+      upstreamDelayMs: slow ? SLOW_MS : 0,
       searchesPerSecond: { runner: round(runnerRate), directHttp: round(directRate) },
       instancesAfter: instances,
       rssPerWarmInstanceMb: round(rssPerInstance),
@@ -301,15 +313,16 @@ function runScenario(name, args) {
 
 async function fixture() {
   const server = http.createServer((req, res) => {
-    const m = /^\/item\/(\d+)$/.exec(req.url ?? '');
+    const m = /^(\/slow)?\/item\/(\d+)$/.exec(req.url ?? '');
     if (!m) {
       res.statusCode = 404;
       res.end();
       return;
     }
-    const body = JSON.stringify({ id: Number(m[1]), title: `Item ${m[1]}`, text: 'x'.repeat(512) });
+    const body = JSON.stringify({ id: Number(m[2]), title: `Item ${m[2]}`, text: 'x'.repeat(512) });
     res.setHeader('content-type', 'application/json');
-    res.end(body);
+    if (m[1]) setTimeout(() => res.end(body), SLOW_MS);
+    else res.end(body);
   });
   server.keepAliveTimeout = 60_000;
   await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
@@ -346,6 +359,9 @@ async function main() {
       coldBase.push(await runScenario('coldPreview2', {}));
     }
     const tp = await runScenario('throughput', { port });
+    const tp1 = await runScenario('throughput', { port, perSource: 1 });
+    const tpSlow = await runScenario('throughput', { port, slow: true });
+    const tpSlow1 = await runScenario('throughput', { port, slow: true, perSource: 1 });
 
     const coldMs = summary(cold.map((r) => r.ms));
     const coldBaseMs = summary(coldBase.map((r) => r.ms));
@@ -384,6 +400,9 @@ async function main() {
         goal: 'runner p50 under 0.2 ms',
       },
       throughput: tp,
+      throughputOneInstancePerSource: tp1,
+      throughputSlowUpstream: tpSlow,
+      throughputSlowUpstreamOneInstancePerSource: tpSlow1,
       rssPerWarmInstanceMb: { runner: tp.rssPerWarmInstanceMb, preview2ShimInProcess: p2.rssPerInstanceMb },
     };
     const report = {
@@ -440,10 +459,17 @@ async function main() {
         '< 0.2 ms',
       ],
       [
-        `throughput, ${SOURCES} sources x ${CALLERS_PER_SOURCE} callers, searches/s`,
-        `${tp.searchesPerSecond.runner.toFixed(0)}/s`,
+        `throughput, ${SOURCES} sources x ${CALLERS_PER_SOURCE} callers, loopback, searches/s`,
+        `${tp.searchesPerSecond.runner.toFixed(0)}/s (1 instance/source: ${tp1.searchesPerSecond.runner.toFixed(0)}/s)`,
         `${tp.searchesPerSecond.directHttp.toFixed(0)}/s direct Node http`,
         ratio(tp.searchesPerSecond.runner, tp.searchesPerSecond.directHttp),
+        '',
+      ],
+      [
+        `throughput, same, upstream answering in ${SLOW_MS} ms`,
+        `${tpSlow.searchesPerSecond.runner.toFixed(0)}/s (1 instance/source: ${tpSlow1.searchesPerSecond.runner.toFixed(0)}/s)`,
+        `${tpSlow.searchesPerSecond.directHttp.toFixed(0)}/s direct Node http`,
+        ratio(tpSlow.searchesPerSecond.runner, tpSlow.searchesPerSecond.directHttp),
         '',
       ],
       [
