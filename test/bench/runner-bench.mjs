@@ -344,6 +344,8 @@ const ms = (x) => `${x.toFixed(x < 1 ? 3 : 2)} ms`;
 
 async function main() {
   const started = performance.now();
+  // other work on the machine shows in every figure; the baselines share it, so compare ratios
+  const loadAverage = os.loadavg()[0];
   const c = await loadComponent();
   // make sure the on-disk transpile cache holds the component, so every scenario loads from it
   const { TranspileCache } = await import('@awasm/plugin-runner');
@@ -415,6 +417,7 @@ async function main() {
         memoryGb: Math.round(os.totalmem() / 1024 ** 3),
         node: process.version,
         platform: `${os.platform()} ${os.release()}`,
+        loadAverage1mAtStart: round(loadAverage),
       },
       quick,
       results,
@@ -489,7 +492,7 @@ async function main() {
       `cold start p50 breakdown: verify+read ${med('transpileMs')} ms, compile ${med('compileMs')} ms, first instance ${med('startMs')} ms`,
     );
     console.log(
-      `${report.machine.cpus} x ${report.machine.cpuModel}, ${report.machine.memoryGb} GB, Node ${process.version}; ${report.seconds} s`,
+      `${report.machine.cpus} x ${report.machine.cpuModel}, ${report.machine.memoryGb} GB, Node ${process.version}, load average ${report.machine.loadAverage1mAtStart} at start; ${report.seconds} s`,
     );
     if (!quick) {
       await mkdir(join(resultsPath, '..'), { recursive: true });
