@@ -4,3 +4,4 @@ export * from './manifest.js';
 export * from './manifest-schema.js';
 export * from './package-file.js';
 export * from './signing.js';
+export * from './static-index.js';

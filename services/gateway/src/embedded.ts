@@ -1,14 +1,17 @@
 import { join } from 'node:path';
-import { SqlitePluginStore } from '@awasm/catalog';
+import { SqlitePluginStore, SqliteRepositoryStore } from '@awasm/catalog';
 import { HostScheduler, RunnerPool } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
+import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { ServerMetrics } from './metrics.js';
 import { PluginManager } from './plugin-manager.js';
 import { registerPluginService } from './plugin-service.js';
+import { RepositoryManager } from './repositories.js';
+import { registerRepositoryService } from './repository-service.js';
 import { createServer } from './server.js';
 import { registerSourceService } from './source-service.js';
 
@@ -17,6 +20,7 @@ export interface EmbeddedServer {
   port: number;
   plugins: PluginManager;
   registry: Registry;
+  repositories: RepositoryManager;
   metrics: ServerMetrics;
   close(): Promise<void>;
 }
@@ -30,6 +34,7 @@ export async function startEmbeddedServer(
   logger: Logger = createLogger({ level: config.logLevel }),
 ): Promise<EmbeddedServer> {
   const store = new SqlitePluginStore(join(config.dataDir, 'catalog.db'));
+  const repositoryStore = new SqliteRepositoryStore(join(config.dataDir, 'catalog.db'));
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
@@ -47,16 +52,23 @@ export async function startEmbeddedServer(
   const registry = new Registry(new FolderPackageStore(registryDir), new FolderIndexStore(registryDir), {
     allowFilesystemImports: config.registryAllowFilesystemImports,
   });
+  // A signer is trusted when this server's registry trusts it for the plugin id, or when a
+  // repository the operator added pins it (see RepositoryManager).
+  let repositories: RepositoryManager | undefined;
   const plugins = new PluginManager(store, packages, runner, logger, {
     allowUnsigned: config.allowUnsignedPackages,
-    isTrusted: (keyId, pluginId) => registry.isTrusted(keyId, pluginId),
+    isTrusted: async (keyId, pluginId) =>
+      (await registry.isTrusted(keyId, pluginId)) || ((await repositories?.isPinned(keyId)) ?? false),
+  });
+  repositories = new RepositoryManager(repositoryStore, plugins, logger, {
+    locallyTrusted: (keyId, pluginId) => registry.isTrusted(keyId, pluginId),
   });
   try {
     await plugins.start();
     const server = await createServer({
       host: config.host,
       port: config.port,
-      services: [SourceService, PluginService, RegistryService],
+      services: [SourceService, PluginService, RegistryService, RepositoryService],
       routes: (router) => {
         registerSourceService(router, {
           plugins,
@@ -65,6 +77,7 @@ export async function startEmbeddedServer(
         });
         registerPluginService(router, plugins, { health });
         registerRegistryService(router, registry, { adminToken: config.adminToken });
+        registerRepositoryService(router, repositories, { health });
       },
       metrics: () => metrics.render(),
     });
@@ -74,16 +87,19 @@ export async function startEmbeddedServer(
       port: server.port,
       plugins,
       registry,
+      repositories,
       metrics,
       async close() {
         await server.close();
         await runner.close();
         await store.close();
+        await repositoryStore.close();
       },
     };
   } catch (error) {
     await runner.close();
     await store.close();
+    await repositoryStore.close();
     throw error;
   }
 }
