@@ -1,5 +1,6 @@
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
+import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { type Client, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
@@ -10,6 +11,7 @@ export interface Clients {
   sources: Client<typeof SourceService>;
   plugins: Client<typeof PluginService>;
   registry: Client<typeof RegistryService>;
+  repositories: Client<typeof RepositoryService>;
 }
 
 /** gRPC over HTTP/2, the same protocol Dart and grpcurl use. */
@@ -28,5 +30,6 @@ export function connect(server: string): Clients {
     sources: createClient(SourceService, transport),
     plugins: createClient(PluginService, transport),
     registry: createClient(RegistryService, transport),
+    repositories: createClient(RepositoryService, transport),
   };
 }

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parseManifest, sha256Hex } from '@awasm/shared';
 import {
   type Asset,
@@ -30,12 +30,20 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { Command, CommanderError, Option } from 'commander';
 import { connect, DEFAULT_SERVER } from './client.js';
 import { json, type Output, processOutput, table, truncate } from './output.js';
+import type { ProgressSink } from './progress.js';
 import {
   addPublisherCommands,
   addRegistryCommands,
   packPackage,
   type RegistryCommandContext,
 } from './registry-commands.js';
+import {
+  addExportCommand,
+  addRepoCommands,
+  addRepositoryPluginCommands,
+  installFromRepository,
+  type RepositoryCommandContext,
+} from './repository-commands.js';
 
 /** Exit codes: 0 ok, 1 the server refused or failed the request, 2 bad usage, 3 server unreachable. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
@@ -171,9 +179,24 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   const opts = () => program.opts<{ server: string; json: boolean }>();
   const clients = () => connect(opts().server);
   const print = (text: string, value: unknown) => output.out(opts().json ? json(value) : text);
+  // A bar redrawn in place when stderr is a terminal, plain lines otherwise.
+  const progressSink: ProgressSink = {
+    tty: output === processOutput && process.stderr.isTTY === true,
+    write: (text) => process.stderr.write(text),
+    line: (text) => output.err(text),
+  };
   const registryContext: RegistryCommandContext = {
     registry: () => clients().registry,
     print,
+    usage: (message) => new UsageError(message),
+    progress: progressSink,
+  };
+  const repositoryContext: RepositoryCommandContext = {
+    repositories: () => clients().repositories,
+    registry: () => clients().registry,
+    print,
+    warn: (text) => output.err(text),
+    progress: progressSink,
     usage: (message) => new UsageError(message),
   };
 
@@ -198,15 +221,39 @@ export async function main(argv: string[], output: Output = processOutput): Prom
 
   const plugin = program.command('plugin').description('manage installed plugins');
   plugin
-    .command('install <package>')
-    .description('install or update a plugin from a .awpkg package file')
-    .action(async (file: string) => {
+    .command('install <package-or-id>')
+    .description('install or update a plugin from a .awpkg package file, or by id from your repositories')
+    .option('--version <version>', 'from a repository: this version (default: the newest)')
+    .option('--repo <name>', 'from a repository: only this one')
+    .option('--force', 'from a repository: allow installing an older version than the installed one', false)
+    .action(async (target: string, flags: { version?: string; repo?: string; force: boolean }) => {
+      const isFile = await stat(target).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      if (!isFile) {
+        if (/[/\\]|\.awpkg$/i.test(target)) throw new UsageError(`cannot read package file '${target}': ENOENT`);
+        const { plugin: installed, repository } = await installFromRepository(repositoryContext, {
+          pluginId: target,
+          version: flags.version ?? '',
+          repository: flags.repo ?? '',
+          allowDowngrade: flags.force,
+        });
+        print(
+          `installed ${installed.id} ${installed.version} from ${repository || 'repository'} (package ${installed.packageSha256.slice(0, 12)})`,
+          toJson(InstalledPluginSchema, installed),
+        );
+        return;
+      }
+      if (flags.version || flags.repo || flags.force) {
+        throw new UsageError('--version, --repo and --force apply to installs from a repository, not from a file');
+      }
       let bytes: Uint8Array;
       try {
-        bytes = await readFile(file);
+        bytes = await readFile(target);
       } catch (error) {
         throw new UsageError(
-          `cannot read package file '${file}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+          `cannot read package file '${target}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
         );
       }
       async function* chunks() {
@@ -310,7 +357,9 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     });
 
   addPublisherCommands(plugin, registryContext);
-  addRegistryCommands(program, registryContext);
+  addRepositoryPluginCommands(plugin, repositoryContext);
+  addExportCommand(addRegistryCommands(program, registryContext), repositoryContext);
+  addRepoCommands(program, repositoryContext);
 
   program
     .command('sources')
@@ -430,8 +479,12 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       return EXIT.usage;
     }
     if (error instanceof ConnectError) {
+      // Only a failure to reach this server, not an UNAVAILABLE the server answered with (say, a
+      // repository it could not reach): those come with the server's grpc-status.
+      const fromServer = error.cause === undefined && error.metadata.has('grpc-status');
       if (
         error.code === Code.Unavailable &&
+        !fromServer &&
         /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|connect/i.test(String(error.cause ?? error.rawMessage))
       ) {
         output.err(

@@ -22,6 +22,7 @@ import { toJson } from '@bufbuild/protobuf';
 import type { Client } from '@connectrpc/connect';
 import type { Command } from 'commander';
 import { table } from './output.js';
+import { type ProgressSink, progress } from './progress.js';
 
 /** Upload chunk size; the server takes at most 1 MiB per message. */
 const PUBLISH_CHUNK_BYTES = 256 * 1024;
@@ -30,6 +31,8 @@ export interface RegistryCommandContext {
   registry: () => Client<typeof RegistryService>;
   print: (text: string, value: unknown) => void;
   usage: (message: string) => Error;
+  /** where upload progress goes; none: no progress */
+  progress?: ProgressSink;
 }
 
 async function readOrUsage(ctx: RegistryCommandContext, path: string, what: string): Promise<Buffer> {
@@ -114,6 +117,7 @@ export function addPublisherCommands(plugin: Command, ctx: RegistryCommandContex
       const packageSha256 = sha256Hex(bytes);
       const signedAtMs = Date.now();
       const signature = signBytes(key.privateKey, publishChallenge(packageSha256, bytes.length, signedAtMs));
+      const bar = ctx.progress && progress(ctx.progress, `uploading ${file}`, bytes.length);
       async function* parts() {
         yield {
           part: {
@@ -129,9 +133,15 @@ export function addPublisherCommands(plugin: Command, ctx: RegistryCommandContex
         };
         for (let offset = 0; offset < bytes.length; offset += PUBLISH_CHUNK_BYTES) {
           yield { part: { case: 'chunk' as const, value: bytes.subarray(offset, offset + PUBLISH_CHUNK_BYTES) } };
+          bar?.update(Math.min(offset + PUBLISH_CHUNK_BYTES, bytes.length));
         }
       }
-      const { version } = await ctx.registry().publish(parts());
+      let version: PackageVersion | undefined;
+      try {
+        ({ version } = await ctx.registry().publish(parts()));
+      } finally {
+        bar?.finish();
+      }
       if (!version) throw new Error('server answered without the published version');
       ctx.print(`published ${versionLine(version)}`, toJson(PackageVersionSchema, version));
     });
@@ -160,7 +170,7 @@ export async function packPackage(
 }
 
 /** The operator's view of the registry this server hosts. */
-export function addRegistryCommands(program: Command, ctx: RegistryCommandContext): void {
+export function addRegistryCommands(program: Command, ctx: RegistryCommandContext): Command {
   const registry = program
     .command('registry')
     .description("the server's plugin registry: index, trusted publisher keys, yank")
@@ -272,4 +282,5 @@ export function addRegistryCommands(program: Command, ctx: RegistryCommandContex
         toJson(PackageVersionSchema, response.version),
       );
     });
+  return registry;
 }
