@@ -106,7 +106,7 @@ export class StaticRepository implements RemoteRepository {
     const target = new URL(STATIC_INDEX_FILE, this.url);
     let text: string;
     try {
-      const response = await fetch(target, { signal: AbortSignal.timeout(INDEX_TIMEOUT_MS), redirect: 'error' });
+      const response = await fetch(target, { signal: AbortSignal.timeout(INDEX_TIMEOUT_MS) });
       if (!response.ok) {
         await response.body?.cancel();
         throw new Error(`GET ${target} answered ${response.status}`);
@@ -130,7 +130,7 @@ export class StaticRepository implements RemoteRepository {
     const limit = limitFor(version);
     let response: Response;
     try {
-      response = await fetch(target, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS), redirect: 'error' });
+      response = await fetch(target, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
     } catch (error) {
       throw unavailable(this.url, error);
     }
