@@ -1,4 +1,4 @@
-import { HostScheduler, PluginCallError, type RunnerPool } from '@awasm/plugin-runner';
+import { HostScheduler, PluginCallError, type RunnerPool, systemClock } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Built, buildPlugin, type Fixture, fixtureServer, newPool, spec } from './helpers.js';
 
@@ -91,7 +91,10 @@ describe('per-host rate limits from the manifest', () => {
   });
 
   it('delays requests past the burst instead of failing them when the deadline allows', async () => {
-    const runner = pool();
+    // The scheduler's clock stands still (sleeps are real), so no token refills while the 25
+    // requests are admitted: exactly the burst of 20 starts at once and 5 wait, however slow the machine.
+    const frozen = Date.now();
+    const runner = pool({ scheduler: new HostScheduler({ clock: { now: () => frozen, sleep: systemClock.sleep } }) });
     try {
       await runner.load(
         spec('paced', plugin, {
