@@ -276,6 +276,15 @@ describe('a static repository, and refusals that change nothing', () => {
     expect(refused.stderr).toContain(`signed by key ${keyId}, which this server does not trust`);
     expect(await installedOnB()).toEqual(before);
 
+    // the operator pins alice's key for that repository after all, then unpins it again
+    const trust = await onB(['repo', 'trust', 'picky', keyId]);
+    expect(trust.code, trust.stderr).toBe(0);
+    expect(trust.stdout).toMatch(new RegExp(`${keyId}\\s+demo-library\\s+yes`));
+    expect((await onB(['plugin', 'search', '--repo', 'picky'])).stdout).toMatch(/demo-library .*trusted$/m);
+    const untrust = await onB(['--json', 'repo', 'untrust', 'picky', keyId]);
+    expect(JSON.parse(untrust.stdout).repository.trustedKeyIds).toEqual([bobId]);
+    expect((await onB(['repo', 'trust', 'picky', 'not-a-key'])).stderr).toContain('InvalidArgument');
+
     expect((await onB(['repo', 'remove', 'picky'])).code).toBe(0);
     const gone = await onB(['repo', 'remove', 'picky']);
     expect(gone.code).toBe(1);

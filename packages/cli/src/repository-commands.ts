@@ -133,6 +133,40 @@ export function addRepoCommands(program: Command, ctx: RepositoryCommandContext)
       );
     });
 
+  for (const [verb, trusting] of [
+    ['trust', true],
+    ['untrust', false],
+  ] as const) {
+    repo
+      .command(`${verb} <name> <key-ids...>`)
+      .description(
+        trusting
+          ? 'accept packages signed by these publisher keys from a repository'
+          : 'stop accepting packages signed by these keys from a repository',
+      )
+      .action(async (name: string, keyIds: string[]) => {
+        const response = await ctx.repositories().setRepositoryKeys({
+          name,
+          trustKeyIds: trusting ? keyIds : [],
+          untrustKeyIds: trusting ? [] : keyIds,
+        });
+        const r = response.repository;
+        if (!r) throw new Error('server answered without the repository');
+        const keys = response.keys.length
+          ? table(
+              ['KEY ID', 'PLUGINS', 'TRUSTED'],
+              response.keys.map((k) => [k.keyId, k.pluginIds.join(','), k.trusted ? 'yes' : 'no']),
+            )
+          : r.error
+            ? `its index could not be read: ${r.error}`
+            : 'its index names no publisher keys';
+        ctx.print(
+          `repository ${r.name} now trusts ${r.trustedKeyIds.length ? r.trustedKeyIds.join(', ') : 'no keys'}\n${keys}`,
+          { repository: toJson(RepositorySchema, r), keys: response.keys.map((k) => toJson(RepositoryKeySchema, k)) },
+        );
+      });
+  }
+
   repo
     .command('remove <name>')
     .description('forget a repository (installed plugins stay; its pinned keys are no longer trusted)')

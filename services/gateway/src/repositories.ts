@@ -185,6 +185,29 @@ export class RepositoryManager {
     this.logger.info({ repository: name }, 'repository removed');
   }
 
+  /** Pins and unpins publisher keys of a repository; returns it with the keys its index names now. */
+  async setKeys(
+    name: string,
+    trust: string[],
+    untrust: string[],
+  ): Promise<{ record: RepositoryRecord; keys: KeySeen[]; pluginCount: number; error?: string }> {
+    for (const id of [...trust, ...untrust]) {
+      if (!KEY_ID_PATTERN.test(id))
+        throw new ConnectError(`'${id}' is not a key id (32 hex digits)`, Code.InvalidArgument);
+    }
+    const existing = await this.store.get(name);
+    if (!existing) throw new ConnectError(`no repository named '${name}'`, Code.NotFound);
+    const pinned = [...new Set([...existing.trustedKeyIds, ...trust])].filter((k) => !untrust.includes(k)).sort();
+    const record = (await this.store.setTrustedKeys(name, pinned)) ?? { ...existing, trustedKeyIds: pinned };
+    this.logger.info({ repository: name, keys: pinned }, 'repository keys changed');
+    try {
+      const index = await this.open(record).index();
+      return { record, keys: keysSeen(index, (k) => pinned.includes(k)), pluginCount: offers(name, index).length };
+    } catch (error) {
+      return { record, keys: [], pluginCount: 0, error: (error as ConnectError).rawMessage ?? String(error) };
+    }
+  }
+
   /** Whether a key is pinned by any repository (for the plugin manager's signature policy). */
   async isPinned(keyId: string): Promise<boolean> {
     return (await this.store.list()).some((r) => r.trustedKeyIds.includes(keyId));

@@ -55,6 +55,15 @@ export function registerRepositoryService(
       return {};
     },
 
+    async setRepositoryKeys(request) {
+      const { record, keys, pluginCount, error } = await repositories.setKeys(
+        request.name,
+        request.trustKeyIds,
+        request.untrustKeyIds,
+      );
+      return { repository: toRepository(record, pluginCount, error), keys };
+    },
+
     async searchPlugins(request) {
       const { offers, problems } = await repositories.search({
         query: request.query,

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file awasm/v1/repository_service.proto.
  */
 export const file_awasm_v1_repository_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFhd2FzbS92MS9yZXBvc2l0b3J5X3NlcnZpY2UucHJvdG8SCGF3YXNtLnYxIrsBCgpSZXBvc2l0b3J5EgwKBG5hbWUYASABKAkSCwoDdXJsGAIgASgJEiYKBGtpbmQYAyABKA4yGC5hd2FzbS52MS5SZXBvc2l0b3J5S2luZBIXCg90cnVzdGVkX2tleV9pZHMYBCADKAkSLAoIYWRkZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHBsdWdpbl9jb3VudBgGIAEoDRINCgVlcnJvchgHIAEoCSJKChRBZGRSZXBvc2l0b3J5UmVxdWVzdBILCgN1cmwYASABKAkSDAoEbmFtZRgCIAEoCRIXCg90cnVzdGVkX2tleV9pZHMYAyADKAkiaAoVQWRkUmVwb3NpdG9yeVJlc3BvbnNlEigKCnJlcG9zaXRvcnkYASABKAsyFC5hd2FzbS52MS5SZXBvc2l0b3J5EiUKBGtleXMYAiADKAsyFy5hd2FzbS52MS5SZXBvc2l0b3J5S2V5IkQKDVJlcG9zaXRvcnlLZXkSDgoGa2V5X2lkGAEgASgJEhIKCnBsdWdpbl9pZHMYAiADKAkSDwoHdHJ1c3RlZBgDIAEoCCIZChdMaXN0UmVwb3NpdG9yaWVzUmVxdWVzdCJGChhMaXN0UmVwb3NpdG9yaWVzUmVzcG9uc2USKgoMcmVwb3NpdG9yaWVzGAEgAygLMhQuYXdhc20udjEuUmVwb3NpdG9yeSInChdSZW1vdmVSZXBvc2l0b3J5UmVxdWVzdBIMCgRuYW1lGAEgASgJIhoKGFJlbW92ZVJlcG9zaXRvcnlSZXNwb25zZSJ2ChRTZWFyY2hQbHVnaW5zUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIoCgttZWRpYV9raW5kcxgCIAMoDjITLmF3YXNtLnYxLk1lZGlhS2luZBIRCglsYW5ndWFnZXMYAyADKAkSEgoKcmVwb3NpdG9yeRgEIAEoCSKoAQoQUmVwb3NpdG9yeVBsdWdpbhISCgpyZXBvc2l0b3J5GAEgASgJEigKBmxhdGVzdBgCIAEoCzIYLmF3YXNtLnYxLlBhY2thZ2VWZXJzaW9uEhkKEWluc3RhbGxlZF92ZXJzaW9uGAMgASgJEhgKEHVwZGF0ZV9hdmFpbGFibGUYBCABKAgSDwoHdHJ1c3RlZBgFIAEoCBIQCgh2ZXJzaW9ucxgGIAMoCSI4ChFSZXBvc2l0b3J5UHJvYmxlbRISCgpyZXBvc2l0b3J5GAEgASgJEg8KB21lc3NhZ2UYAiABKAkicwoVU2VhcmNoUGx1Z2luc1Jlc3BvbnNlEisKB3BsdWdpbnMYASADKAsyGi5hd2FzbS52MS5SZXBvc2l0b3J5UGx1Z2luEi0KCHByb2JsZW1zGAIgAygLMhsuYXdhc20udjEuUmVwb3NpdG9yeVByb2JsZW0iFAoSTGlzdFVwZGF0ZXNSZXF1ZXN0In0KDFBsdWdpblVwZGF0ZRIRCglwbHVnaW5faWQYASABKAkSGQoRaW5zdGFsbGVkX3ZlcnNpb24YAiABKAkSKwoJYXZhaWxhYmxlGAMgASgLMhguYXdhc20udjEuUGFja2FnZVZlcnNpb24SEgoKcmVwb3NpdG9yeRgEIAEoCSJtChNMaXN0VXBkYXRlc1Jlc3BvbnNlEicKB3VwZGF0ZXMYASADKAsyFi5hd2FzbS52MS5QbHVnaW5VcGRhdGUSLQoIcHJvYmxlbXMYAiADKAsyGy5hd2FzbS52MS5SZXBvc2l0b3J5UHJvYmxlbSJnChRJbnN0YWxsUGx1Z2luUmVxdWVzdBIRCglwbHVnaW5faWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEhcKD2FsbG93X2Rvd25ncmFkZRgEIAEoCCJxCg9JbnN0YWxsUHJvZ3Jlc3MSEAoIcmVjZWl2ZWQYASABKAQSDQoFdG90YWwYAiABKAQSKQoHdmVyc2lvbhgDIAEoCzIYLmF3YXNtLnYxLlBhY2thZ2VWZXJzaW9uEhIKCnJlcG9zaXRvcnkYBCABKAkiewoVSW5zdGFsbFBsdWdpblJlc3BvbnNlEi0KCHByb2dyZXNzGAEgASgLMhkuYXdhc20udjEuSW5zdGFsbFByb2dyZXNzSAASKwoGcGx1Z2luGAIgASgLMhkuYXdhc20udjEuSW5zdGFsbGVkUGx1Z2luSABCBgoEcGFydCpnCg5SZXBvc2l0b3J5S2luZBIfChtSRVBPU0lUT1JZX0tJTkRfVU5TUEVDSUZJRUQQABIYChRSRVBPU0lUT1JZX0tJTkRfR1JQQxABEhoKFlJFUE9TSVRPUllfS0lORF9TVEFUSUMQAjKNBAoRUmVwb3NpdG9yeVNlcnZpY2USUAoNQWRkUmVwb3NpdG9yeRIeLmF3YXNtLnYxLkFkZFJlcG9zaXRvcnlSZXF1ZXN0Gh8uYXdhc20udjEuQWRkUmVwb3NpdG9yeVJlc3BvbnNlElkKEExpc3RSZXBvc2l0b3JpZXMSIS5hd2FzbS52MS5MaXN0UmVwb3NpdG9yaWVzUmVxdWVzdBoiLmF3YXNtLnYxLkxpc3RSZXBvc2l0b3JpZXNSZXNwb25zZRJZChBSZW1vdmVSZXBvc2l0b3J5EiEuYXdhc20udjEuUmVtb3ZlUmVwb3NpdG9yeVJlcXVlc3QaIi5hd2FzbS52MS5SZW1vdmVSZXBvc2l0b3J5UmVzcG9uc2USUAoNU2VhcmNoUGx1Z2lucxIeLmF3YXNtLnYxLlNlYXJjaFBsdWdpbnNSZXF1ZXN0Gh8uYXdhc20udjEuU2VhcmNoUGx1Z2luc1Jlc3BvbnNlEkoKC0xpc3RVcGRhdGVzEhwuYXdhc20udjEuTGlzdFVwZGF0ZXNSZXF1ZXN0Gh0uYXdhc20udjEuTGlzdFVwZGF0ZXNSZXNwb25zZRJSCg1JbnN0YWxsUGx1Z2luEh4uYXdhc20udjEuSW5zdGFsbFBsdWdpblJlcXVlc3QaHy5hd2FzbS52MS5JbnN0YWxsUGx1Z2luUmVzcG9uc2UwAWIGcHJvdG8z", [file_awasm_v1_media, file_awasm_v1_plugin_service, file_awasm_v1_registry_service, file_google_protobuf_timestamp]);
+  fileDesc("CiFhd2FzbS92MS9yZXBvc2l0b3J5X3NlcnZpY2UucHJvdG8SCGF3YXNtLnYxIrsBCgpSZXBvc2l0b3J5EgwKBG5hbWUYASABKAkSCwoDdXJsGAIgASgJEiYKBGtpbmQYAyABKA4yGC5hd2FzbS52MS5SZXBvc2l0b3J5S2luZBIXCg90cnVzdGVkX2tleV9pZHMYBCADKAkSLAoIYWRkZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHBsdWdpbl9jb3VudBgGIAEoDRINCgVlcnJvchgHIAEoCSJKChRBZGRSZXBvc2l0b3J5UmVxdWVzdBILCgN1cmwYASABKAkSDAoEbmFtZRgCIAEoCRIXCg90cnVzdGVkX2tleV9pZHMYAyADKAkiaAoVQWRkUmVwb3NpdG9yeVJlc3BvbnNlEigKCnJlcG9zaXRvcnkYASABKAsyFC5hd2FzbS52MS5SZXBvc2l0b3J5EiUKBGtleXMYAiADKAsyFy5hd2FzbS52MS5SZXBvc2l0b3J5S2V5IkQKDVJlcG9zaXRvcnlLZXkSDgoGa2V5X2lkGAEgASgJEhIKCnBsdWdpbl9pZHMYAiADKAkSDwoHdHJ1c3RlZBgDIAEoCCIZChdMaXN0UmVwb3NpdG9yaWVzUmVxdWVzdCJGChhMaXN0UmVwb3NpdG9yaWVzUmVzcG9uc2USKgoMcmVwb3NpdG9yaWVzGAEgAygLMhQuYXdhc20udjEuUmVwb3NpdG9yeSInChdSZW1vdmVSZXBvc2l0b3J5UmVxdWVzdBIMCgRuYW1lGAEgASgJIhoKGFJlbW92ZVJlcG9zaXRvcnlSZXNwb25zZSJYChhTZXRSZXBvc2l0b3J5S2V5c1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIVCg10cnVzdF9rZXlfaWRzGAIgAygJEhcKD3VudHJ1c3Rfa2V5X2lkcxgDIAMoCSJsChlTZXRSZXBvc2l0b3J5S2V5c1Jlc3BvbnNlEigKCnJlcG9zaXRvcnkYASABKAsyFC5hd2FzbS52MS5SZXBvc2l0b3J5EiUKBGtleXMYAiADKAsyFy5hd2FzbS52MS5SZXBvc2l0b3J5S2V5InYKFFNlYXJjaFBsdWdpbnNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEigKC21lZGlhX2tpbmRzGAIgAygOMhMuYXdhc20udjEuTWVkaWFLaW5kEhEKCWxhbmd1YWdlcxgDIAMoCRISCgpyZXBvc2l0b3J5GAQgASgJIqgBChBSZXBvc2l0b3J5UGx1Z2luEhIKCnJlcG9zaXRvcnkYASABKAkSKAoGbGF0ZXN0GAIgASgLMhguYXdhc20udjEuUGFja2FnZVZlcnNpb24SGQoRaW5zdGFsbGVkX3ZlcnNpb24YAyABKAkSGAoQdXBkYXRlX2F2YWlsYWJsZRgEIAEoCBIPCgd0cnVzdGVkGAUgASgIEhAKCHZlcnNpb25zGAYgAygJIjgKEVJlcG9zaXRvcnlQcm9ibGVtEhIKCnJlcG9zaXRvcnkYASABKAkSDwoHbWVzc2FnZRgCIAEoCSJzChVTZWFyY2hQbHVnaW5zUmVzcG9uc2USKwoHcGx1Z2lucxgBIAMoCzIaLmF3YXNtLnYxLlJlcG9zaXRvcnlQbHVnaW4SLQoIcHJvYmxlbXMYAiADKAsyGy5hd2FzbS52MS5SZXBvc2l0b3J5UHJvYmxlbSIUChJMaXN0VXBkYXRlc1JlcXVlc3QifQoMUGx1Z2luVXBkYXRlEhEKCXBsdWdpbl9pZBgBIAEoCRIZChFpbnN0YWxsZWRfdmVyc2lvbhgCIAEoCRIrCglhdmFpbGFibGUYAyABKAsyGC5hd2FzbS52MS5QYWNrYWdlVmVyc2lvbhISCgpyZXBvc2l0b3J5GAQgASgJIm0KE0xpc3RVcGRhdGVzUmVzcG9uc2USJwoHdXBkYXRlcxgBIAMoCzIWLmF3YXNtLnYxLlBsdWdpblVwZGF0ZRItCghwcm9ibGVtcxgCIAMoCzIbLmF3YXNtLnYxLlJlcG9zaXRvcnlQcm9ibGVtImcKFEluc3RhbGxQbHVnaW5SZXF1ZXN0EhEKCXBsdWdpbl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhIKCnJlcG9zaXRvcnkYAyABKAkSFwoPYWxsb3dfZG93bmdyYWRlGAQgASgIInEKD0luc3RhbGxQcm9ncmVzcxIQCghyZWNlaXZlZBgBIAEoBBINCgV0b3RhbBgCIAEoBBIpCgd2ZXJzaW9uGAMgASgLMhguYXdhc20udjEuUGFja2FnZVZlcnNpb24SEgoKcmVwb3NpdG9yeRgEIAEoCSJ7ChVJbnN0YWxsUGx1Z2luUmVzcG9uc2USLQoIcHJvZ3Jlc3MYASABKAsyGS5hd2FzbS52MS5JbnN0YWxsUHJvZ3Jlc3NIABIrCgZwbHVnaW4YAiABKAsyGS5hd2FzbS52MS5JbnN0YWxsZWRQbHVnaW5IAEIGCgRwYXJ0KmcKDlJlcG9zaXRvcnlLaW5kEh8KG1JFUE9TSVRPUllfS0lORF9VTlNQRUNJRklFRBAAEhgKFFJFUE9TSVRPUllfS0lORF9HUlBDEAESGgoWUkVQT1NJVE9SWV9LSU5EX1NUQVRJQxACMusEChFSZXBvc2l0b3J5U2VydmljZRJQCg1BZGRSZXBvc2l0b3J5Eh4uYXdhc20udjEuQWRkUmVwb3NpdG9yeVJlcXVlc3QaHy5hd2FzbS52MS5BZGRSZXBvc2l0b3J5UmVzcG9uc2USWQoQTGlzdFJlcG9zaXRvcmllcxIhLmF3YXNtLnYxLkxpc3RSZXBvc2l0b3JpZXNSZXF1ZXN0GiIuYXdhc20udjEuTGlzdFJlcG9zaXRvcmllc1Jlc3BvbnNlElkKEFJlbW92ZVJlcG9zaXRvcnkSIS5hd2FzbS52MS5SZW1vdmVSZXBvc2l0b3J5UmVxdWVzdBoiLmF3YXNtLnYxLlJlbW92ZVJlcG9zaXRvcnlSZXNwb25zZRJcChFTZXRSZXBvc2l0b3J5S2V5cxIiLmF3YXNtLnYxLlNldFJlcG9zaXRvcnlLZXlzUmVxdWVzdBojLmF3YXNtLnYxLlNldFJlcG9zaXRvcnlLZXlzUmVzcG9uc2USUAoNU2VhcmNoUGx1Z2lucxIeLmF3YXNtLnYxLlNlYXJjaFBsdWdpbnNSZXF1ZXN0Gh8uYXdhc20udjEuU2VhcmNoUGx1Z2luc1Jlc3BvbnNlEkoKC0xpc3RVcGRhdGVzEhwuYXdhc20udjEuTGlzdFVwZGF0ZXNSZXF1ZXN0Gh0uYXdhc20udjEuTGlzdFVwZGF0ZXNSZXNwb25zZRJSCg1JbnN0YWxsUGx1Z2luEh4uYXdhc20udjEuSW5zdGFsbFBsdWdpblJlcXVlc3QaHy5hd2FzbS52MS5JbnN0YWxsUGx1Z2luUmVzcG9uc2UwAWIGcHJvdG8z", [file_awasm_v1_media, file_awasm_v1_plugin_service, file_awasm_v1_registry_service, file_google_protobuf_timestamp]);
 
 /**
  * A repository this server installs from.
@@ -255,6 +255,69 @@ export const RemoveRepositoryResponseSchema: GenMessage<RemoveRepositoryResponse
   messageDesc(file_awasm_v1_repository_service, 7);
 
 /**
+ * Keys to pin or unpin.
+ *
+ * @generated from message awasm.v1.SetRepositoryKeysRequest
+ */
+export type SetRepositoryKeysRequest = Message<"awasm.v1.SetRepositoryKeysRequest"> & {
+  /**
+   * The repository's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Key ids (32 lowercase hex digits) to accept from it.
+   *
+   * @generated from field: repeated string trust_key_ids = 2;
+   */
+  trustKeyIds: string[];
+
+  /**
+   * Key ids to stop accepting from it.
+   *
+   * @generated from field: repeated string untrust_key_ids = 3;
+   */
+  untrustKeyIds: string[];
+};
+
+/**
+ * Describes the message awasm.v1.SetRepositoryKeysRequest.
+ * Use `create(SetRepositoryKeysRequestSchema)` to create a new message.
+ */
+export const SetRepositoryKeysRequestSchema: GenMessage<SetRepositoryKeysRequest> = /*@__PURE__*/
+  messageDesc(file_awasm_v1_repository_service, 8);
+
+/**
+ * The repository after the change.
+ *
+ * @generated from message awasm.v1.SetRepositoryKeysResponse
+ */
+export type SetRepositoryKeysResponse = Message<"awasm.v1.SetRepositoryKeysResponse"> & {
+  /**
+   * As stored.
+   *
+   * @generated from field: awasm.v1.Repository repository = 1;
+   */
+  repository?: Repository | undefined;
+
+  /**
+   * Each publisher key its index names now, pinned or not (empty when it could not be read).
+   *
+   * @generated from field: repeated awasm.v1.RepositoryKey keys = 2;
+   */
+  keys: RepositoryKey[];
+};
+
+/**
+ * Describes the message awasm.v1.SetRepositoryKeysResponse.
+ * Use `create(SetRepositoryKeysResponseSchema)` to create a new message.
+ */
+export const SetRepositoryKeysResponseSchema: GenMessage<SetRepositoryKeysResponse> = /*@__PURE__*/
+  messageDesc(file_awasm_v1_repository_service, 9);
+
+/**
  * Filters; empty lists everything.
  *
  * @generated from message awasm.v1.SearchPluginsRequest
@@ -294,7 +357,7 @@ export type SearchPluginsRequest = Message<"awasm.v1.SearchPluginsRequest"> & {
  * Use `create(SearchPluginsRequestSchema)` to create a new message.
  */
 export const SearchPluginsRequestSchema: GenMessage<SearchPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 8);
+  messageDesc(file_awasm_v1_repository_service, 10);
 
 /**
  * One plugin one repository offers.
@@ -350,7 +413,7 @@ export type RepositoryPlugin = Message<"awasm.v1.RepositoryPlugin"> & {
  * Use `create(RepositoryPluginSchema)` to create a new message.
  */
 export const RepositoryPluginSchema: GenMessage<RepositoryPlugin> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 9);
+  messageDesc(file_awasm_v1_repository_service, 11);
 
 /**
  * A repository that could not be read.
@@ -378,7 +441,7 @@ export type RepositoryProblem = Message<"awasm.v1.RepositoryProblem"> & {
  * Use `create(RepositoryProblemSchema)` to create a new message.
  */
 export const RepositoryProblemSchema: GenMessage<RepositoryProblem> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 10);
+  messageDesc(file_awasm_v1_repository_service, 12);
 
 /**
  * Matches from every repository that answered.
@@ -406,7 +469,7 @@ export type SearchPluginsResponse = Message<"awasm.v1.SearchPluginsResponse"> & 
  * Use `create(SearchPluginsResponseSchema)` to create a new message.
  */
 export const SearchPluginsResponseSchema: GenMessage<SearchPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 11);
+  messageDesc(file_awasm_v1_repository_service, 13);
 
 /**
  * No fields.
@@ -421,7 +484,7 @@ export type ListUpdatesRequest = Message<"awasm.v1.ListUpdatesRequest"> & {
  * Use `create(ListUpdatesRequestSchema)` to create a new message.
  */
 export const ListUpdatesRequestSchema: GenMessage<ListUpdatesRequest> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 12);
+  messageDesc(file_awasm_v1_repository_service, 14);
 
 /**
  * An installed plugin with a newer version in a repository.
@@ -463,7 +526,7 @@ export type PluginUpdate = Message<"awasm.v1.PluginUpdate"> & {
  * Use `create(PluginUpdateSchema)` to create a new message.
  */
 export const PluginUpdateSchema: GenMessage<PluginUpdate> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 13);
+  messageDesc(file_awasm_v1_repository_service, 15);
 
 /**
  * Updates available.
@@ -491,7 +554,7 @@ export type ListUpdatesResponse = Message<"awasm.v1.ListUpdatesResponse"> & {
  * Use `create(ListUpdatesResponseSchema)` to create a new message.
  */
 export const ListUpdatesResponseSchema: GenMessage<ListUpdatesResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 14);
+  messageDesc(file_awasm_v1_repository_service, 16);
 
 /**
  * What to install.
@@ -533,7 +596,7 @@ export type InstallPluginRequest = Message<"awasm.v1.InstallPluginRequest"> & {
  * Use `create(InstallPluginRequestSchema)` to create a new message.
  */
 export const InstallPluginRequestSchema: GenMessage<InstallPluginRequest> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 15);
+  messageDesc(file_awasm_v1_repository_service, 17);
 
 /**
  * Download progress.
@@ -575,7 +638,7 @@ export type InstallProgress = Message<"awasm.v1.InstallProgress"> & {
  * Use `create(InstallProgressSchema)` to create a new message.
  */
 export const InstallProgressSchema: GenMessage<InstallProgress> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 16);
+  messageDesc(file_awasm_v1_repository_service, 18);
 
 /**
  * Progress messages, then the installed plugin.
@@ -612,7 +675,7 @@ export type InstallPluginResponse = Message<"awasm.v1.InstallPluginResponse"> & 
  * Use `create(InstallPluginResponseSchema)` to create a new message.
  */
 export const InstallPluginResponseSchema: GenMessage<InstallPluginResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_repository_service, 17);
+  messageDesc(file_awasm_v1_repository_service, 19);
 
 /**
  * How a repository is reached.
@@ -694,6 +757,17 @@ export const RepositoryService: GenService<{
     methodKind: "unary";
     input: typeof RemoveRepositoryRequestSchema;
     output: typeof RemoveRepositoryResponseSchema;
+  },
+  /**
+   * Pin more publisher keys for a repository, or unpin some; answers with the keys its index names
+   * now. NOT_FOUND for an unknown name, INVALID_ARGUMENT for a malformed key id.
+   *
+   * @generated from rpc awasm.v1.RepositoryService.SetRepositoryKeys
+   */
+  setRepositoryKeys: {
+    methodKind: "unary";
+    input: typeof SetRepositoryKeysRequestSchema;
+    output: typeof SetRepositoryKeysResponseSchema;
   },
   /**
    * What the repositories offer, newest version of each plugin per repository, with what is installed.
