@@ -15,7 +15,7 @@ import {
   type RepositoryService,
 } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { type MessageInitShape, toJson } from '@bufbuild/protobuf';
-import type { Client } from '@connectrpc/connect';
+import { type Client, Code, ConnectError } from '@connectrpc/connect';
 import type { Command } from 'commander';
 import { table, truncate } from './output.js';
 import { type ProgressSink, progress } from './progress.js';
@@ -241,12 +241,25 @@ export function addRepositoryPluginCommands(plugin: Command, ctx: RepositoryComm
         return;
       }
       const done = [];
+      const failed: string[] = [];
       for (const target of targets) {
-        const { plugin: installed, repository } = await installFromRepository(ctx, {
-          pluginId: target.pluginId,
-          allowDowngrade: flags.force,
-        });
-        done.push({ installed, repository, from: target.from });
+        try {
+          const { plugin: installed, repository } = await installFromRepository(ctx, {
+            pluginId: target.pluginId,
+            allowDowngrade: flags.force,
+          });
+          done.push({ installed, repository, from: target.from });
+        } catch (error) {
+          // One plugin's refusal does not stop the others; it is reported and fails the command.
+          if (targets.length === 1) throw error;
+          const e = ConnectError.from(error);
+          ctx.warn(`error: ${target.pluginId} was not updated: ${Code[e.code]}: ${e.rawMessage}`);
+          failed.push(target.pluginId);
+        }
+      }
+      if (failed.length) {
+        if (done.length) ctx.warn(done.map((d) => `updated ${d.installed.id} to ${d.installed.version}`).join('\n'));
+        throw new Error(`${failed.length} of ${targets.length} updates failed (${failed.join(', ')})`);
       }
       ctx.print(
         done
