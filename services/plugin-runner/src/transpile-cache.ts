@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { sha256Hex } from '@awasm/shared';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
 const LAYOUT_VERSION = 2;
@@ -9,9 +10,8 @@ const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+// The one sha256 helper of the workspace, re-exported for the runner's callers.
+export { sha256Hex };
 
 export class DigestMismatchError extends Error {
   constructor(expected: string, actual: string) {
