@@ -19,9 +19,10 @@ import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { SourceErrorSchema } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
 import { HealthState } from '@awasm/shared/gen/awasm/v1/source_health_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
-import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { Code, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { failureOf } from '../../../test/support/connect.js';
 import { ServerMetrics } from './metrics.js';
 import { PluginManager } from './plugin-manager.js';
 import { registerPluginService } from './plugin-service.js';
@@ -41,14 +42,7 @@ let server: RunningServer;
 let sources: ReturnType<typeof createClient<typeof SourceService>>;
 let plugins: ReturnType<typeof createClient<typeof PluginService>>;
 
-async function status(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error('call succeeded');
-}
+const status = failureOf;
 
 function get(path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {

@@ -12,8 +12,9 @@ import { FolderPackageStore } from '@awasm/registry';
 import { createLogger, encodePackage, sha256Hex } from '@awasm/shared';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
-import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
+import { Code, createClient, createRouterTransport } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failureOf } from '../../../test/support/connect.js';
 import { PluginManager } from './plugin-manager.js';
 import { registerPluginService } from './plugin-service.js';
 import { registerSourceService } from './source-service.js';
@@ -39,13 +40,8 @@ async function upload(bytes: Uint8Array) {
 }
 
 async function statusOf(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  try {
-    await call;
-  } catch (error) {
-    const e = ConnectError.from(error);
-    return { code: e.code, message: e.rawMessage };
-  }
-  throw new Error('call succeeded');
+  const e = await failureOf(call);
+  return { code: e.code, message: e.rawMessage };
 }
 
 beforeAll(async () => {

@@ -11,8 +11,9 @@ import { buildDemoComponent, readDemoManifest } from '@awasm/plugin-demo-library
 import { RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
 import { createLogger, decodePackage, encodePackage, generatePublisherKey, signPackage } from '@awasm/shared';
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failureOf } from '../../../test/support/connect.js';
 import { PluginManager } from './plugin-manager.js';
 
 let dir: string;
@@ -25,13 +26,8 @@ const trusted = generatePublisherKey();
 const stranger = generatePublisherKey();
 
 async function codeOf(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  try {
-    await call;
-  } catch (error) {
-    const e = ConnectError.from(error);
-    return { code: e.code, message: e.rawMessage };
-  }
-  throw new Error('call succeeded');
+  const e = await failureOf(call);
+  return { code: e.code, message: e.rawMessage };
 }
 
 beforeAll(async () => {

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { loadPrivateKey, sha256Hex, signBytes } from '@awasm/shared';
 import { MediaKind } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
-import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
+import { Code, createClient, createRouterTransport } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failureOf } from '../../../test/support/connect.js';
 import { removeTestWit, type TestPublisher, testPublisher } from './components.test-support.js';
 import { FolderIndexStore } from './folder-index-store.js';
 import { FolderPackageStore } from './folder-package-store.js';
@@ -41,13 +42,8 @@ async function* upload(publisher: TestPublisher, bytes: Uint8Array, options: { s
 }
 
 async function codeOf(call: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await call;
-  } catch (error) {
-    const e = ConnectError.from(error);
-    return { code: Code[e.code], message: e.rawMessage };
-  }
-  throw new Error('call succeeded');
+  const e = await failureOf(call);
+  return { code: Code[e.code], message: e.rawMessage };
 }
 
 beforeAll(async () => {
