@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, verdictOf } from './circuit-breaker.js';
 import { PluginCallError } from './errors.js';
 import { type Clock, checkRateOverrides, HostScheduler, parseRetryAfter } from './host-scheduler.js';
-import { MemoryRateLimitStore } from './rate-limit.js';
 
 /** A clock that moves only when told to; sleepers wake in order as it passes their time. */
 function fakeClock(start = 1_000_000): Clock & { advance(ms: number): Promise<void>; sleepers: number } {
@@ -29,42 +28,6 @@ function fakeClock(start = 1_000_000): Clock & { advance(ms: number): Promise<vo
 }
 
 const target = { scheme: 'https', host: 'site.example', port: 443 };
-
-describe('MemoryRateLimitStore (GCRA)', () => {
-  it('grants a burst, then one slot per interval; a refusal changes nothing', async () => {
-    const store = new MemoryRateLimitStore();
-    const rule = { requestsPerSecond: 2, burst: 2 };
-    const t = 10_000;
-    const starts = [];
-    for (let i = 0; i < 4; i++) starts.push(await store.reserve('k', rule, t, t + 10_000));
-    expect(starts).toEqual([
-      { ok: true, startAt: t },
-      { ok: true, startAt: t },
-      { ok: true, startAt: t + 500 },
-      { ok: true, startAt: t + 1000 },
-    ]);
-    expect(await store.reserve('k', rule, t, t + 1000)).toEqual({ ok: false, retryAt: t + 1500 });
-    expect(await store.reserve('k', rule, t, t + 1500)).toEqual({ ok: true, startAt: t + 1500 });
-    // other keys are independent
-    expect(await store.reserve('other', rule, t, t)).toEqual({ ok: true, startAt: t });
-  });
-
-  it('holds a key until a time, then resumes at the steady rate without a burst', async () => {
-    const store = new MemoryRateLimitStore();
-    const rule = { requestsPerSecond: 1, burst: 3 };
-    await store.holdUntil('k', rule, 5_000);
-    expect(await store.reserve('k', rule, 1_000, 4_999)).toEqual({ ok: false, retryAt: 5_000 });
-    expect(await store.reserve('k', rule, 1_000, 60_000)).toEqual({ ok: true, startAt: 5_000 });
-    expect(await store.reserve('k', rule, 1_000, 60_000)).toEqual({ ok: true, startAt: 6_000 });
-  });
-
-  it('forgets keys whose bucket is full again once there are many', async () => {
-    const store = new MemoryRateLimitStore();
-    const rule = { requestsPerSecond: 10, burst: 1 };
-    for (let i = 0; i < 5000; i++) await store.reserve(`host-${i}`, rule, i, i);
-    expect(store.size).toBeLessThan(5000);
-  });
-});
 
 describe('HostScheduler', () => {
   it('delays requests past the burst and refuses one that cannot start before the deadline', async () => {

@@ -129,7 +129,8 @@ export class HostScheduler {
 
   /** @internal */
   hold(key: string, rule: RateRule, until: number): Promise<void> {
-    return this.store.holdUntil(key, rule, Math.min(until, this.clock.now() + this.maxRetryAfterMs));
+    const now = this.clock.now();
+    return this.store.holdUntil(key, rule, Math.min(until, now + this.maxRetryAfterMs), now);
   }
 }
 

@@ -37,5 +37,6 @@ export {
   type SourceStats,
 } from './pool.js';
 export { MemoryRateLimitStore, type RateLimitStore, type RateRule, type Reservation } from './rate-limit.js';
+export { RedisRateLimitStore, type RedisRateLimitStoreOptions } from './redis-rate-limit.js';
 export { sha256Hex, TranspileCache } from './transpile-cache.js';
 export { capMemories, componentImportNames, MemoryLimitError, pagesForMiB } from './wasm-binary.js';

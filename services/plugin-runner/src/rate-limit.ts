@@ -1,8 +1,8 @@
 /**
  * Rate-limit state for outgoing plugin requests: one generic cell rate algorithm (GCRA, a token
  * bucket kept as one timestamp) per key. The store is the seam: this in-memory implementation
- * serves one runner; a shared one (Redis, one script per reservation) serves many runners with the
- * same contract.
+ * serves one runner; RedisRateLimitStore (redis-rate-limit.ts, one script per reservation) serves
+ * many runners with the same contract (rate-limit.contract.ts).
  */
 
 export interface RateRule {
@@ -22,11 +22,15 @@ export interface RateLimitStore {
    * (epoch ms); a refused reservation changes nothing.
    */
   reserve(key: string, rule: RateRule, now: number, latestStart: number): Promise<Reservation>;
-  /** No slot for `key` starts before `until` (epoch ms), and the bucket is empty then (Retry-After). */
-  holdUntil(key: string, rule: RateRule, until: number): Promise<void>;
+  /**
+   * No slot for `key` starts before `until` (epoch ms), and the bucket is empty then (Retry-After).
+   * `now` is the caller's clock, as in `reserve` (a shared store uses it for how long to keep the key).
+   */
+  holdUntil(key: string, rule: RateRule, until: number, now: number): Promise<void>;
 }
 
-function params(rule: RateRule): { interval: number; tolerance: number } {
+/** The GCRA parameters of a rule, in ms: the emission interval and how far ahead a burst may run. */
+export function params(rule: RateRule): { interval: number; tolerance: number } {
   const interval = 1000 / rule.requestsPerSecond;
   return { interval, tolerance: (Math.max(1, rule.burst) - 1) * interval };
 }
@@ -49,7 +53,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
     return { ok: true, startAt };
   }
 
-  async holdUntil(key: string, rule: RateRule, until: number): Promise<void> {
+  async holdUntil(key: string, rule: RateRule, until: number, _now: number): Promise<void> {
     const { tolerance } = params(rule);
     const tat = this.cells.get(key)?.tat ?? 0;
     // tat - tolerance is the earliest start: no slot before `until`, then one per interval (no burst)
