@@ -3,6 +3,7 @@
 #   .cache/bin/grpcurl   grpcurl, built from its Go module (needs `go` on PATH)
 #   .venv/bin/python     a Python venv with grpcio and grpcio-tools (needs python3 with venv)
 #   .cache/bin/ferretdb  FerretDB (a MongoDB-wire server on SQLite), built from its Go module
+#   redis-server         Debian's package (apt-get, as root or with sudo), only when missing
 # Idempotent: a tool whose pinned version is already installed is left alone, so a second run
 # takes well under a second. Run from anywhere: `bash scripts/install-tools.sh`.
 set -euo pipefail
@@ -69,3 +70,20 @@ else
   "$BIN/ferretdb" --version >/dev/null 2>&1 || { log "ferretdb did not build"; exit 1; }
   printf '%s' "$FERRETDB_VERSION" >"$ferret_stamp"
 fi
+
+# redis-server -------------------------------------------------------------------------------------
+# redis-server (Debian's package) for the shared rate-limit store's tests, which start their own
+# on a free port. Installed only when missing; its output is shown only if the install fails.
+if ! command -v redis-server >/dev/null 2>&1; then
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  apt_log=$(mktemp)
+  if ! { "${sudo[@]}" apt-get update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; } >"$apt_log" 2>&1; then
+    cat "$apt_log" >&2
+    log "could not install redis-server"
+    exit 1
+  fi
+  rm -f "$apt_log"
+fi
+
