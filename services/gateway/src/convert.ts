@@ -4,6 +4,7 @@
  * Plugin output is untrusted: every value is checked, and a malformed one is a plugin fault.
  */
 
+import { PROTO_MEDIA_KINDS } from '@awasm/shared';
 import {
   type Asset,
   AssetKind,
@@ -14,7 +15,7 @@ import {
   type FilterValue,
   Listing,
   type Media,
-  MediaKind,
+  type MediaKind,
   MediaSchema,
   MediaStatus,
   type Unit,
@@ -64,14 +65,8 @@ function enumOf<T>(table: Record<string, T>, value: unknown, path: string): T {
   return mapped;
 }
 
-const mediaKinds: Record<string, MediaKind> = {
-  manga: MediaKind.MANGA,
-  anime: MediaKind.ANIME,
-  comic: MediaKind.COMIC,
-  book: MediaKind.BOOK,
-  tv: MediaKind.TV,
-  movie: MediaKind.MOVIE,
-};
+/** Plugin output names a kind by string: only the six names map. */
+const mediaKinds: Record<string, MediaKind> = PROTO_MEDIA_KINDS;
 const mediaStatuses: Record<string, MediaStatus> = {
   unknown: MediaStatus.UNSPECIFIED,
   ongoing: MediaStatus.ONGOING,

@@ -1,6 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { MediaKind as MediaKindName } from '@awasm/shared';
-import { MediaKind } from '@awasm/shared/gen/awasm/v1/media_pb.js';
+import { mediaKindFromProto, PROTO_MEDIA_KINDS } from '@awasm/shared';
 import {
   type PackageVersion,
   PackageVersionSchema,
@@ -17,18 +16,6 @@ import type { IndexFilter, PublishAuth, Registry } from './registry.js';
 /** Chunk size for Download (and the most a Publish chunk may be). */
 export const CHUNK_BYTES = 1024 * 1024;
 
-const KINDS: Record<MediaKindName, MediaKind> = {
-  manga: MediaKind.MANGA,
-  anime: MediaKind.ANIME,
-  comic: MediaKind.COMIC,
-  book: MediaKind.BOOK,
-  tv: MediaKind.TV,
-  movie: MediaKind.MOVIE,
-};
-const KIND_NAMES = new Map<MediaKind, MediaKindName>(
-  Object.entries(KINDS).map(([name, kind]) => [kind, name as MediaKindName]),
-);
-
 export function toPackageVersion(v: VersionRecord): PackageVersion {
   return create(PackageVersionSchema, {
     pluginId: v.pluginId,
@@ -36,7 +23,7 @@ export function toPackageVersion(v: VersionRecord): PackageVersion {
     name: v.name,
     description: v.description ?? '',
     apiVersion: v.apiVersion,
-    mediaKinds: v.mediaKinds.map((k) => KINDS[k]),
+    mediaKinds: v.mediaKinds.map((k) => PROTO_MEDIA_KINDS[k]),
     languages: v.languages,
     nsfw: v.nsfw,
     packageSha256: v.packageSha256,
@@ -133,7 +120,7 @@ export function registerRegistryService(
       if (request.query) filter.query = request.query;
       if (request.mediaKinds.length) {
         filter.mediaKinds = request.mediaKinds.map((k) => {
-          const name = KIND_NAMES.get(k);
+          const name = mediaKindFromProto(k);
           if (!name) throw new ConnectError(`media kind ${k} is not a media kind`, Code.InvalidArgument);
           return name;
         });
