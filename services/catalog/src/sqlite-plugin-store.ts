@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { InstalledPlugin, PluginStore } from './plugin-store.js';
+import { openSqlite } from './sqlite.js';
 
 interface Row {
   id: string;
@@ -49,10 +48,7 @@ export class SqlitePluginStore implements PluginStore {
 
   /** `path` is a file (created with its folder if missing) or ":memory:". */
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db = openSqlite(path);
     const applied = this.db.pragma('user_version', { simple: true }) as number;
     this.db.transaction(() => {
       for (const sql of MIGRATIONS.slice(applied)) this.db.exec(sql);

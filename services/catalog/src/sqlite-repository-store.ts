@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { RepositoryRecord, RepositoryStore } from './repository-store.js';
+import { openSqlite } from './sqlite.js';
 
 interface Row {
   name: string;
@@ -30,11 +29,7 @@ export class SqliteRepositoryStore implements RepositoryStore {
 
   /** `path` is a file (created with its folder if missing) or ":memory:". */
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqlite(path);
     this.db.exec(`CREATE TABLE IF NOT EXISTS repositories (
       name TEXT PRIMARY KEY,
       url TEXT NOT NULL,
