@@ -1,11 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
+const dir = mkdtempSync(join(tmpdir(), 'awasm-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
 function fileWith(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'awasm-config-')), 'awasm.toml');
+  const path = join(dir, `awasm-${files++}.toml`);
   writeFileSync(path, text);
   return path;
 }
