@@ -1,6 +1,6 @@
 import { PluginLoadError, type RunnerPool, sha256Hex } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attackWitDir, type Built, buildPlugin, newPool, spec } from './helpers.js';
+import { attackWitDir, type Built, buildPlugin, newPool, spec, tableBombComponent } from './helpers.js';
 
 // Components the runner must refuse before any of their code runs, while what is loaded keeps serving.
 
@@ -69,6 +69,31 @@ describe('the runner refuses components it must not run', () => {
     const err = await loadError(pool.load(spec('small', fetcher, { limits: { memoryMb: 4 } })));
     expect(err.message).toMatch(/initially, more than the limit of 64 pages \(4 MiB\)/);
     expect(err.message).toMatch(/limits.memoryMb is 4/);
+  });
+
+  it('refuses a component whose table starts over maxTableEntries, naming the table and the limit', async () => {
+    const big = await tableBombComponent({ initialEntries: 100_001 });
+    const err = await loadError(pool.load(spec('big-table', big)));
+    expect(err.message).toMatch(
+      /^source 'big-table': refused: [\w.]+\.wasm: table 0 starts with 100001 entries, over the 100000 allowed \(maxTableEntries\)$/,
+    );
+    // a module with more tables than a module may have (17) is refused too, naming the count
+    const many = await tableBombComponent({ extraTables: 16 });
+    const tooMany = await loadError(pool.load(spec('many-tables', many)));
+    expect(tooMany.message).toMatch(/refused: [\w.]+\.wasm: the module has 17 tables, over the 16 a module may have$/);
+    expect(pool.loaded()).toEqual(['good']);
+    expect(await pool.call('good', 'list', ['popular'])).toMatchObject({ items: [{ title: 'listing popular' }] });
+    expect(() => newPool({ maxTableEntries: 0 })).toThrow(
+      'RunnerOptions.maxTableEntries must be a positive integer, got 0',
+    );
+    // the same components are within a runner's limit when the operator raises it
+    const roomy = newPool({ maxTableEntries: 200_000 });
+    try {
+      await roomy.load(spec('big-table', big));
+      expect(roomy.loaded()).toEqual(['big-table']);
+    } finally {
+      await roomy.close();
+    }
   });
 
   it('refuses a host pattern it cannot parse, naming it', async () => {

@@ -1,6 +1,6 @@
-import { PluginCallError, type RunnerPool } from '@awasm/plugin-runner';
+import { PluginCallError, POOL_DEFAULTS, type RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Built, buildPlugin, captureLogger, newPool, spec } from './helpers.js';
+import { type Built, buildPlugin, captureLogger, newPool, spec, tableBombComponent } from './helpers.js';
 
 // The misbehave plugin runs an attack named by its search query (loop, grow, flood, sleep); its
 // list() is a healthy call. The fetcher plugin is a bystander that must stay unaffected.
@@ -151,6 +151,47 @@ describe('a runaway plugin is stopped and replaced; others are unaffected', () =
       for (const id of copies) expect(pool.stats(id)?.memoryBytes).toBeLessThanOrEqual(capMb * 1024 * 1024);
       expect(await healthy('bystander')).toBe('listing popular');
       expect(await healthy('hog-0')).toBe('still serving popular');
+    } finally {
+      await Promise.all(copies.map((id) => pool.unload(id)));
+    }
+    expect(pool.loaded().sort()).toEqual(['bystander', 'hostile']);
+  });
+
+  it('stops table.grow bombs in many instances at maxTableEntries and keeps the host RSS bounded', async () => {
+    // a hand-written core module whose table has no maximum: uncapped, V8 lets each instance grow it
+    // to 10,000,000 entries (~270 MB of host memory); capped, it stops at 100,000 (~3 MB)
+    const bomb = await tableBombComponent();
+    const copies = Array.from({ length: 4 }, (_, i) => `table-bomb-${i}`);
+    await Promise.all(copies.map((id) => pool.load(spec(id, bomb))));
+    try {
+      // the plugin reports how far its table grew before table.grow returned -1
+      const reached = await failure(pool.call('table-bomb-0', 'list', ['latest']));
+      expect(reached.kind).toBe('source-error');
+      expect(reached.sourceError).toEqual({ tag: 'internal', val: String(POOL_DEFAULTS.maxTableEntries) });
+
+      global.gc?.();
+      const before = process.memoryUsage().rss;
+      let peak = before;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage().rss);
+      }, 2);
+      let errors: PluginCallError[];
+      try {
+        errors = await Promise.all(copies.map((id) => failure(pool.call(id, 'list', ['popular']))));
+      } finally {
+        clearInterval(sampler);
+      }
+      // each grew its table to the cap, then executed `unreachable`
+      expect(errors.map((e) => e.kind)).toEqual(copies.map(() => 'trap'));
+      for (const err of errors) expect(err.message).toMatch(/^table-bomb-\d\.list trapped: .*unreachable/);
+      const grewMb = (peak - before) / (1024 * 1024);
+      expect(grewMb).toBeLessThan(200);
+
+      expect(await healthy('bystander')).toBe('listing popular');
+      expect(await healthy('hostile')).toBe('still serving popular');
+      // a replacement instance of a bomb serves (and is capped) again
+      const again = await failure(pool.call('table-bomb-1', 'list', ['latest']));
+      expect(again.sourceError).toEqual({ tag: 'internal', val: String(POOL_DEFAULTS.maxTableEntries) });
     } finally {
       await Promise.all(copies.map((id) => pool.unload(id)));
     }

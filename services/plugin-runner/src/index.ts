@@ -39,4 +39,13 @@ export {
 export { MemoryRateLimitStore, type RateLimitStore, type RateRule, type Reservation } from './rate-limit.js';
 export { RedisRateLimitStore, type RedisRateLimitStoreOptions } from './redis-rate-limit.js';
 export { sha256Hex, TranspileCache } from './transpile-cache.js';
-export { capMemories, componentImportNames, MemoryLimitError, pagesForMiB } from './wasm-binary.js';
+export {
+  capLimits,
+  capMemories,
+  capTables,
+  componentImportNames,
+  MAX_TABLES_PER_MODULE,
+  MemoryLimitError,
+  pagesForMiB,
+  TableLimitError,
+} from './wasm-binary.js';

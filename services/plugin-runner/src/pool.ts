@@ -14,7 +14,14 @@ import { type Logger, silentLogger } from './logger.js';
 import { argumentProblem, normaliseArgs, type SourceOp } from './ops.js';
 import { SourceWorker, type WorkerReply } from './source-worker.js';
 import { DigestMismatchError, SHA256_HEX, TranspileCache, type TranspiledComponent } from './transpile-cache.js';
-import { capMemories, componentImportNames, MemoryLimitError, pagesForMiB, WasmFormatError } from './wasm-binary.js';
+import {
+  capLimits,
+  componentImportNames,
+  MemoryLimitError,
+  pagesForMiB,
+  TableLimitError,
+  WasmFormatError,
+} from './wasm-binary.js';
 
 export interface SourceLimits {
   memoryMb: number;
@@ -59,6 +66,11 @@ export interface RunnerOptions {
   recycleAfterCalls?: number;
   /** an idle instance beyond a source's first is stopped after this long (default 30 s) */
   idleTimeoutMs?: number;
+  /**
+   * the most entries any WebAssembly table of a plugin may have (default 100,000): tables get it as
+   * their maximum, so a table.grow past it fails; a table that starts larger is refused at load
+   */
+  maxTableEntries?: number;
 }
 
 export const POOL_DEFAULTS = {
@@ -66,6 +78,9 @@ export const POOL_DEFAULTS = {
   maxInstances: 16,
   recycleAfterCalls: 1000,
   idleTimeoutMs: 30_000,
+  // componentize-js (StarlingMonkey) components have a fixed 7,780-entry table and jco's shim one of
+  // 70; V8 would let a table grow to 10,000,000 entries (~270 MB host memory)
+  maxTableEntries: 100_000,
 } as const;
 
 /** A settled call, as the observer (metrics) sees it. */
@@ -617,6 +632,7 @@ export class RunnerPool {
   private readonly scheduler: HostScheduler;
   private readonly budget: InstanceBudget;
   private readonly poolSettings: PoolSettings;
+  private readonly maxTableEntries: number;
 
   constructor(private readonly opts: RunnerOptions) {
     const count = (name: keyof typeof POOL_DEFAULTS) => {
@@ -630,6 +646,7 @@ export class RunnerPool {
       recycleAfterCalls: count('recycleAfterCalls'),
       idleTimeoutMs: count('idleTimeoutMs'),
     };
+    this.maxTableEntries = count('maxTableEntries');
     this.cache = new TranspileCache(opts.cacheDir);
     this.logger = opts.logger ?? silentLogger;
     this.connectTo = parseConnectTo(opts.connectTo);
@@ -764,10 +781,16 @@ export class RunnerPool {
     for (const [name, bytes] of entry.coreModules) {
       let capped: Uint8Array;
       try {
-        capped = capMemories(bytes, pages).bytes;
+        capped = capLimits(bytes, { maxMemoryPages: pages, maxTableEntries: this.maxTableEntries }).bytes;
       } catch (err) {
         if (err instanceof MemoryLimitError) {
           throw new PluginLoadError(id, `refused: ${name}: ${err.message} (limits.memoryMb is ${memoryMb})`);
+        }
+        if (err instanceof TableLimitError) {
+          throw new PluginLoadError(
+            id,
+            `refused: ${name}: ${err.message}${err.reason === 'entries' ? ' (maxTableEntries)' : ''}`,
+          );
         }
         throw new PluginLoadError(id, `core module ${name} could not be read: ${(err as Error).message}`);
       }

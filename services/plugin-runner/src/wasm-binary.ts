@@ -1,6 +1,6 @@
 /**
- * Just enough of the WebAssembly binary format to (1) cap the linear memories of a core module and
- * (2) list the top-level imports of a component. Pure TypeScript, no dependencies.
+ * Just enough of the WebAssembly binary format to (1) cap the linear memories and tables of a core
+ * module and (2) list the top-level imports of a component. Pure TypeScript, no dependencies.
  */
 
 export const WASM_PAGE_BYTES = 65_536;
@@ -175,12 +175,108 @@ function skipValType(r: Reader): void {
   throw new WasmFormatError(`value type 0x${t.toString(16)} at offset ${at} is not supported`);
 }
 
-function skipTableType(r: Reader): void {
-  skipValType(r);
+/** Limits of one table, in entries. */
+export interface TableLimits {
+  min: bigint;
+  max?: bigint;
+  table64: boolean;
+}
+
+/** The limits of a table type, with the flags byte kept so bits other than "has a maximum" survive a rewrite. */
+interface RawTableLimits {
+  flags: number;
+  limits: TableLimits;
+}
+
+function readTableLimits(r: Reader): RawTableLimits {
+  const at = r.pos;
   const flags = r.byte();
-  const bits = flags & 0x04 ? 64 : 32;
-  r.uleb(bits);
-  if (flags & 0x01) r.uleb(bits);
+  if (flags & ~0x07) {
+    throw new WasmFormatError(`table limits flags 0x${flags.toString(16)} at offset ${at} are not supported`);
+  }
+  const table64 = (flags & 0x04) !== 0;
+  const bits = table64 ? 64 : 32;
+  const min = r.uleb(bits);
+  const limits: TableLimits = flags & 0x01 ? { min, max: r.uleb(bits), table64 } : { min, table64 };
+  return { flags, limits };
+}
+
+function encodeTableLimits(flags: number, l: TableLimits): Uint8Array {
+  const parts = [Uint8Array.of(l.max !== undefined ? flags | 0x01 : flags & ~0x01), encodeUleb(l.min)];
+  if (l.max !== undefined) parts.push(encodeUleb(l.max));
+  return concat(parts);
+}
+
+/** Skips a signed LEB128 of at most `bits` bits (the value is not needed). */
+function skipSleb(r: Reader, bits: number): void {
+  const at = r.pos;
+  for (let n = 1; ; n++) {
+    if ((r.byte() & 0x80) === 0) return;
+    if (n >= Math.ceil(bits / 7)) throw new WasmFormatError(`LEB128 at offset ${at} is too long`);
+  }
+}
+
+/**
+ * Skips a constant expression up to and including its `end`: the instructions a table initialiser
+ * may use (numeric and vector constants, extended-const arithmetic, global.get, ref.null, ref.func
+ * and the GC allocations). Anything else is refused rather than guessed at.
+ */
+function skipConstExpr(r: Reader): void {
+  for (;;) {
+    const at = r.pos;
+    const op = r.byte();
+    switch (op) {
+      case 0x0b: // end
+        return;
+      case 0x41: // i32.const
+        skipSleb(r, 32);
+        break;
+      case 0x42: // i64.const
+        skipSleb(r, 64);
+        break;
+      case 0x43: // f32.const
+        r.take(4);
+        break;
+      case 0x44: // f64.const
+        r.take(8);
+        break;
+      case 0x23: // global.get
+      case 0xd2: // ref.func
+        r.u32();
+        break;
+      case 0xd0: // ref.null heaptype
+        r.s33();
+        break;
+      case 0x6a: // i32.add, sub, mul; i64.add, sub, mul (extended-const)
+      case 0x6b:
+      case 0x6c:
+      case 0x7c:
+      case 0x7d:
+      case 0x7e:
+        break;
+      case 0xfd: {
+        const sub = r.u32();
+        if (sub !== 12) throw new WasmFormatError(`instruction 0xfd ${sub} at offset ${at} is not a constant`);
+        r.take(16); // v128.const
+        break;
+      }
+      case 0xfb: {
+        const sub = r.u32();
+        if (sub === 0 || sub === 1 || sub === 6 || sub === 7) {
+          r.u32(); // struct.new(_default), array.new(_default) typeidx
+        } else if (sub === 8) {
+          r.u32(); // array.new_fixed typeidx count
+          r.u32();
+        } else if (sub !== 26 && sub !== 27 && sub !== 28) {
+          // any.convert_extern, extern.convert_any and ref.i31 take no immediates
+          throw new WasmFormatError(`instruction 0xfb ${sub} at offset ${at} is not supported in a constant`);
+        }
+        break;
+      }
+      default:
+        throw new WasmFormatError(`instruction 0x${op.toString(16)} at offset ${at} is not supported in a constant`);
+    }
+  }
 }
 
 export function concat(parts: Uint8Array[]): Uint8Array {
@@ -202,10 +298,29 @@ export interface MemoryInfo {
   after: MemoryLimits;
 }
 
+export interface TableInfo {
+  /** index in the module's table index space */
+  index: number;
+  /** "module.field" of an imported table, undefined for a defined one */
+  importedFrom?: string;
+  before: TableLimits;
+  after: TableLimits;
+}
+
 export interface CapResult {
   bytes: Uint8Array;
+  /** empty unless maxMemoryPages was given */
   memories: MemoryInfo[];
+  /** empty unless maxTableEntries was given */
+  tables: TableInfo[];
   changed: boolean;
+}
+
+export interface LimitCaps {
+  /** the most 64 KiB pages any memory may have; memories are left alone without it */
+  maxMemoryPages?: number;
+  /** the most entries any table may have; tables are left alone without it */
+  maxTableEntries?: number;
 }
 
 export class MemoryLimitError extends Error {
@@ -215,8 +330,27 @@ export class MemoryLimitError extends Error {
   }
 }
 
-function capped(l: MemoryLimits, maxPages: bigint): MemoryLimits {
-  const max = l.max === undefined || l.max > maxPages ? maxPages : l.max;
+export class TableLimitError extends Error {
+  /** 'entries': a table starts over maxTableEntries; 'count': the module has more than MAX_TABLES_PER_MODULE tables */
+  constructor(
+    message: string,
+    readonly reason: 'entries' | 'count',
+  ) {
+    super(message);
+    this.name = 'TableLimitError';
+  }
+}
+
+/**
+ * Tables one core module may have (imported and defined). Each is capped at maxTableEntries, so this
+ * bounds a module's tables together: V8 itself allows 100,000 tables per module, and 1,000 tables of
+ * 100,000 entries took 2.7 GB when instantiated. Toolchains emit one or two (StarlingMonkey: one, and
+ * one in jco's shim module).
+ */
+export const MAX_TABLES_PER_MODULE = 16;
+
+function capped<L extends { max?: bigint }>(l: L, limit: bigint): L {
+  const max = l.max === undefined || l.max > limit ? limit : l.max;
   return { ...l, max };
 }
 
@@ -226,22 +360,46 @@ function capped(l: MemoryLimits, maxPages: bigint): MemoryLimits {
  * initial memory is already larger than the limit is refused with a MemoryLimitError.
  */
 export function capMemories(bytes: Uint8Array, maxPages: number): CapResult {
+  return capLimits(bytes, { maxMemoryPages: maxPages });
+}
+
+/**
+ * Returns a copy of a core module whose tables (defined and imported) have a maximum of at most
+ * `maxEntries` entries, so a `table.grow` past it fails (returns -1) instead of taking host memory.
+ * A table that starts with more entries, or a module with more than MAX_TABLES_PER_MODULE tables,
+ * is refused with a TableLimitError.
+ */
+export function capTables(bytes: Uint8Array, maxEntries: number): CapResult {
+  return capLimits(bytes, { maxTableEntries: maxEntries });
+}
+
+/**
+ * capMemories and capTables in one pass over the module (a plugin's main module is ~13 MB): each
+ * cap that is given is applied, the other kind is copied through.
+ */
+export function capLimits(bytes: Uint8Array, caps: LimitCaps): CapResult {
   checkHeader(bytes, CORE_VERSION, 'core module');
-  const limit = BigInt(maxPages);
+  const limit = caps.maxMemoryPages === undefined ? undefined : BigInt(caps.maxMemoryPages);
+  const tableLimit = caps.maxTableEntries === undefined ? undefined : BigInt(caps.maxTableEntries);
   const memories: MemoryInfo[] = [];
+  const tables: TableInfo[] = [];
   const out: Uint8Array[] = [bytes.subarray(0, 8)];
   let changed = false;
   let memoryIndex = 0;
+  let tableIndex = 0;
 
   const refuse = (info: string, min: bigint): never => {
     throw new MemoryLimitError(
-      `${info} needs ${min} pages (${formatMiB(min)}) initially, more than the limit of ${limit} pages (${formatMiB(limit)})`,
+      `${info} needs ${min} pages (${formatMiB(min)}) initially, more than the limit of ${limit} pages (${formatMiB(limit ?? 0n)})`,
     );
+  };
+  const refuseTable = (info: string, min: bigint): never => {
+    throw new TableLimitError(`${info} starts with ${min} entries, over the ${tableLimit} allowed`, 'entries');
   };
 
   for (const s of sections(bytes)) {
     if (s.id === 2) {
-      // import section: memories imported from another module (jco wires core modules together)
+      // import section: memories and tables imported from another module (jco wires core modules together)
       const r = new Reader(bytes, s.payloadStart, s.end);
       const count = r.u32();
       const pieces: Uint8Array[] = [encodeUleb(count)];
@@ -251,8 +409,24 @@ export function capMemories(bytes: Uint8Array, maxPages: number): CapResult {
         const field = r.name();
         const kind = r.byte();
         if (kind === 0x00) r.u32();
-        else if (kind === 0x01) skipTableType(r);
-        else if (kind === 0x03) {
+        else if (kind === 0x01) {
+          skipValType(r); // the reference type
+          const limitsAt = r.pos;
+          const { flags, limits: before } = readTableLimits(r);
+          if (tableLimit === undefined) continue;
+          const index = tableIndex++;
+          const where = `imported table ${module}.${field} (table ${index})`;
+          if (before.min > tableLimit) refuseTable(where, before.min);
+          // as with memories: an import without a maximum accepts any table, and the table it is
+          // given is capped where it is defined; one with a larger maximum is lowered with it
+          const after = before.max === undefined ? before : capped(before, tableLimit);
+          tables.push({ index, importedFrom: `${module}.${field}`, before, after });
+          if (after.max !== before.max) {
+            pieces.push(bytes.subarray(mark, limitsAt), encodeTableLimits(flags, after));
+            mark = r.pos;
+            changed = true;
+          }
+        } else if (kind === 0x03) {
           skipValType(r);
           r.byte();
         } else if (kind === 0x04) {
@@ -261,6 +435,7 @@ export function capMemories(bytes: Uint8Array, maxPages: number): CapResult {
         } else if (kind === 0x02) {
           const limitsAt = r.pos;
           const before = readLimits(r);
+          if (limit === undefined) continue;
           const where = `imported memory ${module}.${field}`;
           if (before.min > limit) refuse(where, before.min);
           // An import without a maximum accepts any memory; one with a maximum is lowered with the
@@ -280,7 +455,41 @@ export function capMemories(bytes: Uint8Array, maxPages: number): CapResult {
       pieces.push(bytes.subarray(mark, s.end));
       const payload = concat(pieces);
       out.push(Uint8Array.of(2), encodeUleb(payload.length), payload);
-    } else if (s.id === 5) {
+    } else if (s.id === 4 && tableLimit !== undefined) {
+      // table section: each entry is `reftype limits`, or `0x40 0x00 reftype limits expr` for a
+      // table with an initialiser, whose expression is copied through
+      const r = new Reader(bytes, s.payloadStart, s.end);
+      const count = r.u32();
+      const pieces: Uint8Array[] = [encodeUleb(count)];
+      for (let i = 0; i < count; i++) {
+        const index = tableIndex++;
+        const entryAt = r.pos;
+        if (bytes[r.pos] === 0x40) {
+          r.byte();
+          const reserved = r.byte();
+          if (reserved !== 0x00) {
+            throw new WasmFormatError(`table ${index} has reserved byte 0x${reserved.toString(16)}`);
+          }
+        }
+        skipValType(r);
+        const limitsAt = r.pos;
+        const { flags, limits: before } = readTableLimits(r);
+        const afterLimits = r.pos;
+        if (bytes[entryAt] === 0x40) skipConstExpr(r);
+        if (before.min > tableLimit) refuseTable(`table ${index}`, before.min);
+        const after = capped(before, tableLimit);
+        if (after.max !== before.max) changed = true;
+        tables.push({ index, before, after });
+        pieces.push(
+          bytes.subarray(entryAt, limitsAt),
+          encodeTableLimits(flags, after),
+          bytes.subarray(afterLimits, r.pos),
+        );
+      }
+      if (r.pos !== s.end) throw new WasmFormatError('table section has trailing bytes');
+      const payload = concat(pieces);
+      out.push(Uint8Array.of(4), encodeUleb(payload.length), payload);
+    } else if (s.id === 5 && limit !== undefined) {
       const r = new Reader(bytes, s.payloadStart, s.end);
       const count = r.u32();
       const pieces: Uint8Array[] = [encodeUleb(count)];
@@ -300,7 +509,13 @@ export function capMemories(bytes: Uint8Array, maxPages: number): CapResult {
       out.push(bytes.subarray(s.start, s.end));
     }
   }
-  return { bytes: changed ? concat(out) : bytes, memories, changed };
+  if (tableLimit !== undefined && tableIndex > MAX_TABLES_PER_MODULE) {
+    throw new TableLimitError(
+      `the module has ${tableIndex} tables, over the ${MAX_TABLES_PER_MODULE} a module may have`,
+      'count',
+    );
+  }
+  return { bytes: changed ? concat(out) : bytes, memories, tables, changed };
 }
 
 function formatMiB(pages: bigint): string {
