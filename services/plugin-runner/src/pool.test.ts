@@ -127,6 +127,40 @@ describe('RunnerPool.load', () => {
   });
 });
 
+describe('RunnerPool spare workers', () => {
+  it('keeps booted workers ready, starts instances from them and boots replacements', async () => {
+    const pool = new RunnerPool({ cacheDir, spareWorkers: 2 });
+    try {
+      expect(pool.sparesReady()).toBe(2);
+      await pool.load(spec('spared', source));
+      // the load took one; another is booted in its place after that turn
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(pool.sparesReady()).toBe(2);
+      // a trap replaces the instance, again from a spare
+      await rejection(pool.call('spared', 'filters', []), PluginCallError);
+      expect(pool.stats('spared')?.instancesStarted).toBeGreaterThanOrEqual(2);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(pool.sparesReady()).toBe(2);
+    } finally {
+      await pool.close();
+    }
+    expect(pool.sparesReady()).toBe(0);
+  });
+
+  it('boots each instance on demand with no spares, and refuses a bad count', async () => {
+    const pool = new RunnerPool({ cacheDir, spareWorkers: 0 });
+    try {
+      await pool.load(spec('unspared', source));
+      expect(pool.sparesReady()).toBe(0);
+      expect(pool.loaded()).toEqual(['unspared']);
+    } finally {
+      await pool.close();
+    }
+    expect(() => new RunnerPool({ cacheDir, spareWorkers: -1 })).toThrow(/spareWorkers must be a whole number/);
+    expect(() => new RunnerPool({ cacheDir, spareWorkers: 1.5 })).toThrow(/spareWorkers/);
+  });
+});
+
 describe('RunnerPool calls', () => {
   let pool: RunnerPool;
 

@@ -12,7 +12,7 @@ import { checkImports, providedInterfaces, REQUIRED_EXPORT } from './import-poli
 import { type BudgetClient, InstanceBudget } from './instance-budget.js';
 import { type Logger, silentLogger } from './logger.js';
 import { argumentProblem, normaliseArgs, type SourceOp } from './ops.js';
-import { SourceWorker, type WorkerReply } from './source-worker.js';
+import { SourceWorker, SpareWorkers, type WorkerReply } from './source-worker.js';
 import { DigestMismatchError, SHA256_HEX, TranspileCache, type TranspiledComponent } from './transpile-cache.js';
 import {
   capLimits,
@@ -71,6 +71,11 @@ export interface RunnerOptions {
    * their maximum, so a table.grow past it fails; a table that starts larger is refused at load
    */
   maxTableEntries?: number;
+  /**
+   * worker threads kept booted for the next instance start (default 1; 0: boot each on demand), so
+   * a load or a replacement does not wait for a thread to boot
+   */
+  spareWorkers?: number;
 }
 
 export const POOL_DEFAULTS = {
@@ -81,6 +86,7 @@ export const POOL_DEFAULTS = {
   // componentize-js (StarlingMonkey) components have a fixed 7,780-entry table and jco's shim one of
   // 70; V8 would let a table grow to 10,000,000 entries (~270 MB host memory)
   maxTableEntries: 100_000,
+  spareWorkers: 1,
 } as const;
 
 /** A settled call, as the observer (metrics) sees it. */
@@ -174,6 +180,7 @@ interface PoolSettings {
   instancesPerSource: number;
   recycleAfterCalls: number;
   idleTimeoutMs: number;
+  spares: SpareWorkers;
 }
 
 /**
@@ -293,21 +300,24 @@ class SourceRuntime implements BudgetClient {
       idleAt: 0,
       idleTimer: undefined,
     };
-    inst.worker = new SourceWorker({
-      sourceId: this.id,
-      generation: inst.id,
-      componentUrl: this.entry.componentUrl,
-      modules: this.modules,
-      settings: this.settings,
-      maxRequestBodyBytes: this.spec.limits.maxResponseBytes,
-      http: this.http,
-      deadline: () => inst.call?.deadline ?? Date.now() + this.spec.limits.callTimeoutMs,
-      onRateLimited: (seconds) => {
-        const call = inst.call;
-        if (call) call.rateLimited = Math.max(call.rateLimited ?? 0, seconds);
+    inst.worker = new SourceWorker(
+      {
+        sourceId: this.id,
+        generation: inst.id,
+        componentUrl: this.entry.componentUrl,
+        modules: this.modules,
+        settings: this.settings,
+        maxRequestBodyBytes: this.spec.limits.maxResponseBytes,
+        http: this.http,
+        deadline: () => inst.call?.deadline ?? Date.now() + this.spec.limits.callTimeoutMs,
+        onRateLimited: (seconds) => {
+          const call = inst.call;
+          if (call) call.rateLimited = Math.max(call.rateLimited ?? 0, seconds);
+        },
+        logger: this.logger,
       },
-      logger: this.logger,
-    });
+      this.pool.spares,
+    );
     this.instances.add(inst);
     this.startingCount++;
     this.stats.instancesStarted++;
@@ -641,16 +651,22 @@ export class RunnerPool {
       return v;
     };
     this.budget = new InstanceBudget(count('maxInstances'));
-    this.poolSettings = {
-      instancesPerSource: count('instancesPerSource'),
-      recycleAfterCalls: count('recycleAfterCalls'),
-      idleTimeoutMs: count('idleTimeoutMs'),
-    };
+    const spares = opts.spareWorkers ?? POOL_DEFAULTS.spareWorkers;
+    if (!Number.isInteger(spares) || spares < 0 || spares > 16) {
+      throw new Error(`RunnerOptions.spareWorkers must be a whole number from 0 to 16, got ${spares}`);
+    }
     this.maxTableEntries = count('maxTableEntries');
     this.cache = new TranspileCache(opts.cacheDir);
     this.logger = opts.logger ?? silentLogger;
     this.connectTo = parseConnectTo(opts.connectTo);
     this.scheduler = opts.scheduler ?? new HostScheduler();
+    // last: the spares start booting threads at once
+    this.poolSettings = {
+      instancesPerSource: count('instancesPerSource'),
+      recycleAfterCalls: count('recycleAfterCalls'),
+      idleTimeoutMs: count('idleTimeoutMs'),
+      spares: new SpareWorkers(spares),
+    };
   }
 
   /**
@@ -682,12 +698,20 @@ export class RunnerPool {
       throw new PluginLoadError(id, (err as Error).message);
     }
 
+    const key = `${spec.digest}:${spec.limits.memoryMb}`;
+    // a component not compiled yet is compiled while the cache checks its files (see PrepareFn)
+    const prepare = this.compiled.has(key)
+      ? undefined
+      : (name: string, bytes: Uint8Array) => this.compileModule(id, name, bytes, spec.limits.memoryMb);
     let entry: TranspiledComponent;
     let hit: boolean;
+    let prepared: Map<string, WebAssembly.Module> | undefined;
     try {
-      ({ entry, hit } = await this.cache.get(spec.digest, spec.component));
+      ({ entry, hit, prepared } = await this.cache.get(spec.digest, spec.component, prepare));
     } catch (err) {
-      if (err instanceof DigestMismatchError) throw new PluginLoadError(id, err.message);
+      if (err instanceof DigestMismatchError || err instanceof PluginLoadError) {
+        throw err instanceof PluginLoadError ? err : new PluginLoadError(id, err.message);
+      }
       throw new PluginLoadError(id, `the component could not be transpiled: ${(err as Error).message}`, { cause: err });
     }
     const t1 = performance.now();
@@ -703,10 +727,11 @@ export class RunnerPool {
       throw new PluginLoadError(id, 'the component does not export awasm:source/source-api@0.1.x');
     }
 
-    const key = `${spec.digest}:${spec.limits.memoryMb}`;
     let compiled = this.compiled.get(key);
     if (!compiled) {
-      compiled = this.compile(id, entry, spec.limits.memoryMb);
+      compiled = prepared
+        ? Promise.resolve({ modules: Object.fromEntries(prepared), users: 0 })
+        : this.compile(id, entry, spec.limits.memoryMb);
       this.compiled.set(key, compiled);
       compiled.catch(() => this.compiled.delete(key));
     }
@@ -776,27 +801,29 @@ export class RunnerPool {
   }
 
   private async compile(id: string, entry: TranspiledComponent, memoryMb: number): Promise<CompiledComponent> {
-    const pages = pagesForMiB(memoryMb);
     const modules: Record<string, WebAssembly.Module> = {};
-    for (const [name, bytes] of entry.coreModules) {
-      let capped: Uint8Array;
-      try {
-        capped = capLimits(bytes, { maxMemoryPages: pages, maxTableEntries: this.maxTableEntries }).bytes;
-      } catch (err) {
-        if (err instanceof MemoryLimitError) {
-          throw new PluginLoadError(id, `refused: ${name}: ${err.message} (limits.memoryMb is ${memoryMb})`);
-        }
-        if (err instanceof TableLimitError) {
-          throw new PluginLoadError(
-            id,
-            `refused: ${name}: ${err.message}${err.reason === 'entries' ? ' (maxTableEntries)' : ''}`,
-          );
-        }
-        throw new PluginLoadError(id, `core module ${name} could not be read: ${(err as Error).message}`);
-      }
-      modules[name] = await WebAssembly.compile(capped);
-    }
+    for (const [name, bytes] of entry.coreModules) modules[name] = await this.compileModule(id, name, bytes, memoryMb);
     return { modules, users: 0 };
+  }
+
+  /** Caps the module's memories and tables, then compiles it. */
+  private compileModule(id: string, name: string, bytes: Uint8Array, memoryMb: number): Promise<WebAssembly.Module> {
+    let capped: Uint8Array;
+    try {
+      capped = capLimits(bytes, { maxMemoryPages: pagesForMiB(memoryMb), maxTableEntries: this.maxTableEntries }).bytes;
+    } catch (err) {
+      if (err instanceof MemoryLimitError) {
+        throw new PluginLoadError(id, `refused: ${name}: ${err.message} (limits.memoryMb is ${memoryMb})`);
+      }
+      if (err instanceof TableLimitError) {
+        throw new PluginLoadError(
+          id,
+          `refused: ${name}: ${err.message}${err.reason === 'entries' ? ' (maxTableEntries)' : ''}`,
+        );
+      }
+      throw new PluginLoadError(id, `core module ${name} could not be read: ${(err as Error).message}`);
+    }
+    return WebAssembly.compile(capped);
   }
 
   private release(runtime: SourceRuntime, reason: string): void {
@@ -856,6 +883,11 @@ export class RunnerPool {
     return { max: b.max, inUse: b.inUse, waiting: b.waitingCount, evictions: b.evictions, handovers: b.handovers };
   }
 
+  /** Booted workers waiting for the next instance start (see RunnerOptions.spareWorkers). */
+  sparesReady(): number {
+    return this.poolSettings.spares.available;
+  }
+
   /** Timings of the last load of a source. */
   loadInfo(id: string): LoadInfo | undefined {
     return this.lastLoad.get(id);
@@ -863,6 +895,7 @@ export class RunnerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.poolSettings.spares.close();
     for (const id of [...this.sources.keys()]) await this.unload(id);
   }
 }

@@ -46,6 +46,85 @@ export interface WorkerSetup {
 const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 
 /**
+ * A worker thread that has booted Node and the import object, and waits for its setup message.
+ * Nothing of a plugin is in it yet, so it can serve any source.
+ */
+function bootWorker(): Worker {
+  return new Worker(WORKER_URL, {
+    name: 'awasm-source',
+    env: {},
+    argv: [],
+    execArgv: [],
+    stdin: false,
+    stdout: true,
+    stderr: true,
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 32 },
+  });
+}
+
+/**
+ * Booted workers kept ready, so starting an instance (a load, a replacement after a trap, one more
+ * instance for a busy source) does not wait for a thread to boot: about 25-60 ms on this class of
+ * machine, most of an instance's start once the component is compiled. A spare costs an idle Node
+ * thread (~10 MB); it does not keep the process alive.
+ */
+export class SpareWorkers {
+  private readonly ready: Worker[] = [];
+  private closed = false;
+  private refilling = false;
+
+  constructor(private readonly count: number) {
+    if (!Number.isInteger(count) || count < 0) throw new Error(`spare workers must be a whole number, got ${count}`);
+    this.refill();
+  }
+
+  /** A booted worker, if one is ready; another is booted in its place. */
+  take(): Worker | undefined {
+    const worker = this.ready.shift();
+    if (worker) {
+      worker.removeAllListeners('error');
+      worker.removeAllListeners('exit');
+    }
+    this.scheduleRefill();
+    return worker;
+  }
+
+  get available(): number {
+    return this.ready.length;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const worker of this.ready.splice(0)) void worker.terminate();
+  }
+
+  private scheduleRefill(): void {
+    if (this.refilling || this.closed) return;
+    this.refilling = true;
+    // after the current turn: booting competes for the CPU with the start that took the spare
+    setImmediate(() => {
+      this.refilling = false;
+      this.refill();
+    });
+  }
+
+  private refill(): void {
+    while (!this.closed && this.ready.length < this.count) {
+      const worker = bootWorker();
+      worker.unref();
+      const drop = () => {
+        const i = this.ready.indexOf(worker);
+        if (i >= 0) this.ready.splice(i, 1);
+        this.scheduleRefill();
+      };
+      worker.once('error', drop);
+      worker.once('exit', drop);
+      this.ready.push(worker);
+    }
+  }
+}
+
+/**
  * One instance of a source in its own worker thread. Calls run one at a time; `kill` terminates the
  * thread (which also stops a wasm loop) and detaches its HTTP port, aborting requests in flight.
  */
@@ -58,29 +137,31 @@ export class SourceWorker {
   private nextId = 1;
   private deathReason = 'the instance stopped';
 
-  constructor(private readonly setup: WorkerSetup) {
+  constructor(
+    private readonly setup: WorkerSetup,
+    spares?: SpareWorkers,
+  ) {
     const { port1, port2 } = new MessageChannel();
     const signal = new SharedArrayBuffer(4);
-    this.worker = new Worker(WORKER_URL, {
-      name: `awasm-source:${setup.sourceId}#${setup.generation}`,
-      workerData: {
-        componentUrl: setup.componentUrl,
-        modules: setup.modules instanceof Promise ? undefined : setup.modules,
-        settings: setup.settings,
-        signal,
-        httpPort: port2,
-        maxRequestBodyBytes: setup.maxRequestBodyBytes,
-        outputBytesPerCall: OUTPUT_BYTES_PER_CALL,
+    this.worker = spares?.take() ?? bootWorker();
+    this.worker.ref();
+    this.worker.postMessage(
+      {
+        type: 'setup',
+        setup: {
+          sourceId: setup.sourceId,
+          generation: setup.generation,
+          componentUrl: setup.componentUrl,
+          modules: setup.modules instanceof Promise ? undefined : setup.modules,
+          settings: setup.settings,
+          signal,
+          httpPort: port2,
+          maxRequestBodyBytes: setup.maxRequestBodyBytes,
+          outputBytesPerCall: OUTPUT_BYTES_PER_CALL,
+        },
       },
-      transferList: [port2],
-      env: {},
-      argv: [],
-      execArgv: [],
-      stdin: false,
-      stdout: true,
-      stderr: true,
-      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 32 },
-    });
+      [port2],
+    );
     if (setup.modules instanceof Promise) {
       setup.modules.then(
         (modules) => {

@@ -3,15 +3,17 @@
  * Entry of a source's worker thread: instantiates the transpiled component against the import
  * object from wasi-imports.mjs and serves calls posted by the runner, one at a time.
  *
- * workerData: { componentUrl, modules, settings, signal, httpPort, maxRequestBodyBytes, outputBytesPerCall }
- * from the runner:  { type: 'modules', modules } (first, when workerData has none: the worker loads the
- *                   glue while the runner compiles) | { type: 'call', id, op, args } | { type: 'settings', settings }
+ * The worker boots with nothing of a plugin (the runner keeps booted spares) and waits for its setup.
+ * from the runner:  { type: 'setup', setup: { sourceId, generation, componentUrl, modules?, settings, signal,
+ *                   httpPort, maxRequestBodyBytes, outputBytesPerCall } } (first)
+ *                   | { type: 'modules', modules } (when the setup had none: the worker loads the glue while
+ *                   the runner compiles) | { type: 'call', id, op, args } | { type: 'settings', settings }
  * to the runner:    { type: 'ready' } | { type: 'init-error', message }
  *                   | { type: 'result', id, ok: true, value, memoryBytes } | { type: 'result', id, ok: false, error, memoryBytes }
  *                   | { type: 'output', stream, text } | { type: 'log', level, message }
  */
 
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
 import { createImports } from './wasi-imports.mjs';
 
 /** Longest single log message forwarded; the rest is cut. */
@@ -20,7 +22,20 @@ const MAX_LOG_MESSAGE = 8 * 1024;
 const OUTPUT_FLUSH = 4 * 1024;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const data = workerData;
+
+/** @returns {Promise<any>} the setup the runner posts first */
+function setupFromRunner() {
+  return new Promise((resolve) => {
+    const onMessage = (/** @type {any} */ msg) => {
+      if (msg.type !== 'setup') return;
+      port.off('message', onMessage);
+      resolve(msg.setup);
+    };
+    port.on('message', onMessage);
+  });
+}
+
+const data = await setupFromRunner();
 const signal = new Int32Array(data.signal);
 const httpPort = /** @type {import('node:worker_threads').MessagePort} */ (data.httpPort);
 /** @type {Record<string, string>} */
@@ -47,6 +62,8 @@ const decoder = new TextDecoder();
 /** @type {unknown[]} */
 let inbox = [];
 let inboxAt = 0;
+/** The signal word's value when the port was last found empty. */
+let drainedAt = Atomics.load(signal, 0) - 1;
 
 /** @type {import('./wasi-imports.mjs').WasiHost} */
 const host = {
@@ -77,7 +94,15 @@ const host = {
   },
   receive() {
     if (inboxAt < inbox.length) return inbox[inboxAt++];
+    // the host bumps the signal word after each post, so an unchanged word means an empty port:
+    // the guest polls often, and asking the port itself is the costly part of a poll that finds nothing
+    const word = Atomics.load(signal, 0);
+    if (word === drainedAt) return undefined;
     const message = receiveMessageOnPort(httpPort)?.message;
+    if (message === undefined) {
+      drainedAt = word;
+      return undefined;
+    }
     if (!Array.isArray(message)) return message;
     // the host posts the events of one turn of its event loop together
     inbox = message;
@@ -155,6 +180,10 @@ try {
 
 /** @param {unknown} err */
 function describe(err) {
+  // V8 names a trap by its bare cause ("unreachable"); say that it is the wasm instruction
+  if (err instanceof WebAssembly.RuntimeError && err.message === 'unreachable') {
+    return 'wasm `unreachable` instruction executed';
+  }
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
