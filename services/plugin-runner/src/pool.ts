@@ -129,8 +129,12 @@ export interface SourceStats {
 export interface LoadInfo {
   /** the transpiled component came from the on-disk cache */
   cacheHit: boolean;
-  /** ms spent transpiling or reading the cache */
+  /**
+   * ms spent transpiling or reading and checking the cache; a component not compiled yet in this
+   * runner is compiled meanwhile (its modules compile while the cached files' hashes are checked)
+   */
   transpileMs: number;
+  /** ms then waiting for compiled modules (0 when they were compiled with the cache read) */
   compileMs: number;
   /** ms from the core modules being compiled to the first instance being ready (it starts while they compile) */
   startMs: number;
