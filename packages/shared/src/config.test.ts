@@ -22,6 +22,70 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: {} }).rateLimits).toEqual({});
   });
 
+  it('reads runner pool settings from the [runner] table and the environment', () => {
+    const file = fileWith(
+      [
+        '[runner]',
+        'instances_per_source = 2',
+        'max_instances = 8',
+        'recycle_after_calls = 500',
+        'idle_timeout_ms = 10000',
+        'max_table_entries = 50000',
+        'spare_workers = 0',
+        'breaker_failure_threshold = 3',
+        'breaker_open_ms = 1000',
+        'breaker_max_open_ms = 60000',
+        '',
+      ].join('\n'),
+    );
+    expect(loadConfig({ file, env: {} }).runner).toEqual({
+      instancesPerSource: 2,
+      maxInstances: 8,
+      recycleAfterCalls: 500,
+      idleTimeoutMs: 10_000,
+      maxTableEntries: 50_000,
+      spareWorkers: 0,
+      circuitBreaker: { failureThreshold: 3, openMs: 1000, maxOpenMs: 60_000 },
+    });
+    const config = loadConfig({
+      file,
+      env: { AWASM_RUNNER_MAX_INSTANCES: '32', AWASM_RUNNER_SPARE_WORKERS: '2', AWASM_RUNNER_BREAKER_OPEN_MS: '5000' },
+    });
+    const overridden = loadConfig({ file, env: {}, overrides: { runner: { circuitBreaker: { openMs: 7 } } } });
+    expect(overridden.runner.circuitBreaker).toEqual({ failureThreshold: 3, openMs: 7, maxOpenMs: 60_000 });
+    expect(config.runner).toMatchObject({
+      instancesPerSource: 2,
+      maxInstances: 32,
+      spareWorkers: 2,
+      circuitBreaker: { failureThreshold: 3, openMs: 5000, maxOpenMs: 60_000 },
+    });
+  });
+
+  it('leaves runner settings nobody set absent, so the runner keeps its defaults', () => {
+    expect(loadConfig({ env: {} }).runner).toEqual({});
+    const config = loadConfig({
+      file: fileWith('[runner]\nmax_instances = 4\n'),
+      env: { AWASM_RUNNER_IDLE_TIMEOUT_MS: '100' },
+    });
+    expect(config.runner).toEqual({ maxInstances: 4, idleTimeoutMs: 100 });
+    expect(Object.keys(config.runner)).not.toContain('circuitBreaker');
+    expect(loadConfig({ env: { AWASM_RUNNER_BREAKER_FAILURE_THRESHOLD: '2' } }).runner).toEqual({
+      circuitBreaker: { failureThreshold: 2 },
+    });
+  });
+
+  it('says what a bad runner setting must be', () => {
+    expect(() => loadConfig({ file: fileWith('[runner]\nmax_instances = "x"\n'), env: {} })).toThrow(
+      "config 'runner.max_instances': must be a whole number from 1 to 2147483647, got 'x'",
+    );
+    expect(() => loadConfig({ env: { AWASM_RUNNER_SPARE_WORKERS: '17' } })).toThrow(
+      "config 'AWASM_RUNNER_SPARE_WORKERS': must be a whole number from 0 to 16, got '17'",
+    );
+    expect(() => loadConfig({ file: fileWith('[runner]\nmax_instance = 4\n'), env: {} })).toThrow(
+      /^config 'runner\.max_instance': unknown key in .* \(allowed: instances_per_source, max_instances, /,
+    );
+  });
+
   it('layers defaults, file, env and overrides', () => {
     const file = fileWith('port = 7700\nlog_level = "debug"\n[connect_to]\n"a.test:80" = "127.0.0.1:9000"\n');
     const config = loadConfig({
@@ -56,6 +120,31 @@ describe('loadConfig', () => {
     ['rate limits not a table', { file: 'rate_limits = 3' }, 'rate_limits'],
     ['bad rate limit host', { env: { AWASM_RATE_LIMITS: 'a b=1' } }, 'AWASM_RATE_LIMITS'],
     ['bad rate limit pair', { env: { AWASM_RATE_LIMITS: 'a.test' } }, 'AWASM_RATE_LIMITS'],
+    ['unknown runner key', { file: '[runner]\nmax_instance = 4' }, 'runner.max_instance'],
+    ['runner key in the wrong case', { file: '[runner]\nMax_Instances = 4' }, 'runner.Max_Instances'],
+    ['runner key from the prototype', { file: '[runner]\ntoString = 4' }, 'runner.toString'],
+    ['runner not a table', { file: 'runner = 4' }, 'runner'],
+    ['runner table of arrays', { file: 'runner = [1]' }, 'runner'],
+    ['runner setting not a number', { file: '[runner]\nmax_instances = "many"' }, 'runner.max_instances'],
+    ['runner setting not whole', { file: '[runner]\ninstances_per_source = 1.5' }, 'runner.instances_per_source'],
+    ['runner setting zero', { file: '[runner]\nrecycle_after_calls = 0' }, 'runner.recycle_after_calls'],
+    ['runner setting negative', { file: '[runner]\nidle_timeout_ms = -1' }, 'runner.idle_timeout_ms'],
+    ['runner setting a boolean', { file: '[runner]\nmax_table_entries = true' }, 'runner.max_table_entries'],
+    ['runner setting too large', { file: '[runner]\nbreaker_open_ms = 2147483648' }, 'runner.breaker_open_ms'],
+    ['too many spare workers', { file: '[runner]\nspare_workers = 17' }, 'runner.spare_workers'],
+    ['negative spare workers', { file: '[runner]\nspare_workers = -1' }, 'runner.spare_workers'],
+    ['runner subtable', { file: '[runner.breaker]\nopen_ms = 1' }, 'runner.breaker'],
+    ['bad env runner setting', { env: { AWASM_RUNNER_MAX_INSTANCES: 'lots' } }, 'AWASM_RUNNER_MAX_INSTANCES'],
+    [
+      'zero env runner setting',
+      { env: { AWASM_RUNNER_INSTANCES_PER_SOURCE: '0' } },
+      'AWASM_RUNNER_INSTANCES_PER_SOURCE',
+    ],
+    [
+      'signed env runner setting',
+      { env: { AWASM_RUNNER_BREAKER_FAILURE_THRESHOLD: '+3' } },
+      'AWASM_RUNNER_BREAKER_FAILURE_THRESHOLD',
+    ],
   ])('names the key on %s', (_name, input, key) => {
     const options = 'file' in input ? { file: fileWith(input.file as string), env: {} } : { env: input.env };
     try {

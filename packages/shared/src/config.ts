@@ -33,6 +33,22 @@ export interface ServerConfig {
    * second for every plugin's requests to that host, and "*" for all other hosts.
    */
   rateLimits: Record<string, number>;
+  /** the plugin runner's pool settings (the `[runner]` table); a setting left out keeps the runner's default */
+  runner: RunnerConfig;
+}
+
+/**
+ * Pool settings for the plugin runner, named as its RunnerOptions (and CircuitBreakerOptions) so
+ * they can be passed on as they are; only the ones the operator set are present.
+ */
+export interface RunnerConfig {
+  instancesPerSource?: number;
+  maxInstances?: number;
+  recycleAfterCalls?: number;
+  idleTimeoutMs?: number;
+  maxTableEntries?: number;
+  spareWorkers?: number;
+  circuitBreaker?: { failureThreshold?: number; openMs?: number; maxOpenMs?: number };
 }
 
 export class ConfigError extends Error {
@@ -58,6 +74,7 @@ const FILE_KEYS = new Set([
   'admin_token',
   'registry_allow_filesystem_imports',
   'rate_limits',
+  'runner',
 ]);
 const ENDPOINT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
@@ -139,6 +156,42 @@ export function parseRateLimits(key: string, text: string): Record<string, numbe
   return out;
 }
 
+/** Largest runner setting: the longest delay a Node timer takes (longer ones fire at once). */
+const MAX_RUNNER_VALUE = 2_147_483_647;
+type PoolSetting = Exclude<keyof RunnerConfig, 'circuitBreaker'>;
+type BreakerSetting = keyof NonNullable<RunnerConfig['circuitBreaker']>;
+
+/**
+ * Keys of the `[runner]` table (AWASM_RUNNER_<KEY> in the environment), what they set and their
+ * bounds (the runner's own: at least 1; spare workers 0 to 16).
+ */
+const RUNNER_KEYS = new Map<
+  string,
+  { min: number; max: number } & ({ pool: PoolSetting } | { breaker: BreakerSetting })
+>([
+  ['instances_per_source', { pool: 'instancesPerSource', min: 1, max: MAX_RUNNER_VALUE }],
+  ['max_instances', { pool: 'maxInstances', min: 1, max: MAX_RUNNER_VALUE }],
+  ['recycle_after_calls', { pool: 'recycleAfterCalls', min: 1, max: MAX_RUNNER_VALUE }],
+  ['idle_timeout_ms', { pool: 'idleTimeoutMs', min: 1, max: MAX_RUNNER_VALUE }],
+  ['max_table_entries', { pool: 'maxTableEntries', min: 1, max: MAX_RUNNER_VALUE }],
+  ['spare_workers', { pool: 'spareWorkers', min: 0, max: 16 }],
+  ['breaker_failure_threshold', { breaker: 'failureThreshold', min: 1, max: MAX_RUNNER_VALUE }],
+  ['breaker_open_ms', { breaker: 'openMs', min: 1, max: MAX_RUNNER_VALUE }],
+  ['breaker_max_open_ms', { breaker: 'maxOpenMs', min: 1, max: MAX_RUNNER_VALUE }],
+]);
+
+/** Sets the runner setting `name` (a RUNNER_KEYS key) from `value`; errors name `key`. */
+function setRunner(runner: RunnerConfig, name: string, key: string, value: unknown): void {
+  const spec = RUNNER_KEYS.get(name);
+  if (!spec) throw new ConfigError(key, 'unknown key');
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < spec.min || n > spec.max) {
+    throw new ConfigError(key, `must be a whole number from ${spec.min} to ${spec.max}, got '${String(value)}'`);
+  }
+  if ('pool' in spec) runner[spec.pool] = n;
+  else runner.circuitBreaker = { ...runner.circuitBreaker, [spec.breaker]: n };
+}
+
 function checkToken(key: string, value: unknown): string {
   if (typeof value !== 'string' || value.length < 16 || /\s/.test(value)) {
     throw new ConfigError(key, 'must be a string of at least 16 characters without spaces');
@@ -165,6 +218,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     allowUnsignedPackages: true,
     registryAllowFilesystemImports: false,
     rateLimits: {},
+    runner: {},
   };
   const file = options.file ?? env.AWASM_CONFIG;
   if (file) {
@@ -213,6 +267,20 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
             config.rateLimits[name] = n;
           }
           break;
+        case 'runner':
+          if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+            throw new ConfigError(key, `must be a table of ${[...RUNNER_KEYS.keys()].join(', ')}`);
+          }
+          for (const [name, setting] of Object.entries(value)) {
+            if (!RUNNER_KEYS.has(name)) {
+              throw new ConfigError(
+                `${key}.${name}`,
+                `unknown key in ${file} (allowed: ${[...RUNNER_KEYS.keys()].join(', ')})`,
+              );
+            }
+            setRunner(config.runner, name, `${key}.${name}`, setting);
+          }
+          break;
         case 'connect_to':
           if (typeof value !== 'object' || value === null || Array.isArray(value)) {
             throw new ConfigError(key, 'must be a table of "host:port" = "ip:port"');
@@ -246,8 +314,17 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (env.AWASM_RATE_LIMITS) {
     Object.assign(config.rateLimits, parseRateLimits('AWASM_RATE_LIMITS', env.AWASM_RATE_LIMITS));
   }
-  const { connectTo, ...rest } = options.overrides ?? {};
+  for (const name of RUNNER_KEYS.keys()) {
+    const key = `AWASM_RUNNER_${name.toUpperCase()}`;
+    if (env[key]) setRunner(config.runner, name, key, env[key]);
+  }
+  const { connectTo, runner, ...rest } = options.overrides ?? {};
   Object.assign(config, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
   if (connectTo) Object.assign(config.connectTo, connectTo);
+  if (runner) {
+    const circuitBreaker = { ...config.runner.circuitBreaker, ...runner.circuitBreaker };
+    config.runner = { ...config.runner, ...runner };
+    if (Object.keys(circuitBreaker).length > 0) config.runner.circuitBreaker = circuitBreaker;
+  }
   return config;
 }

@@ -22,6 +22,8 @@ export interface EmbeddedServer {
   registry: Registry;
   repositories: RepositoryManager;
   metrics: ServerMetrics;
+  /** the in-process runner pool (built with the config's `runner` settings) */
+  runner: RunnerPool;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,8 @@ export async function startEmbeddedServer(
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
+    // pool sizes, recycling, table cap, spare workers, circuit breaker: only what the operator set
+    ...config.runner,
     cacheDir: join(config.dataDir, 'cache'),
     connectTo: config.connectTo,
     allowPrivateAddresses: config.allowPrivateAddresses,
@@ -89,6 +93,7 @@ export async function startEmbeddedServer(
       registry,
       repositories,
       metrics,
+      runner,
       async close() {
         await server.close();
         await runner.close();

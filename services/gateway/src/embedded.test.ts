@@ -1,0 +1,47 @@
+/**
+ * The embedded server builds its runner pool from the config's `[runner]` table: a real port-0
+ * server on an empty data directory, its pool's instance budget and booted spare workers read back.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { POOL_DEFAULTS } from '@awasm/plugin-runner';
+import { loadConfig } from '@awasm/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmbeddedServer, startEmbeddedServer } from './embedded.js';
+
+let dir: string;
+const servers: EmbeddedServer[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'awasm-embedded-'));
+});
+
+afterAll(async () => {
+  await Promise.all(servers.map((server) => server.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function start(name: string, toml: string, env: NodeJS.ProcessEnv = {}): Promise<EmbeddedServer> {
+  const file = join(dir, `${name}.toml`);
+  await writeFile(file, `host = "127.0.0.1"\nport = 0\nlog_level = "silent"\n${toml}`);
+  const server = await startEmbeddedServer(loadConfig({ file, env, overrides: { dataDir: join(dir, name) } }));
+  servers.push(server);
+  return server;
+}
+
+describe('startEmbeddedServer', () => {
+  it('passes the [runner] settings to the runner pool', async () => {
+    const server = await start('set', '[runner]\nmax_instances = 3\nspare_workers = 0\n', {
+      AWASM_RUNNER_MAX_INSTANCES: '5',
+    });
+    expect(server.runner.budgetStats().max).toBe(5);
+    expect(server.runner.sparesReady()).toBe(0);
+  });
+
+  it("keeps the pool's defaults for settings left out", async () => {
+    const server = await start('unset', '');
+    expect(server.runner.budgetStats().max).toBe(POOL_DEFAULTS.maxInstances);
+    await expect.poll(() => server.runner.sparesReady()).toBe(POOL_DEFAULTS.spareWorkers);
+  });
+});
