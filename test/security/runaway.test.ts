@@ -1,6 +1,6 @@
 import { PluginCallError, POOL_DEFAULTS, type RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Built, buildPlugin, captureLogger, newPool, spec, tableBombComponent } from './helpers.js';
+import { type Built, buildPlugin, captureLogger, newPool, spec, tableBombComponent, withPeakRss } from './helpers.js';
 
 // The misbehave plugin runs an attack named by its search query (loop, grow, flood, sleep); its
 // list() is a healthy call. The fetcher plugin is a bystander that must stay unaffected.
@@ -85,25 +85,12 @@ describe('a runaway plugin is stopped and replaced; others are unaffected', () =
   });
 
   it('traps a memory bomb at the memory limit and keeps the host RSS bounded', async () => {
-    global.gc?.();
-    const before = process.memoryUsage().rss;
-    let peak = before;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
-    }, 2);
-    let err: PluginCallError;
-    try {
-      err = await failure(pool.call('hostile', 'search', ['grow', []]));
-    } finally {
-      clearInterval(sampler);
-    }
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const { result: err, grewMb } = await withPeakRss(() => failure(pool.call('hostile', 'search', ['grow', []])));
     expect(err.kind).toBe('trap');
     // the plugin's runtime reported the failed allocation on its stderr before trapping
     expect(logger.records.some((r) => r.obj.source === 'hostile' && /out of memory/.test(r.msg))).toBe(true);
     const boundMb = MEMORY_MB + 300;
-    expect((peak - before) / (1024 * 1024)).toBeLessThan(boundMb);
-    expect((process.memoryUsage().rss - before) / (1024 * 1024)).toBeLessThan(boundMb);
+    expect(grewMb).toBeLessThan(boundMb);
 
     expect(await healthy('hostile')).toBe('still serving popular');
     expect(await healthy('bystander')).toBe('listing popular');
@@ -132,21 +119,11 @@ describe('a runaway plugin is stopped and replaced; others are unaffected', () =
     const capMb = 32;
     await Promise.all(copies.map((id) => pool.load(spec(id, hostile, { limits: { memoryMb: capMb } }))));
     try {
-      global.gc?.();
-      const before = process.memoryUsage().rss;
-      let peak = before;
-      const sampler = setInterval(() => {
-        peak = Math.max(peak, process.memoryUsage().rss);
-      }, 2);
-      let errors: PluginCallError[];
-      try {
-        errors = await Promise.all(copies.map((id) => failure(pool.call(id, 'search', ['grow', []]))));
-      } finally {
-        clearInterval(sampler);
-      }
+      const { result: errors, grewMb } = await withPeakRss(() =>
+        Promise.all(copies.map((id) => failure(pool.call(id, 'search', ['grow', []])))),
+      );
       expect(errors.map((e) => e.kind)).toEqual(copies.map(() => 'trap'));
       // each instance is capped at 32 MiB of wasm memory: the host grows by at most the caps plus overhead
-      const grewMb = (peak - before) / (1024 * 1024);
       expect(grewMb).toBeLessThan(copies.length * capMb + 400);
       for (const id of copies) expect(pool.stats(id)?.memoryBytes).toBeLessThanOrEqual(capMb * 1024 * 1024);
       expect(await healthy('bystander')).toBe('listing popular');
@@ -169,22 +146,12 @@ describe('a runaway plugin is stopped and replaced; others are unaffected', () =
       expect(reached.kind).toBe('source-error');
       expect(reached.sourceError).toEqual({ tag: 'internal', val: String(POOL_DEFAULTS.maxTableEntries) });
 
-      global.gc?.();
-      const before = process.memoryUsage().rss;
-      let peak = before;
-      const sampler = setInterval(() => {
-        peak = Math.max(peak, process.memoryUsage().rss);
-      }, 2);
-      let errors: PluginCallError[];
-      try {
-        errors = await Promise.all(copies.map((id) => failure(pool.call(id, 'list', ['popular']))));
-      } finally {
-        clearInterval(sampler);
-      }
+      const { result: errors, grewMb } = await withPeakRss(() =>
+        Promise.all(copies.map((id) => failure(pool.call(id, 'list', ['popular'])))),
+      );
       // each grew its table to the cap, then executed `unreachable`
       expect(errors.map((e) => e.kind)).toEqual(copies.map(() => 'trap'));
       for (const err of errors) expect(err.message).toMatch(/^table-bomb-\d\.list trapped: .*unreachable/);
-      const grewMb = (peak - before) / (1024 * 1024);
       expect(grewMb).toBeLessThan(200);
 
       expect(await healthy('bystander')).toBe('listing popular');
