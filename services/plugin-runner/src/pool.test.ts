@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +124,22 @@ describe('RunnerPool.load', () => {
     expect(second.loadInfo('a')?.cacheHit).toBe(true);
     expect(await readdir(join(cacheDir, sha256Hex(source)))).toContain('component.mjs');
     await second.close();
+  });
+
+  it('rebuilds a cached entry whose core module was damaged, and loads', async () => {
+    const first = new RunnerPool({ cacheDir });
+    await first.load(spec('a', source));
+    await first.close();
+    // not even a wasm module any more: capping it fails while its hash is being checked
+    await writeFile(join(cacheDir, sha256Hex(source), 'component.core.wasm'), 'damaged');
+    const second = new RunnerPool({ cacheDir });
+    try {
+      await second.load(spec('a', source));
+      expect(second.loadInfo('a')?.cacheHit).toBe(false);
+      expect(second.loaded()).toEqual(['a']);
+    } finally {
+      await second.close();
+    }
   });
 });
 

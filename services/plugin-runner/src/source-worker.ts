@@ -11,6 +11,8 @@ export const OUTPUT_BYTES_PER_CALL = 64 * 1024;
 const WORKER_HEAP_MB = 256;
 /** How long a new instance may take to start before it is given up. */
 const START_TIMEOUT_MS = 30_000;
+/** The longest wait before booting a spare again after spares died unused. */
+const SPARE_RETRY_MAX_MS = 30_000;
 /** Output of the worker's own console (jco's glue) forwarded to the debug log, per worker. */
 const CONSOLE_BYTES = 16 * 1024;
 
@@ -72,6 +74,8 @@ export class SpareWorkers {
   private readonly ready: Worker[] = [];
   private closed = false;
   private refilling = false;
+  /** spares that died before they were taken, in a row: each doubles the wait before booting again */
+  private deaths = 0;
 
   constructor(private readonly count: number) {
     if (!Number.isInteger(count) || count < 0) throw new Error(`spare workers must be a whole number, got ${count}`);
@@ -84,6 +88,7 @@ export class SpareWorkers {
     if (worker) {
       worker.removeAllListeners('error');
       worker.removeAllListeners('exit');
+      this.deaths = 0;
     }
     this.scheduleRefill();
     return worker;
@@ -101,11 +106,14 @@ export class SpareWorkers {
   private scheduleRefill(): void {
     if (this.refilling || this.closed) return;
     this.refilling = true;
-    // after the current turn: booting competes for the CPU with the start that took the spare
-    setImmediate(() => {
+    const again = () => {
       this.refilling = false;
       this.refill();
-    });
+    };
+    // after the current turn: booting competes for the CPU with the start that took the spare;
+    // spares that keep dying (a thread that cannot boot) are not rebooted in a tight loop
+    if (this.deaths === 0) setImmediate(again);
+    else setTimeout(again, Math.min(SPARE_RETRY_MAX_MS, 100 * 2 ** this.deaths)).unref();
   }
 
   private refill(): void {
@@ -115,6 +123,7 @@ export class SpareWorkers {
       const drop = () => {
         const i = this.ready.indexOf(worker);
         if (i >= 0) this.ready.splice(i, 1);
+        if (!this.closed) this.deaths++;
         this.scheduleRefill();
       };
       worker.once('error', drop);
@@ -149,8 +158,6 @@ export class SourceWorker {
       {
         type: 'setup',
         setup: {
-          sourceId: setup.sourceId,
-          generation: setup.generation,
           componentUrl: setup.componentUrl,
           modules: setup.modules instanceof Promise ? undefined : setup.modules,
           settings: setup.settings,

@@ -173,7 +173,13 @@ export class TranspileCache {
     const wasm = [...files].filter(([name]) => name.endsWith('.wasm'));
     const preparing = prepare
       ? wasm.map(([name, content]) => {
-          const p = prepare(name, content);
+          let p: Promise<T>;
+          try {
+            p = prepare(name, content);
+          } catch (err) {
+            // a damaged file may make it throw at once; that counts only if the hashes match
+            p = Promise.reject(err);
+          }
           p.catch(() => {}); // awaited below, or dropped with the entry
           return [name, p] as const;
         })

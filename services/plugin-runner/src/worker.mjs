@@ -4,7 +4,7 @@
  * object from wasi-imports.mjs and serves calls posted by the runner, one at a time.
  *
  * The worker boots with nothing of a plugin (the runner keeps booted spares) and waits for its setup.
- * from the runner:  { type: 'setup', setup: { sourceId, generation, componentUrl, modules?, settings, signal,
+ * from the runner:  { type: 'setup', setup: { componentUrl, modules?, settings, signal,
  *                   httpPort, maxRequestBodyBytes, outputBytesPerCall } } (first)
  *                   | { type: 'modules', modules } (when the setup had none: the worker loads the glue while
  *                   the runner compiles) | { type: 'call', id, op, args } | { type: 'settings', settings }
