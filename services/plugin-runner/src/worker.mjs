@@ -23,23 +23,29 @@ const OUTPUT_FLUSH = 4 * 1024;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 
-/** @returns {Promise<any>} the setup the runner posts first */
-function setupFromRunner() {
+/**
+ * The next message of `type` from the runner; settings posted meanwhile are kept.
+ * @param {string} type
+ * @returns {Promise<any>}
+ */
+function fromRunner(type) {
   return new Promise((resolve) => {
     const onMessage = (/** @type {any} */ msg) => {
-      if (msg.type !== 'setup') return;
+      if (msg.type === 'settings') settings = msg.settings;
+      if (msg.type !== type) return;
       port.off('message', onMessage);
-      resolve(msg.setup);
+      resolve(msg);
     };
     port.on('message', onMessage);
   });
 }
 
-const data = await setupFromRunner();
+/** @type {Record<string, string>} */
+let settings = {};
+const data = (await fromRunner('setup')).setup;
 const signal = new Int32Array(data.signal);
 const httpPort = /** @type {import('node:worker_threads').MessagePort} */ (data.httpPort);
-/** @type {Record<string, string>} */
-let settings = data.settings;
+settings = data.settings;
 
 /** Output budget of the current call: bytes of stdout, stderr and log forwarded, and dropped. */
 let budget = data.outputBytesPerCall;
@@ -137,29 +143,13 @@ function memoryBytes() {
   return total;
 }
 
-/**
- * The compiled core modules, posted by the runner once compiled (settings may change meanwhile).
- * @returns {Promise<Record<string, WebAssembly.Module>>}
- */
-function modulesFromRunner() {
-  return new Promise((resolve) => {
-    const onMessage = (/** @type {any} */ msg) => {
-      if (msg.type === 'settings') settings = msg.settings;
-      if (msg.type !== 'modules') return;
-      port.off('message', onMessage);
-      resolve(msg.modules);
-    };
-    port.on('message', onMessage);
-  });
-}
-
 /** @type {Record<string, (...args: unknown[]) => unknown>} */
 let api;
 try {
   const { imports } = createImports(host);
   const component = await import(data.componentUrl);
   /** @type {Record<string, WebAssembly.Module>} */
-  const modules = data.modules ?? (await modulesFromRunner());
+  const modules = data.modules ?? (await fromRunner('modules')).modules;
   const instance = await component.instantiate(
     (/** @type {string} */ name) => {
       const m = modules[name];
