@@ -141,19 +141,25 @@ export interface MemoryLimits {
   memory64: boolean;
 }
 
-function readLimits(r: Reader): MemoryLimits {
+/**
+ * The limits of a memory or table type as written: the flags byte (0x01 has a maximum, 0x02
+ * shared, 0x04 64-bit indices) and the sizes.
+ */
+function readRawLimits(r: Reader, kind: 'memory' | 'table'): { flags: number; min: bigint; max?: bigint } {
   const at = r.pos;
   const flags = r.byte();
   if (flags & ~0x07) {
-    throw new WasmFormatError(`memory limits flags 0x${flags.toString(16)} at offset ${at} are not supported`);
+    throw new WasmFormatError(`${kind} limits flags 0x${flags.toString(16)} at offset ${at} are not supported`);
   }
-  const memory64 = (flags & 0x04) !== 0;
-  const bits = memory64 ? 64 : 32;
+  const bits = flags & 0x04 ? 64 : 32;
   const min = r.uleb(bits);
-  const max = flags & 0x01 ? r.uleb(bits) : undefined;
-  return max === undefined
-    ? { min, shared: (flags & 0x02) !== 0, memory64 }
-    : { min, max, shared: (flags & 0x02) !== 0, memory64 };
+  return flags & 0x01 ? { flags, min, max: r.uleb(bits) } : { flags, min };
+}
+
+function readLimits(r: Reader): MemoryLimits {
+  const { flags, min, max } = readRawLimits(r, 'memory');
+  const shape = { shared: (flags & 0x02) !== 0, memory64: (flags & 0x04) !== 0 };
+  return max === undefined ? { min, ...shape } : { min, max, ...shape };
 }
 
 function encodeLimits(l: MemoryLimits): Uint8Array {
@@ -189,16 +195,9 @@ interface RawTableLimits {
 }
 
 function readTableLimits(r: Reader): RawTableLimits {
-  const at = r.pos;
-  const flags = r.byte();
-  if (flags & ~0x07) {
-    throw new WasmFormatError(`table limits flags 0x${flags.toString(16)} at offset ${at} are not supported`);
-  }
+  const { flags, min, max } = readRawLimits(r, 'table');
   const table64 = (flags & 0x04) !== 0;
-  const bits = table64 ? 64 : 32;
-  const min = r.uleb(bits);
-  const limits: TableLimits = flags & 0x01 ? { min, max: r.uleb(bits), table64 } : { min, table64 };
-  return { flags, limits };
+  return { flags, limits: max === undefined ? { min, table64 } : { min, max, table64 } };
 }
 
 function encodeTableLimits(flags: number, l: TableLimits): Uint8Array {
