@@ -3,7 +3,9 @@
 #   .cache/bin/grpcurl   grpcurl, built from its Go module (needs `go` on PATH)
 #   .venv/bin/python     a Python venv with grpcio and grpcio-tools (needs python3 with venv)
 #   .cache/bin/ferretdb  FerretDB (a MongoDB-wire server on SQLite), built from its Go module
-#   redis-server         Debian's package (apt-get, as root or with sudo), only when missing
+#   .cache/bin/wit-bindgen  wit-bindgen's CLI, built from its crate (needs `cargo`), for C plugins
+#   Debian packages (apt-get, as root or with sudo), only those missing: redis-server; clang-14,
+#   lld-14, wasi-libc and libclang-rt-14-dev-wasm32 (C plugins: the benchmark's native guest)
 # Idempotent: a tool whose pinned version is already installed is left alone, so a second run
 # takes well under a second. Run from anywhere: `bash scripts/install-tools.sh`.
 set -euo pipefail
@@ -11,6 +13,7 @@ set -euo pipefail
 GRPCURL_VERSION=v1.9.3
 GRPCIO_VERSION=1.85.1
 FERRETDB_VERSION=v1.24.2
+WIT_BINDGEN_VERSION=0.63.0
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/.cache/bin"
@@ -71,19 +74,41 @@ else
   printf '%s' "$FERRETDB_VERSION" >"$ferret_stamp"
 fi
 
-# redis-server -------------------------------------------------------------------------------------
-# redis-server (Debian's package) for the shared rate-limit store's tests, which start their own
-# on a free port. Installed only when missing; its output is shown only if the install fails.
-if ! command -v redis-server >/dev/null 2>&1; then
+# wit-bindgen ---------------------------------------------------------------------------------------
+# Generates the C bindings of the source world for C plugins (plugin-sdk's buildCComponent).
+wit_bindgen_stamp="$BIN/.wit-bindgen-version"
+if [[ -x "$BIN/wit-bindgen" && -f "$wit_bindgen_stamp" && "$(cat "$wit_bindgen_stamp")" == "$WIT_BINDGEN_VERSION" ]]; then
+  log "wit-bindgen $WIT_BINDGEN_VERSION already in .cache/bin"
+else
+  command -v cargo >/dev/null || { log "cargo is required to build wit-bindgen"; exit 1; }
+  log "building wit-bindgen $WIT_BINDGEN_VERSION with $(cargo --version) (a few minutes, once)"
+  cargo_root=$(mktemp -d)
+  cargo install --quiet --locked --root "$cargo_root" wit-bindgen-cli --version "$WIT_BINDGEN_VERSION"
+  mv "$cargo_root/bin/wit-bindgen" "$BIN/wit-bindgen"
+  rm -rf "$cargo_root"
+  "$BIN/wit-bindgen" --version >/dev/null 2>&1 || { log "wit-bindgen did not build"; exit 1; }
+  printf '%s' "$WIT_BINDGEN_VERSION" >"$wit_bindgen_stamp"
+fi
+
+# Debian packages ----------------------------------------------------------------------------------
+# redis-server for the shared rate-limit store's tests (they start their own on a free port), and
+# clang-14 with lld-14, wasi-libc and the wasm32 compiler runtime for C plugins. Only missing
+# packages are installed; apt's output is shown only if the install fails.
+packages=()
+command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
+for pkg in clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || packages+=("$pkg")
+done
+if ((${#packages[@]} > 0)); then
+  log "installing Debian packages: ${packages[*]}"
   sudo=()
   [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   apt_log=$(mktemp)
   if ! { "${sudo[@]}" apt-get update -qq &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; } >"$apt_log" 2>&1; then
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"; } >"$apt_log" 2>&1; then
     cat "$apt_log" >&2
-    log "could not install redis-server"
+    log "could not install ${packages[*]}"
     exit 1
   fi
   rm -f "$apt_log"
 fi
-

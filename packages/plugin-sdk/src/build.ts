@@ -23,7 +23,7 @@ export interface BuiltComponent {
   path: string;
 }
 
-async function hashTree(hash: ReturnType<typeof createHash>, dir: string): Promise<void> {
+export async function hashTree(hash: ReturnType<typeof createHash>, dir: string): Promise<void> {
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
   for (const entry of entries) {
     const full = join(dir, entry.name);
