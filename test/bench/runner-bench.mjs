@@ -1,4 +1,7 @@
-// The plugin runner's benchmark: `pnpm bench` (builds the workspace, then runs this file).
+// The plugin runner's benchmark: `pnpm bench` (installs the tools, builds the workspace, then runs
+// this file). Every scenario runs for two guests of the same source: JavaScript (componentize-js, a
+// JS engine inside the guest) and C (wit-bindgen, no engine), so the runner's own cost shows apart
+// from the guest's.
 //
 // Each figure is measured beside a baseline in the same run, each scenario in a fresh Node process
 // so one does not warm the next. The loopback fixture server runs in this (otherwise idle) process.
@@ -15,7 +18,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const pluginSource = join(repoRoot, 'test/bench/plugins/bench/index.js');
+/** The same source in two guests: JavaScript (componentize-js: an engine in the guest) and C. */
+const GUESTS = {
+  js: { label: 'JS guest (componentize-js)', source: join(repoRoot, 'test/bench/plugins/bench/index.js') },
+  c: { label: 'C guest (wit-bindgen, no JS engine)', source: join(repoRoot, 'test/bench/plugins/bench-c/bench.c') },
+};
 const cacheDir = join(repoRoot, '.cache/bench-runner');
 const resultsPath = join(repoRoot, 'bench/results/runner.json');
 const HOST = 'bench.awasm.test';
@@ -85,10 +92,12 @@ function spec(id, bytes, digest) {
   return { id, digest, component: bytes, allowedHosts: [`http://${HOST}`], limits, settings: {} };
 }
 
-async function loadComponent() {
+/** @param {'js' | 'c'} guest */
+async function loadComponent(guest) {
   const { sha256Hex } = await import('@awasm/plugin-runner');
-  const { buildJsComponent } = await import('@awasm/plugin-sdk');
-  const built = await buildJsComponent({ sourcePath: pluginSource });
+  const { buildJsComponent, buildCComponent } = await import('@awasm/plugin-sdk');
+  const sourcePath = GUESTS[guest].source;
+  const built = guest === 'c' ? await buildCComponent({ sourcePath }) : await buildJsComponent({ sourcePath });
   return { bytes: built.bytes, digest: sha256Hex(built.bytes), path: built.path };
 }
 
@@ -136,9 +145,9 @@ async function preview2Instance(entry, modules) {
 
 const scenarios = {
   /** (a) a search doing 5 sequential GETs, and (b) a warm call doing no I/O, through the runner */
-  async warm({ port }) {
+  async warm({ port, guest }) {
     const { RunnerPool } = await import('@awasm/plugin-runner');
-    const c = await loadComponent();
+    const c = await loadComponent(guest);
     const pool = new RunnerPool({ cacheDir, connectTo: { [`${HOST}:80`]: `127.0.0.1:${port}` } });
     await pool.load(spec('bench', c.bytes, c.digest));
     const search = () => pool.call('bench', 'search', [`http://${HOST}`, [], undefined]);
@@ -167,9 +176,9 @@ const scenarios = {
   },
 
   /** (d) the same workload through plain preview2-shim in-process, and a no-I/O call made directly */
-  async preview2({ port }) {
+  async preview2({ port, guest }) {
     const { TranspileCache } = await import('@awasm/plugin-runner');
-    const c = await loadComponent();
+    const c = await loadComponent(guest);
     const { entry } = await new TranspileCache(cacheDir).get(c.digest, c.bytes);
     const modules = {};
     for (const [name, bytes] of entry.coreModules) modules[name] = await WebAssembly.compile(bytes);
@@ -191,9 +200,9 @@ const scenarios = {
   },
 
   /** (b) one cold start through the runner: new pool, load from the on-disk cache, first result */
-  async coldRunner() {
+  async coldRunner({ guest }) {
     const { RunnerPool } = await import('@awasm/plugin-runner');
-    const c = await loadComponent();
+    const c = await loadComponent(guest);
     const t0 = performance.now();
     const pool = new RunnerPool({ cacheDir });
     await pool.load(spec('bench', c.bytes, c.digest));
@@ -205,9 +214,9 @@ const scenarios = {
   },
 
   /** baseline of (b): jco glue + preview2-shim in-process from the same cached files, to first result */
-  async coldPreview2() {
+  async coldPreview2({ guest }) {
     const { TranspileCache } = await import('@awasm/plugin-runner');
-    const c = await loadComponent();
+    const c = await loadComponent(guest);
     await import('@bytecodealliance/preview2-shim/instantiation');
     const t0 = performance.now();
     const { entry } = await new TranspileCache(cacheDir).get(c.digest, c.bytes);
@@ -222,9 +231,9 @@ const scenarios = {
    * (c) 8 sources called concurrently, and the host's RSS per warm instance. `perSource` caps the
    * instances per source (default: the runner's); `slow` makes the fixture answer each GET after SLOW_MS.
    */
-  async throughput({ port, perSource, slow }) {
+  async throughput({ port, perSource, slow, guest }) {
     const { RunnerPool } = await import('@awasm/plugin-runner');
-    const c = await loadComponent();
+    const c = await loadComponent(guest);
     const pool = new RunnerPool({
       cacheDir,
       connectTo: { [`${HOST}:80`]: `127.0.0.1:${port}` },
@@ -346,71 +355,150 @@ const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 /** @param {number} x */
 const ms = (x) => `${x.toFixed(x < 1 ? 3 : 2)} ms`;
 
+/**
+ * Every scenario for one guest; returns its part of the JSON report and its rows of the table.
+ * @param {'js' | 'c'} guest @param {number} port
+ */
+async function measureGuest(guest, port) {
+  const warm = await runScenario('warm', { port, guest });
+  const p2 = await runScenario('preview2', { port, guest });
+  const cold = [];
+  const coldBase = [];
+  for (let i = 0; i < N.cold; i++) {
+    cold.push(await runScenario('coldRunner', { guest }));
+    coldBase.push(await runScenario('coldPreview2', { guest }));
+  }
+  const tp = await runScenario('throughput', { port, guest });
+  const tp1 = await runScenario('throughput', { port, guest, perSource: 1 });
+  const tpSlow = await runScenario('throughput', { port, guest, slow: true });
+  const tpSlow1 = await runScenario('throughput', { port, guest, slow: true, perSource: 1 });
+
+  const coldMs = summary(cold.map((r) => r.ms));
+  const coldBaseMs = summary(coldBase.map((r) => r.ms));
+  const med = (key) =>
+    round(
+      quantile(
+        cold.map((r) => r.info[key]),
+        0.5,
+      ),
+    );
+  const overheadNoIo = warm.noIoCall.runner.p50 - p2.noIoCall.p50;
+  const results = {
+    search5Gets: {
+      runner: warm.search5.runner,
+      directNodeFetch: warm.search5.directFetch,
+      directNodeHttp: warm.search5.directHttp,
+      preview2Shim: p2.search5,
+      ratioToDirectFetchP50: round(warm.search5.runner.p50 / warm.search5.directFetch.p50),
+      ratioToDirectHttpP50: round(warm.search5.runner.p50 / warm.search5.directHttp.p50),
+      goal: 'runner p50 at most 1.5x the same 5 direct fetches',
+    },
+    coldStart: {
+      runner: coldMs,
+      runnerBreakdownP50: { transpileMs: med('transpileMs'), compileMs: med('compileMs'), startMs: med('startMs') },
+      preview2ShimInProcess: coldBaseMs,
+      goal: 'runner p50 under 50 ms',
+    },
+    warmNoIoCall: {
+      runner: warm.noIoCall.runner,
+      directInProcess: p2.noIoCall,
+      overheadP50: round(overheadNoIo),
+      goal: 'runner p50 under 0.2 ms',
+    },
+    throughput: tp,
+    throughputOneInstancePerSource: tp1,
+    throughputSlowUpstream: tpSlow,
+    throughputSlowUpstreamOneInstancePerSource: tpSlow1,
+    rssPerWarmInstanceMb: { runner: tp.rssPerWarmInstanceMb, preview2ShimInProcess: p2.rssPerInstanceMb },
+  };
+  const g = guest;
+  const rows = [
+    [
+      g,
+      'search, 5 sequential GETs, p50',
+      ms(warm.search5.runner.p50),
+      `${ms(warm.search5.directFetch.p50)} direct fetch (node:http: ${ms(warm.search5.directHttp.p50)})`,
+      `${ratio(warm.search5.runner.p50, warm.search5.directFetch.p50)} (${ratio(warm.search5.runner.p50, warm.search5.directHttp.p50)})`,
+      '<= 1.5x',
+    ],
+    [
+      g,
+      'search, 5 sequential GETs, p95',
+      ms(warm.search5.runner.p95),
+      `${ms(warm.search5.directFetch.p95)} direct fetch (node:http: ${ms(warm.search5.directHttp.p95)})`,
+      `${ratio(warm.search5.runner.p95, warm.search5.directFetch.p95)} (${ratio(warm.search5.runner.p95, warm.search5.directHttp.p95)})`,
+      '',
+    ],
+    [
+      g,
+      'same search through plain preview2-shim, p50',
+      ms(warm.search5.runner.p50),
+      `${ms(p2.search5.p50)} preview2-shim wasi:http`,
+      `${(p2.search5.p50 / warm.search5.runner.p50).toFixed(1)}x faster`,
+      '',
+    ],
+    [
+      g,
+      'cold start from disk cache to first result, p50',
+      ms(coldMs.p50),
+      `${ms(coldBaseMs.p50)} jco + preview2-shim in-process`,
+      ratio(coldMs.p50, coldBaseMs.p50),
+      '< 50 ms',
+    ],
+    [
+      g,
+      'warm call, no I/O, p50',
+      ms(warm.noIoCall.runner.p50),
+      `${ms(p2.noIoCall.p50)} same call in-process`,
+      `+${ms(overheadNoIo)}`,
+      '< 0.2 ms',
+    ],
+    [
+      g,
+      `throughput, ${SOURCES} sources x ${CALLERS_PER_SOURCE} callers, loopback, searches/s`,
+      `${tp.searchesPerSecond.runner.toFixed(0)}/s (1 instance/source: ${tp1.searchesPerSecond.runner.toFixed(0)}/s)`,
+      `${tp.searchesPerSecond.directHttp.toFixed(0)}/s direct node:http`,
+      ratio(tp.searchesPerSecond.runner, tp.searchesPerSecond.directHttp),
+      '',
+    ],
+    [
+      g,
+      `throughput, same, upstream answering in ${SLOW_MS} ms`,
+      `${tpSlow.searchesPerSecond.runner.toFixed(0)}/s (1 instance/source: ${tpSlow1.searchesPerSecond.runner.toFixed(0)}/s)`,
+      `${tpSlow.searchesPerSecond.directHttp.toFixed(0)}/s direct node:http`,
+      ratio(tpSlow.searchesPerSecond.runner, tpSlow.searchesPerSecond.directHttp),
+      '',
+    ],
+    [
+      g,
+      'host RSS per warm instance',
+      `${tp.rssPerWarmInstanceMb.toFixed(1)} MB`,
+      `${p2.rssPerInstanceMb.toFixed(1)} MB per in-process preview2-shim instance`,
+      '',
+      '',
+    ],
+  ];
+  const breakdown = `${g}: cold start p50 breakdown: read + verify + compile (overlapped) ${med('transpileMs')} ms, then compile ${med('compileMs')} ms, first instance ${med('startMs')} ms`;
+  return { results, rows, breakdown };
+}
+
 async function main() {
   const started = performance.now();
   // other work on the machine shows in every figure; the baselines share it, so compare ratios
   const loadAverage = os.loadavg()[0];
-  const c = await loadComponent();
-  // make sure the on-disk transpile cache holds the component, so every scenario loads from it
   const { TranspileCache } = await import('@awasm/plugin-runner');
-  await new TranspileCache(cacheDir).get(c.digest, c.bytes);
+  /** @type {Record<string, unknown>} */
+  const components = {};
+  for (const guest of /** @type {const} */ (['js', 'c'])) {
+    const c = await loadComponent(guest);
+    // make sure the on-disk transpile cache holds the component, so every scenario loads from it
+    await new TranspileCache(cacheDir).get(c.digest, c.bytes);
+    components[guest] = { label: GUESTS[guest].label, bytes: c.bytes.length };
+  }
   const { server, port } = await fixture();
   try {
-    const warm = await runScenario('warm', { port });
-    const p2 = await runScenario('preview2', { port });
-    const cold = [];
-    const coldBase = [];
-    for (let i = 0; i < N.cold; i++) {
-      cold.push(await runScenario('coldRunner', {}));
-      coldBase.push(await runScenario('coldPreview2', {}));
-    }
-    const tp = await runScenario('throughput', { port });
-    const tp1 = await runScenario('throughput', { port, perSource: 1 });
-    const tpSlow = await runScenario('throughput', { port, slow: true });
-    const tpSlow1 = await runScenario('throughput', { port, slow: true, perSource: 1 });
-
-    const coldMs = summary(cold.map((r) => r.ms));
-    const coldBaseMs = summary(coldBase.map((r) => r.ms));
-    const breakdown = cold.map((r) => r.info);
-    const med = (key) =>
-      round(
-        quantile(
-          breakdown.map((b) => b[key]),
-          0.5,
-        ),
-      );
-    const overheadNoIo = warm.noIoCall.runner.p50 - p2.noIoCall.p50;
-    const results = {
-      search5Gets: {
-        runner: warm.search5.runner,
-        directNodeHttp: warm.search5.directHttp,
-        directNodeFetch: warm.search5.directFetch,
-        preview2Shim: p2.search5,
-        ratioToDirectHttpP50: round(warm.search5.runner.p50 / warm.search5.directHttp.p50),
-        goal: 'runner p50 at most 1.5x direct',
-      },
-      coldStart: {
-        runner: coldMs,
-        runnerBreakdownP50: {
-          transpileMs: med('transpileMs'),
-          compileMs: med('compileMs'),
-          startMs: med('startMs'),
-        },
-        preview2ShimInProcess: coldBaseMs,
-        goal: 'runner p50 under 50 ms',
-      },
-      warmNoIoCall: {
-        runner: warm.noIoCall.runner,
-        directInProcess: p2.noIoCall,
-        overheadP50: round(overheadNoIo),
-        goal: 'runner p50 under 0.2 ms',
-      },
-      throughput: tp,
-      throughputOneInstancePerSource: tp1,
-      throughputSlowUpstream: tpSlow,
-      throughputSlowUpstreamOneInstancePerSource: tpSlow1,
-      rssPerWarmInstanceMb: { runner: tp.rssPerWarmInstanceMb, preview2ShimInProcess: p2.rssPerInstanceMb },
-    };
+    const js = await measureGuest('js', port);
+    const c = await measureGuest('c', port);
     const report = {
       benchmark: 'plugin-runner',
       date: new Date().toISOString(),
@@ -424,77 +512,23 @@ async function main() {
         loadAverage1mAtStart: round(loadAverage),
       },
       quick,
-      results,
+      components,
+      results: { js: js.results, c: c.results },
       seconds: round((performance.now() - started) / 1000),
     };
 
-    const rows = [
-      ['what', 'aWASM runner', 'baseline (same run)', 'ratio', 'goal'],
-      [
-        'search, 5 sequential GETs, p50',
-        ms(warm.search5.runner.p50),
-        `${ms(warm.search5.directHttp.p50)} direct Node http (fetch: ${ms(warm.search5.directFetch.p50)})`,
-        ratio(warm.search5.runner.p50, warm.search5.directHttp.p50),
-        '<= 1.5x',
-      ],
-      [
-        'search, 5 sequential GETs, p95',
-        ms(warm.search5.runner.p95),
-        `${ms(warm.search5.directHttp.p95)} direct Node http`,
-        ratio(warm.search5.runner.p95, warm.search5.directHttp.p95),
-        '',
-      ],
-      [
-        'same search through plain preview2-shim, p50',
-        ms(warm.search5.runner.p50),
-        `${ms(p2.search5.p50)} preview2-shim wasi:http`,
-        `${(p2.search5.p50 / warm.search5.runner.p50).toFixed(1)}x faster`,
-        '',
-      ],
-      [
-        'cold start from disk cache to first result, p50',
-        ms(coldMs.p50),
-        `${ms(coldBaseMs.p50)} jco + preview2-shim in-process`,
-        ratio(coldMs.p50, coldBaseMs.p50),
-        '< 50 ms',
-      ],
-      [
-        'warm call, no I/O, p50',
-        ms(warm.noIoCall.runner.p50),
-        `${ms(p2.noIoCall.p50)} same call in-process`,
-        `+${ms(overheadNoIo)}`,
-        '< 0.2 ms',
-      ],
-      [
-        `throughput, ${SOURCES} sources x ${CALLERS_PER_SOURCE} callers, loopback, searches/s`,
-        `${tp.searchesPerSecond.runner.toFixed(0)}/s (1 instance/source: ${tp1.searchesPerSecond.runner.toFixed(0)}/s)`,
-        `${tp.searchesPerSecond.directHttp.toFixed(0)}/s direct Node http`,
-        ratio(tp.searchesPerSecond.runner, tp.searchesPerSecond.directHttp),
-        '',
-      ],
-      [
-        `throughput, same, upstream answering in ${SLOW_MS} ms`,
-        `${tpSlow.searchesPerSecond.runner.toFixed(0)}/s (1 instance/source: ${tpSlow1.searchesPerSecond.runner.toFixed(0)}/s)`,
-        `${tpSlow.searchesPerSecond.directHttp.toFixed(0)}/s direct Node http`,
-        ratio(tpSlow.searchesPerSecond.runner, tpSlow.searchesPerSecond.directHttp),
-        '',
-      ],
-      [
-        'host RSS per warm instance',
-        `${tp.rssPerWarmInstanceMb.toFixed(1)} MB`,
-        `${p2.rssPerInstanceMb.toFixed(1)} MB per in-process preview2-shim instance`,
-        '',
-        '',
-      ],
-    ];
+    const rows = [['guest', 'what', 'aWASM runner', 'baseline (same run)', 'ratio', 'goal'], ...js.rows, ...c.rows];
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+    const line = (r) => `| ${r.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
     console.log(line(rows[0]));
     console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const r of rows.slice(1)) console.log(line(r));
-    console.log(
-      `cold start p50 breakdown: read + verify + compile (overlapped) ${med('transpileMs')} ms, then compile ${med('compileMs')} ms, first instance ${med('startMs')} ms`,
-    );
+    for (const guest of /** @type {const} */ (['js', 'c'])) {
+      const info = /** @type {{ label: string, bytes: number }} */ (components[guest]);
+      console.log(`${guest}: ${info.label}, component ${(info.bytes / 1024).toFixed(0)} KB`);
+    }
+    console.log(js.breakdown);
+    console.log(c.breakdown);
     console.log(
       `${report.machine.cpus} x ${report.machine.cpuModel}, ${report.machine.memoryGb} GB, Node ${process.version}, load average ${report.machine.loadAverage1mAtStart} at start; ${report.seconds} s`,
     );
