@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentEmbed, componentNew, transpile } from '@bytecodealliance/jco';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DigestMismatchError, sha256Hex, TranspileCache, type TranspileFn } from './transpile-cache.js';
+import {
+  capHandleTables,
+  DigestMismatchError,
+  MAX_HANDLES_PER_RESOURCE_TYPE,
+  sha256Hex,
+  TranspileCache,
+  type TranspileFn,
+} from './transpile-cache.js';
 
 /** A small real component: a generated core module behind a one-function world. */
 async function tinyComponent(name: string): Promise<Uint8Array> {
@@ -159,5 +166,32 @@ describe('TranspileCache', () => {
       expect(heavy).toContain(marker);
       expect(lean).not.toContain(marker);
     }
+  });
+
+  it('caps the glue handle tables, and refuses glue whose handle helper changed shape', async () => {
+    const bytes = await tinyComponent('glue');
+    const glue = new TextDecoder().decode((await counting(bytes)).files['component.js']);
+    // jco 1.35's glue for the same component: the runner's jco 1.11 glue is covered by the sandbox
+    // tests (test/security/resources.test.ts floods a real instance's handle table)
+    if (glue.includes('rscTableCreateOwn')) {
+      expect(capHandleTables(glue)).toContain(`if (table.length >> 1 > ${MAX_HANDLES_PER_RESOURCE_TYPE}) throw`);
+    }
+    const helper = `  function rscTableCreateOwn (table, rep) {
+    const free = table[0] & ~T_FLAG;
+    if (free === 0) {
+      table.push(0);
+      table.push(rep | T_FLAG);
+      return (table.length >> 1) - 1;
+    }
+  }`;
+    const capped = capHandleTables(`const T_FLAG = 1 << 30;\n${helper}\nexport { rscTableCreateOwn };`, 2);
+    const make = new Function(`${capped.replace('export { rscTableCreateOwn };', '')}; return rscTableCreateOwn;`)();
+    const table = [1 << 30, 0]; // as jco makes them: slot 0 is the free list
+    expect([make(table, 1), make(table, 2)]).toEqual([1, 2]);
+    expect(() => make(table, 3)).toThrow('the plugin holds more than 2 handles of one resource type');
+    expect(capHandleTables('no resources here')).toBe('no resources here');
+    expect(() => capHandleTables(helper.replace('table.push(0);', 'table.push(0, 0);'))).toThrow(
+      'the glue has no single rscTableCreateOwn helper of the expected shape to cap',
+    );
   });
 });

@@ -5,10 +5,45 @@ import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '@awasm/shared';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 3;
+const LAYOUT_VERSION = 4;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * The most handles of one resource type (fields, requests, pollables, streams, ...) an instance may
+ * hold at once. Without a cap a guest that creates resources in a loop and never drops them grows
+ * the glue's handle tables until one reallocation is larger than the worker's heap allows, and V8
+ * then aborts the whole process, not only the worker.
+ */
+export const MAX_HANDLES_PER_RESOURCE_TYPE = 10_000;
+
+/** jco's helper that gives a guest a new own handle: the one place handle tables grow. */
+const CREATE_OWN = `  function rscTableCreateOwn (table, rep) {
+    const free = table[0] & ~T_FLAG;
+    if (free === 0) {
+      table.push(0);`;
+
+/**
+ * The glue with its handle tables capped at `max` live handles per resource type: past that, the
+ * import call that would hand out one more throws a WebAssembly.RuntimeError (a trap). Throws when
+ * the glue uses the helper but not in the shape this patches, so a jco upgrade cannot drop the cap
+ * silently.
+ */
+export function capHandleTables(glue: string, max = MAX_HANDLES_PER_RESOURCE_TYPE): string {
+  // a component whose world has no resources has no handle tables
+  if (!glue.includes('rscTableCreateOwn')) return glue;
+  const at = glue.indexOf(CREATE_OWN);
+  if (at < 0 || glue.indexOf(CREATE_OWN, at + 1) >= 0) {
+    throw new Error('the glue has no single rscTableCreateOwn helper of the expected shape to cap');
+  }
+  const capped = `  function rscTableCreateOwn (table, rep) {
+    const free = table[0] & ~T_FLAG;
+    if (free === 0) {
+      if (table.length >> 1 > ${max}) throw new WebAssembly.RuntimeError('the plugin holds more than ${max} handles of one resource type');
+      table.push(0);`;
+  return glue.slice(0, at) + capped + glue.slice(at + CREATE_OWN.length);
+}
 
 // The one sha256 helper of the workspace, re-exported for the runner's callers.
 export { sha256Hex };
@@ -205,8 +240,9 @@ export class TranspileCache {
     this.transpiles++;
     const files: Record<string, Uint8Array> = {};
     for (const [name, content] of Object.entries(out.files)) {
-      if (name === 'component.js') files[COMPONENT_JS] = content;
-      else if (name.endsWith('.wasm') && !name.includes('/')) files[name] = content;
+      if (name === 'component.js') {
+        files[COMPONENT_JS] = new TextEncoder().encode(capHandleTables(new TextDecoder().decode(content)));
+      } else if (name.endsWith('.wasm') && !name.includes('/')) files[name] = content;
     }
     if (!files[COMPONENT_JS]) throw new Error('jco produced no component.js');
 

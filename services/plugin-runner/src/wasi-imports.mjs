@@ -26,6 +26,18 @@ const IO_CHUNK = 1024 * 1024;
 const MAX_RANDOM_BYTES = 1024 * 1024;
 /** How long one blocking wait sleeps before it looks again (termination is checked between slices). */
 const WAIT_SLICE_MS = 50;
+/**
+ * Most bytes one fields resource may hold (names + values + 4 per entry, as the host counts a request's
+ * header section, which it refuses over this size anyway). The values live outside the worker's JS
+ * heap, so only a cap like this one keeps a guest appending in a loop from growing the host's memory.
+ */
+const MAX_FIELDS_BYTES = 64 * 1024;
+/**
+ * Most response body bytes an instance may leave unread in the host (bodies of responses it has not
+ * read yet, or never will): each response is capped by max_response_bytes, but a guest that starts
+ * request after request and keeps their bodies would otherwise grow the host's memory without end.
+ */
+const MAX_UNREAD_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** Field names the plugin may not set; the host sets Host, Content-Length and framing itself. */
 const FORBIDDEN_FIELDS = new Set([
@@ -397,6 +409,17 @@ function checkField(name, value) {
 class Fields {
   /** @type {Array<[string, Uint8Array]>} */ #entries = [];
   #immutable = false;
+  /** bytes held, counted as MAX_FIELDS_BYTES says */
+  #bytes = 0;
+
+  /** @param {Array<[string, Uint8Array]>} entries */
+  #replace(entries) {
+    let bytes = 0;
+    for (const [n, v] of entries) bytes += n.length + v.length + 4;
+    if (bytes > MAX_FIELDS_BYTES) throw trap(`a fields resource would hold ${bytes} bytes, over ${MAX_FIELDS_BYTES}`);
+    this.#entries = entries;
+    this.#bytes = bytes;
+  }
 
   /** @param {Array<[string, Uint8Array]>} entries */
   static fromList(entries) {
@@ -409,7 +432,7 @@ class Fields {
   /** @param {Array<[string, Uint8Array]>} entries */
   static _trusted(entries) {
     const f = new Fields();
-    f.#entries = entries.map(([n, v]) => [n, v]);
+    f.#replace(entries.map(([n, v]) => [n, v]));
     f.#immutable = true;
     return f;
   }
@@ -442,8 +465,8 @@ class Fields {
     for (const v of values) checkField(name, v);
     if (values.length === 0) checkField(name, new Uint8Array());
     const lower = name.toLowerCase();
-    this.#entries = this.#entries.filter(([n]) => n.toLowerCase() !== lower);
-    for (const v of values) this.#entries.push([name, v.slice()]);
+    const kept = this.#entries.filter(([n]) => n.toLowerCase() !== lower);
+    this.#replace([...kept, ...values.map((v) => /** @type {[string, Uint8Array]} */ ([name, v.slice()]))]);
   }
 
   /** @param {string} name */
@@ -451,14 +474,17 @@ class Fields {
     this.#mutable();
     if (!TOKEN.test(name)) throw { tag: 'invalid-syntax' };
     const lower = name.toLowerCase();
-    this.#entries = this.#entries.filter(([n]) => n.toLowerCase() !== lower);
+    this.#replace(this.#entries.filter(([n]) => n.toLowerCase() !== lower));
   }
 
   /** @param {string} name @param {Uint8Array} value */
   append(name, value) {
     this.#mutable();
     checkField(name, value);
+    const bytes = this.#bytes + name.length + value.length + 4;
+    if (bytes > MAX_FIELDS_BYTES) throw trap(`a fields resource would hold ${bytes} bytes, over ${MAX_FIELDS_BYTES}`);
     this.#entries.push([name, value.slice()]);
+    this.#bytes = bytes;
   }
 
   entries() {
@@ -467,7 +493,7 @@ class Fields {
 
   clone() {
     const f = new Fields();
-    f.#entries = this.entries();
+    f.#replace(this.entries());
     return f;
   }
 
@@ -688,6 +714,8 @@ class HttpClient {
   /** @type {Map<number, Pending>} */ pending = new Map();
   nextId = 1;
   /** @type {WasiHost} */ host;
+  /** response body bytes received and not yet read or discarded (see MAX_UNREAD_RESPONSE_BYTES) */
+  unread = 0;
 
   /** @param {WasiHost} host */
   constructor(host) {
@@ -699,8 +727,13 @@ class HttpClient {
     const p = this.pending.get(e.id);
     if (!p) return;
     if (e.type === 'head') p.head = { status: e.status, headers: e.headers };
-    else if (e.type === 'chunk') p.chunks.push(e.data);
-    else if (e.type === 'end') p.ended = true;
+    else if (e.type === 'chunk') {
+      p.chunks.push(e.data);
+      this.unread += e.data.length;
+      if (this.unread > MAX_UNREAD_RESPONSE_BYTES) {
+        throw trap(`the plugin left more than ${MAX_UNREAD_RESPONSE_BYTES} bytes of response bodies unread`);
+      }
+    } else if (e.type === 'end') p.ended = true;
     else if (e.type === 'error') {
       if (p.head) p.bodyError = e.code;
       else p.error = e.code;
@@ -708,10 +741,16 @@ class HttpClient {
     }
   }
 
+  /** @param {number} bytes */
+  consumed(bytes) {
+    this.unread -= bytes;
+  }
+
   /** @param {Pending} p */
   abort(p) {
     if (p.aborted) return;
     p.aborted = true;
+    for (const c of p.chunks.splice(0)) this.unread -= c.length;
     this.pending.delete(p.id);
     if (!p.ended) this.host.post({ type: 'abort', id: p.id });
   }
@@ -818,9 +857,11 @@ class IncomingBody {
         if (first) {
           if (first.length <= max) {
             p.chunks.shift();
+            client.consumed(first.length);
             return first;
           }
           p.chunks[0] = first.subarray(max);
+          client.consumed(max);
           return first.subarray(0, max);
         }
         if (p.bodyError && !failed) {

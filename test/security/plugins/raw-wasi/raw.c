@@ -1,0 +1,201 @@
+// Attack plugin in C: it calls the host's wasi:http resources directly, in orders a JS engine never
+// would. `search(attack, _, url)` runs the attack its query names and, when the attack does not
+// trap, returns one media whose title says what the host answered; `list` is a healthy call.
+//   use-after-drop   drops a fields resource, then calls a method on it
+//   forged-handle    calls a method on a handle number the host never issued
+//   double-get       takes a response from its future twice
+//   double-consume   takes a response's body twice
+//   orphan-pollable  drops a future while its pollable lives, then blocks on the pollable
+//   handle-flood     creates fields resources without ever dropping them
+//   fields-flood     appends to one fields resource without end
+//   hoard            GETs the URL again and again, keeping every response body unread
+//   body-after-drop  reads a body stream after its response and body were dropped
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "source.h"
+
+typedef exports_awasm_source_source_api_source_error_t source_error_t;
+typedef exports_awasm_source_source_api_media_t media_t;
+
+static bool is(const source_string_t *s, const char *text) {
+  return s->len == strlen(text) && memcmp(s->ptr, text, s->len) == 0;
+}
+
+/** A page of one media titled `title`. */
+static void answer(exports_awasm_source_source_api_media_page_t *ret, const char *title) {
+  media_t *m = calloc(1, sizeof(media_t));
+  if (!m) abort();
+  source_string_dup(&m->id, "result");
+  source_string_dup(&m->title, title);
+  m->kind = AWASM_SOURCE_TYPES_MEDIA_KIND_BOOK;
+  ret->items.ptr = m;
+  ret->items.len = 1;
+  ret->next_cursor.is_some = false;
+}
+
+/** Starts a GET of `url` (http://authority/path); the future of its response. */
+static wasi_http_outgoing_handler_own_future_incoming_response_t start_get(const source_string_t *url) {
+  const char *s = (const char *)url->ptr;
+  size_t n = url->len, at = 7, slash = 7;
+  while (slash < n && s[slash] != '/') slash++;
+  wasi_http_types_own_outgoing_request_t request =
+      wasi_http_types_constructor_outgoing_request(wasi_http_types_constructor_fields());
+  wasi_http_types_borrow_outgoing_request_t r = wasi_http_types_borrow_outgoing_request(request);
+  wasi_http_types_scheme_t scheme = {.tag = WASI_HTTP_TYPES_SCHEME_HTTP};
+  source_string_t authority = {(uint8_t *)s + at, slash - at};
+  source_string_t path = slash < n ? (source_string_t){(uint8_t *)s + slash, n - slash} : (source_string_t){(uint8_t *)"/", 1};
+  wasi_http_types_method_outgoing_request_set_scheme(r, &scheme);
+  wasi_http_types_method_outgoing_request_set_authority(r, &authority);
+  wasi_http_types_method_outgoing_request_set_path_with_query(r, &path);
+  wasi_http_outgoing_handler_own_future_incoming_response_t future;
+  wasi_http_outgoing_handler_error_code_t code;
+  if (!wasi_http_outgoing_handler_handle(request, NULL, &future, &code)) abort();
+  return future;
+}
+
+/** Waits for the future and takes the response (traps if the request failed). */
+static wasi_http_types_own_incoming_response_t take_response(wasi_http_types_borrow_future_incoming_response_t future) {
+  wasi_http_types_own_pollable_t ready = wasi_http_types_method_future_incoming_response_subscribe(future);
+  wasi_io_poll_method_pollable_block(wasi_io_poll_borrow_pollable(ready));
+  wasi_io_poll_pollable_drop_own(ready);
+  wasi_http_types_result_result_own_incoming_response_error_code_void_t outcome;
+  if (!wasi_http_types_method_future_incoming_response_get(future, &outcome)) abort();
+  if (outcome.is_err || outcome.val.ok.is_err) abort();
+  return outcome.val.ok.val.ok;
+}
+
+bool exports_awasm_source_source_api_search(source_string_t *query,
+                                            exports_awasm_source_source_api_list_filter_value_t *filters,
+                                            source_string_t *maybe_cursor,
+                                            exports_awasm_source_source_api_media_page_t *ret, source_error_t *err) {
+  (void)filters;
+  (void)err;
+  if (is(query, "use-after-drop")) {
+    wasi_http_types_own_fields_t fields = wasi_http_types_constructor_fields();
+    wasi_http_types_borrow_fields_t borrowed = wasi_http_types_borrow_fields(fields);
+    wasi_http_types_fields_drop_own(fields);
+    wasi_http_types_list_field_value_t values;
+    source_string_t name = {(uint8_t *)"accept", 6};
+    wasi_http_types_method_fields_get(borrowed, &name, &values);
+    answer(ret, "the host answered a dropped handle");
+  } else if (is(query, "forged-handle")) {
+    wasi_http_types_list_field_value_t values;
+    source_string_t name = {(uint8_t *)"accept", 6};
+    wasi_http_types_method_fields_get((wasi_http_types_borrow_fields_t){.__handle = 0x5eed}, &name, &values);
+    answer(ret, "the host answered a forged handle");
+  } else if (is(query, "double-get") && maybe_cursor) {
+    wasi_http_types_own_future_incoming_response_t future = start_get(maybe_cursor);
+    wasi_http_types_borrow_future_incoming_response_t f = wasi_http_types_borrow_future_incoming_response(future);
+    wasi_http_types_incoming_response_drop_own(take_response(f));
+    wasi_http_types_result_result_own_incoming_response_error_code_void_t again;
+    bool some = wasi_http_types_method_future_incoming_response_get(f, &again);
+    wasi_http_types_future_incoming_response_drop_own(future);
+    answer(ret, !some ? "second get: none" : again.is_err ? "second get: already taken" : "second get: a response");
+  } else if (is(query, "double-consume") && maybe_cursor) {
+    wasi_http_types_own_future_incoming_response_t future = start_get(maybe_cursor);
+    wasi_http_types_own_incoming_response_t response =
+        take_response(wasi_http_types_borrow_future_incoming_response(future));
+    wasi_http_types_borrow_incoming_response_t r = wasi_http_types_borrow_incoming_response(response);
+    wasi_http_types_own_incoming_body_t first, second;
+    bool got_first = wasi_http_types_method_incoming_response_consume(r, &first);
+    bool got_second = wasi_http_types_method_incoming_response_consume(r, &second);
+    answer(ret, got_first && !got_second ? "second consume refused" : "second consume allowed");
+  } else if (is(query, "orphan-pollable") && maybe_cursor) {
+    wasi_http_types_own_future_incoming_response_t future = start_get(maybe_cursor);
+    wasi_http_types_own_pollable_t ready =
+        wasi_http_types_method_future_incoming_response_subscribe(wasi_http_types_borrow_future_incoming_response(future));
+    wasi_http_types_future_incoming_response_drop_own(future);
+    wasi_io_poll_method_pollable_block(wasi_io_poll_borrow_pollable(ready));
+    answer(ret, "blocked on an orphan pollable and came back");
+  } else if (is(query, "handle-flood")) {
+    for (;;) wasi_http_types_constructor_fields();
+  } else if (is(query, "fields-flood")) {
+    wasi_http_types_own_fields_t fields = wasi_http_types_constructor_fields();
+    static uint8_t value[1024];
+    memset(value, 'v', sizeof value);
+    for (unsigned i = 0;; i++) {
+      char name[16] = "x-flood-";
+      for (unsigned v = i, at = 8; at < 15; at++, v /= 10) name[at] = (char)('0' + v % 10);
+      source_string_t key = {(uint8_t *)name, 15};
+      wasi_http_types_field_value_t val = {value, sizeof value};
+      wasi_http_types_header_error_t header_error;
+      if (!wasi_http_types_method_fields_append(wasi_http_types_borrow_fields(fields), &key, &val, &header_error)) {
+        answer(ret, "append refused");
+        break;
+      }
+    }
+  } else if (is(query, "hoard") && maybe_cursor) {
+    for (;;) {
+      wasi_http_types_own_future_incoming_response_t future = start_get(maybe_cursor);
+      wasi_http_types_own_incoming_response_t response =
+          take_response(wasi_http_types_borrow_future_incoming_response(future));
+      wasi_http_types_own_incoming_body_t body;
+      if (!wasi_http_types_method_incoming_response_consume(wasi_http_types_borrow_incoming_response(response), &body)) abort();
+      wasi_http_types_own_input_stream_t stream;
+      if (!wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(body), &stream)) abort();
+    }
+  } else if (is(query, "body-after-drop") && maybe_cursor) {
+    wasi_http_types_own_future_incoming_response_t future = start_get(maybe_cursor);
+    wasi_http_types_own_incoming_response_t response =
+        take_response(wasi_http_types_borrow_future_incoming_response(future));
+    wasi_http_types_own_incoming_body_t body;
+    if (!wasi_http_types_method_incoming_response_consume(wasi_http_types_borrow_incoming_response(response), &body)) abort();
+    wasi_http_types_own_input_stream_t stream;
+    if (!wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(body), &stream)) abort();
+    wasi_http_types_incoming_body_drop_own(body);
+    wasi_http_types_incoming_response_drop_own(response);
+    source_list_u8_t chunk;
+    wasi_io_streams_stream_error_t stream_error;
+    bool read = wasi_io_streams_method_input_stream_blocking_read(wasi_io_streams_borrow_input_stream(stream), 4096,
+                                                                  &chunk, &stream_error);
+    answer(ret, read ? "read a body after its parent was dropped" : "the read failed");
+  } else {
+    answer(ret, "unknown attack");
+  }
+  return true;
+}
+
+bool exports_awasm_source_source_api_list(exports_awasm_source_source_api_listing_t listing,
+                                          source_string_t *maybe_cursor,
+                                          exports_awasm_source_source_api_media_page_t *ret, source_error_t *err) {
+  (void)listing;
+  (void)maybe_cursor;
+  (void)err;
+  answer(ret, "healthy");
+  return true;
+}
+
+bool exports_awasm_source_source_api_get_media(source_string_t *id, media_t *ret, source_error_t *err) {
+  (void)id;
+  (void)ret;
+  err->tag = AWASM_SOURCE_TYPES_SOURCE_ERROR_UNSUPPORTED;
+  return false;
+}
+
+bool exports_awasm_source_source_api_list_units(source_string_t *media_id, source_string_t *maybe_cursor,
+                                                exports_awasm_source_source_api_unit_page_t *ret,
+                                                source_error_t *err) {
+  (void)media_id;
+  (void)maybe_cursor;
+  (void)ret;
+  err->tag = AWASM_SOURCE_TYPES_SOURCE_ERROR_UNSUPPORTED;
+  return false;
+}
+
+bool exports_awasm_source_source_api_get_assets(source_string_t *unit_id,
+                                                exports_awasm_source_source_api_list_asset_t *ret,
+                                                source_error_t *err) {
+  (void)unit_id;
+  (void)ret;
+  err->tag = AWASM_SOURCE_TYPES_SOURCE_ERROR_UNSUPPORTED;
+  return false;
+}
+
+bool exports_awasm_source_source_api_filters(exports_awasm_source_source_api_list_filter_t *ret,
+                                             source_error_t *err) {
+  (void)ret;
+  err->tag = AWASM_SOURCE_TYPES_SOURCE_ERROR_UNSUPPORTED;
+  return false;
+}

@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import { PluginCallError, type RunnerPool, sha256Hex } from '@awasm/plugin-runner';
+import { buildCComponent } from '@awasm/plugin-sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Built,
+  buildPlugin,
+  type Fixture,
+  fixtureServer,
+  newPool,
+  repoRoot,
+  spec,
+  withPeakRss,
+} from './helpers.js';
+
+// Attack 19: a guest with no JS engine in the way (test/security/plugins/raw-wasi, C) calls the
+// host's wasi:http resources directly, in orders and amounts a JS engine never would. Every attack
+// ends in an answer or a typed trap, the instance is replaced, the host's memory stays bounded and
+// another plugin keeps answering. Before the caps, the handle flood aborted the whole test process
+// (V8: "Allocation failed - JavaScript heap out of memory" while the glue's handle table grew).
+
+const HOST = 'raw.awasm.test';
+let raw: Built;
+let bystander: Built;
+let fixture: Fixture;
+let pool: RunnerPool;
+const big = Buffer.alloc(1_000_000, 'a');
+
+beforeAll(async () => {
+  const [built, fetcher] = await Promise.all([
+    buildCComponent({ sourcePath: join(repoRoot, 'test/security/plugins/raw-wasi/raw.c') }),
+    buildPlugin('fetcher'),
+  ]);
+  raw = { bytes: built.bytes, digest: sha256Hex(built.bytes) };
+  bystander = fetcher;
+  fixture = await fixtureServer((req, res) => res.end(req.url === '/big' ? big : 'hello body'));
+  pool = newPool({ connectTo: { [`${HOST}:80`]: `127.0.0.1:${fixture.port}` } });
+  await pool.load(
+    spec('raw', raw, {
+      allowedHosts: [`http://${HOST}`],
+      limits: { memoryMb: 16, callTimeoutMs: 10_000, maxResponseBytes: 1024 * 1024 },
+    }),
+  );
+  await pool.load(spec('bystander', bystander));
+});
+
+afterAll(async () => {
+  await pool?.close();
+  await fixture?.close();
+});
+
+const attack = (name: string, url = `http://${HOST}/small`) => pool.call('raw', 'search', [name, [], url]);
+
+async function title(promise: Promise<unknown>): Promise<string> {
+  const page = (await promise) as { items: Array<{ title: string }> };
+  return page.items[0]?.title ?? '';
+}
+
+async function trap(promise: Promise<unknown>): Promise<string> {
+  const err = await promise.then(
+    () => {
+      throw new Error('expected the call to trap');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PluginCallError);
+  expect((err as PluginCallError).kind).toBe('trap');
+  return (err as Error).message;
+}
+
+/** The raw plugin's next call works (on a fresh instance after a trap) and the bystander answers. */
+async function stillHealthy() {
+  expect(await title(pool.call('raw', 'list', ['popular', undefined]))).toBe('healthy');
+  expect(await title(pool.call('bystander', 'list', ['popular']))).toBe('listing popular');
+}
+
+describe('raw wasi:http resource misuse from a guest without a JS engine', () => {
+  it('traps on a method call through a dropped or forged handle', async () => {
+    const traps = pool.stats('raw')?.traps ?? 0;
+    expect(await trap(attack('use-after-drop'))).toMatch(/^raw\.search trapped: /);
+    expect(await trap(attack('forged-handle'))).toMatch(/^raw\.search trapped: /);
+    expect(pool.stats('raw')?.traps).toBe(traps + 2);
+    await stillHealthy();
+  });
+
+  it('hands a response out once and a body once', async () => {
+    expect(await title(attack('double-get'))).toBe('second get: already taken');
+    expect(await title(attack('double-consume'))).toBe('second consume refused');
+    await stillHealthy();
+  });
+
+  it('survives dropping parents before their children (a pollable, a body stream)', async () => {
+    // the host keeps what a child needs alive, so these end normally rather than reading freed state
+    expect(await title(attack('orphan-pollable'))).toBe('blocked on an orphan pollable and came back');
+    expect(await title(attack('body-after-drop'))).toBe('read a body after its parent was dropped');
+    await stillHealthy();
+  });
+
+  it('caps the handles an instance may hold: a resource flood traps instead of taking the process down', async () => {
+    const { result, grewMb } = await withPeakRss(() => trap(attack('handle-flood')));
+    expect(result).toBe('raw.search trapped: the plugin holds more than 10000 handles of one resource type');
+    expect(grewMb).toBeLessThan(200);
+    await stillHealthy();
+  });
+
+  it('caps what one fields resource may hold', async () => {
+    expect(await trap(attack('fields-flood'))).toMatch(
+      /^raw\.search trapped: a fields resource would hold \d+ bytes, over 65536$/,
+    );
+    await stillHealthy();
+  });
+
+  it('caps the response bytes an instance may leave unread in the host', async () => {
+    const before = fixture.requests.length;
+    const { result, grewMb } = await withPeakRss(() => trap(attack('hoard', `http://${HOST}/big`)));
+    expect(result).toBe('raw.search trapped: the plugin left more than 67108864 bytes of response bodies unread');
+    // 64 MiB of 1 MB bodies: about 65 requests, not the thousands the 10 s deadline would allow
+    const requests = fixture.requests.length - before;
+    expect(requests).toBeGreaterThanOrEqual(64);
+    expect(requests).toBeLessThan(80);
+    expect(grewMb).toBeLessThan(400);
+    await stillHealthy();
+  });
+});
