@@ -121,4 +121,13 @@ describe('raw wasi:http resource misuse from a guest without a JS engine', () =>
     expect(grewMb).toBeLessThan(400);
     await stillHealthy();
   });
+
+  it('caps the request body bytes an instance may hold without sending them', async () => {
+    const { result, grewMb } = await withPeakRss(() => trap(attack('body-hoard')));
+    expect(result).toBe(
+      'raw.search trapped: the plugin holds more than 67108864 bytes of request bodies it has not sent',
+    );
+    expect(grewMb).toBeLessThan(400);
+    await stillHealthy();
+  });
 });

@@ -38,6 +38,12 @@ const MAX_FIELDS_BYTES = 64 * 1024;
  * request after request and keeps their bodies would otherwise grow the host's memory without end.
  */
 const MAX_UNREAD_RESPONSE_BYTES = 64 * 1024 * 1024;
+/**
+ * Most request body bytes an instance may have written and not sent: each body is capped by
+ * max_response_bytes, but a guest that fills body after body and never sends them would otherwise
+ * keep them all in the host.
+ */
+const MAX_UNSENT_REQUEST_BYTES = 64 * 1024 * 1024;
 
 /** Field names the plugin may not set; the host sets Host, Content-Length and framing itself. */
 const FORBIDDEN_FIELDS = new Set([
@@ -535,21 +541,30 @@ class RequestOptions {
   }
 }
 
+/** Request body bytes of one instance written and not yet sent or discarded (see MAX_UNSENT_REQUEST_BYTES). */
+class UnsentBytes {
+  bytes = 0;
+}
+
 /** The body a plugin writes for a request: buffered, capped, sent when finished. */
 class OutgoingBody {
   /** @type {Uint8Array[]} */ #chunks = [];
   #size = 0;
   #streamTaken = false;
   #finished = false;
+  /** its bytes no longer count as unsent: sent, or the request can no longer be sent */
+  #released = false;
   #limit;
   /** @type {Waiter} */ #waiter;
+  /** @type {UnsentBytes} */ #unsent;
   /** @type {(() => void) | undefined} */ #onFinish;
 
-  /** @param {symbol} token @param {Waiter} waiter @param {number} limit */
-  constructor(token, waiter, limit) {
+  /** @param {symbol} token @param {Waiter} waiter @param {number} limit @param {UnsentBytes} unsent */
+  constructor(token, waiter, limit, unsent) {
     if (token !== INTERNAL) throw trap('wasi:http/types.outgoing-body has no constructor');
     this.#waiter = waiter;
     this.#limit = limit;
+    this.#unsent = unsent;
   }
 
   write() {
@@ -566,8 +581,12 @@ class OutgoingBody {
             val: BigInt(this.#size + bytes.length),
           });
         }
+        if (this.#unsent.bytes + bytes.length > MAX_UNSENT_REQUEST_BYTES) {
+          throw trap(`the plugin holds more than ${MAX_UNSENT_REQUEST_BYTES} bytes of request bodies it has not sent`);
+        }
         this.#chunks.push(bytes.slice());
         this.#size += bytes.length;
+        this.#unsent.bytes += bytes.length;
       },
     };
     return new OutputStream(INTERNAL, this.#waiter, sink);
@@ -581,16 +600,27 @@ class OutgoingBody {
     body.#onFinish?.();
   }
 
-  /** @param {OutgoingBody} body */
+  /** The body's bytes, once: they stop counting as unsent. @param {OutgoingBody} body */
   static bytes(body) {
-    if (body.#size === 0) return null;
-    const out = new Uint8Array(body.#size);
+    const size = body.#size;
+    const chunks = body.#chunks;
+    OutgoingBody.release(body);
+    if (size === 0) return null;
+    const out = new Uint8Array(size);
     let off = 0;
-    for (const c of body.#chunks) {
+    for (const c of chunks) {
       out.set(c, off);
       off += c.length;
     }
     return out;
+  }
+
+  /** Drops the body's bytes from the instance's unsent total (and from memory). @param {OutgoingBody} body */
+  static release(body) {
+    if (body.#released) return;
+    body.#released = true;
+    body.#unsent.bytes -= body.#size;
+    body.#chunks = [];
   }
 
   /** @param {OutgoingBody} body */
@@ -603,15 +633,20 @@ class OutgoingBody {
     body.#onFinish = fn;
   }
 
-  [symbolDispose]() {}
+  // dropped unfinished, its request can never be sent
+  [symbolDispose]() {
+    if (!this.#finished) OutgoingBody.release(this);
+  }
 }
 
 /**
- * The request class is made per import object: its bodies need that object's waiter and limit.
+ * The request class is made per import object: its bodies need that object's waiter, limit and
+ * unsent total.
  * @param {Waiter} waiter
  * @param {number} bodyLimit
+ * @param {UnsentBytes} unsent
  */
-function defineOutgoingRequest(waiter, bodyLimit) {
+function defineOutgoingRequest(waiter, bodyLimit, unsent) {
   class OutgoingRequest {
     /** @type {Variant} */ #method = { tag: 'get' };
     /** @type {Variant | undefined} */ #scheme;
@@ -625,7 +660,7 @@ function defineOutgoingRequest(waiter, bodyLimit) {
     /** @param {Fields} headers */
     constructor(headers) {
       this.#headers = Fields._lock(headers);
-      this.#body = new OutgoingBody(INTERNAL, waiter, bodyLimit);
+      this.#body = new OutgoingBody(INTERNAL, waiter, bodyLimit, unsent);
     }
 
     body() {
@@ -694,7 +729,10 @@ function defineOutgoingRequest(waiter, bodyLimit) {
       return { message, body: r.#bodyTaken ? r.#body : undefined };
     }
 
-    [symbolDispose]() {}
+    // dropped unsent
+    [symbolDispose]() {
+      if (!this.#sent) OutgoingBody.release(this.#body);
+    }
   }
   return OutgoingRequest;
 }
@@ -982,7 +1020,7 @@ function randomU64() {
 export function createImports(host) {
   const client = new HttpClient(host);
   const waiter = new Waiter(host, (e) => client.apply(e));
-  const OutgoingRequest = defineOutgoingRequest(waiter, host.maxRequestBodyBytes);
+  const OutgoingRequest = defineOutgoingRequest(waiter, host.maxRequestBodyBytes, new UnsentBytes());
 
   /** @param {'stdout' | 'stderr'} name @returns {Sink} */
   const stdio = (name) => ({ closed: () => false, capacity: () => IO_CHUNK, write: (b) => host.output(name, b) });
@@ -1000,7 +1038,10 @@ export function createImports(host) {
     const p = { id, head: undefined, error: undefined, bodyError: undefined, chunks: [], ended: false, aborted: false };
     client.pending.set(id, p);
     const send = () => {
-      if (p.aborted) return;
+      if (p.aborted) {
+        if (body) OutgoingBody.release(body);
+        return;
+      }
       host.post({ ...message, body: body ? OutgoingBody.bytes(body) : null });
     };
     if (body && !OutgoingBody.isFinished(body)) OutgoingBody.onFinish(body, send);

@@ -9,6 +9,7 @@
 //   handle-flood     creates fields resources without ever dropping them
 //   fields-flood     appends to one fields resource without end
 //   hoard            GETs the URL again and again, keeping every response body unread
+//   body-hoard       fills request body after request body and never sends them
 //   body-after-drop  reads a body stream after its response and body were dropped
 
 #include <stdlib.h>
@@ -135,6 +136,24 @@ bool exports_awasm_source_source_api_search(source_string_t *query,
       if (!wasi_http_types_method_incoming_response_consume(wasi_http_types_borrow_incoming_response(response), &body)) abort();
       wasi_http_types_own_input_stream_t stream;
       if (!wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(body), &stream)) abort();
+    }
+  } else if (is(query, "body-hoard")) {
+    static uint8_t filler[65536];
+    for (;;) {
+      wasi_http_types_own_outgoing_request_t request =
+          wasi_http_types_constructor_outgoing_request(wasi_http_types_constructor_fields());
+      wasi_http_types_own_outgoing_body_t body;
+      if (!wasi_http_types_method_outgoing_request_body(wasi_http_types_borrow_outgoing_request(request), &body)) abort();
+      wasi_http_types_own_output_stream_t stream;
+      if (!wasi_http_types_method_outgoing_body_write(wasi_http_types_borrow_outgoing_body(body), &stream)) abort();
+      wasi_io_streams_borrow_output_stream_t out = wasi_io_streams_borrow_output_stream(stream);
+      for (;;) {
+        uint64_t room;
+        wasi_io_streams_stream_error_t stream_error;
+        if (!wasi_io_streams_method_output_stream_check_write(out, &room, &stream_error) || room == 0) break;
+        source_list_u8_t chunk = {filler, room < sizeof filler ? (size_t)room : sizeof filler};
+        if (!wasi_io_streams_method_output_stream_write(out, &chunk, &stream_error)) break;
+      }
     }
   } else if (is(query, "body-after-drop") && maybe_cursor) {
     wasi_http_types_own_future_incoming_response_t future = start_get(maybe_cursor);
