@@ -13,7 +13,7 @@ import { silentLogger } from './logger.js';
 
 let server: http.Server;
 let port: number;
-const seen: Array<{ url: string; headers: http.IncomingHttpHeaders; body: string }> = [];
+const seen: Array<{ url: string; headers: http.IncomingHttpHeaders; raw: string[]; body: string }> = [];
 let open = 0;
 let maxOpen = 0;
 
@@ -24,7 +24,7 @@ beforeAll(async () => {
       body += c.toString();
     });
     req.on('end', () => {
-      seen.push({ url: req.url ?? '', headers: req.headers, body });
+      seen.push({ url: req.url ?? '', headers: req.headers, raw: req.rawHeaders, body });
       open++;
       maxOpen = Math.max(maxOpen, open);
       res.on('close', () => open--);
@@ -161,6 +161,28 @@ describe('SourceHttp', () => {
     h.close();
   });
 
+  it('sends repeated headers each, and a header of any token name', async () => {
+    const h = new SourceHttp(policy());
+    const enc = new TextEncoder();
+    const before = seen.length;
+    const r = await run(
+      h,
+      message('up.test', '/headers', {
+        headers: [
+          ['X-Many', enc.encode('one')],
+          ['X-Many', enc.encode('two')],
+          ['X-Many', enc.encode('three')],
+          ['__proto__', enc.encode('plain')],
+        ],
+      }),
+    );
+    expect(r.status).toBe(200);
+    expect(seen[before]?.headers['x-many']).toBe('one, two, three');
+    const raw = seen[before]?.raw ?? [];
+    expect(raw[raw.indexOf('__proto__') + 1]).toBe('plain');
+    h.close();
+  });
+
   it('returns a redirect as a response instead of following it', async () => {
     const h = new SourceHttp(policy());
     const r = await run(h, message('up.test', '/redirect'));
@@ -267,6 +289,28 @@ describe('SourceHttp', () => {
     expect(batches).toBeGreaterThanOrEqual(1);
     expect(Atomics.load(signal, 0)).toBe(batches);
     detach();
+    port2.close();
+    h.close();
+  });
+
+  it('ends a request the worker aborts, and those still in flight when it detaches', async () => {
+    const h = new SourceHttp(policy());
+    const { port1, port2 } = new MessageChannel();
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const detach = h.attach(port1, signal, () => Date.now() + 5000);
+    const first = message('up.test', '/hang');
+    port2.postMessage(first);
+    port2.postMessage(message('up.test', '/hang'));
+    for (let i = 0; i < 200 && h.active < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(h.active).toBe(2);
+    port2.postMessage({ type: 'abort', id: first.id });
+    for (let i = 0; i < 200 && h.active > 1; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(h.active).toBe(1);
+    detach();
+    for (let i = 0; i < 200 && h.active > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(h.active).toBe(0);
+    // an aborted request reports nothing
+    expect(receiveMessageOnPort(port2)).toBeUndefined();
     port2.close();
     h.close();
   });

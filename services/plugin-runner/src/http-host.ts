@@ -107,6 +107,28 @@ export function parseConnectTo(map: Record<string, string> | undefined): Map<str
   return out;
 }
 
+/**
+ * One plugin request's cancellation (the plugin dropped it, or its worker went away): a flag and one
+ * hook, made for every request, where an AbortController and its listeners cost several times more.
+ */
+class Cancel {
+  aborted = false;
+  private hook: (() => void) | undefined;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const hook = this.hook;
+    this.hook = undefined;
+    hook?.();
+  }
+
+  /** Runs `hook` on abort (one at a time; undefined removes it). */
+  onAbort(hook: (() => void) | undefined): void {
+    this.hook = hook;
+  }
+}
+
 class RequestFailure extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -179,7 +201,9 @@ export class SourceHttp {
     deadline: () => number,
     onRateLimited?: (retryAfterSeconds: number) => void,
   ): () => void {
-    const active = new Map<number, AbortController>();
+    const active = new Map<number, Cancel>();
+    // a rate-limit wait ends early only when the worker goes away (a dropped request is let go after it)
+    const detached = new AbortController();
     let closed = false;
     // Events of one turn of the event loop (typically a response's head, body and end) go to the
     // worker as one message with one wake-up; body chunks are transferred, not copied again.
@@ -211,13 +235,14 @@ export class SourceHttp {
         return;
       }
       if (msg.type !== 'request' || active.has(msg.id)) return;
-      const ac = new AbortController();
-      active.set(msg.id, ac);
-      void this.request(msg, deadline(), emit, ac.signal, onRateLimited).finally(() => active.delete(msg.id));
+      const cancel = new Cancel();
+      active.set(msg.id, cancel);
+      void this.run(msg, deadline(), emit, cancel, detached.signal, onRateLimited).finally(() => active.delete(msg.id));
     });
     return () => {
       closed = true;
-      for (const ac of active.values()) ac.abort();
+      detached.abort();
+      for (const cancel of active.values()) cancel.abort();
       active.clear();
       port.close();
     };
@@ -230,11 +255,25 @@ export class SourceHttp {
   }
 
   /** Performs one request, reporting its outcome through `emit`. Never throws. */
-  async request(
+  request(
     msg: RequestMessage,
     deadline: number,
     emit: (e: HttpEvent) => void,
     signal: AbortSignal,
+    onRateLimited?: (retryAfterSeconds: number) => void,
+  ): Promise<void> {
+    const cancel = new Cancel();
+    if (signal.aborted) cancel.abort();
+    else signal.addEventListener('abort', () => cancel.abort(), { once: true });
+    return this.run(msg, deadline, emit, cancel, signal, onRateLimited);
+  }
+
+  private async run(
+    msg: RequestMessage,
+    deadline: number,
+    emit: (e: HttpEvent) => void,
+    signal: Cancel,
+    admitSignal: AbortSignal,
     onRateLimited?: (retryAfterSeconds: number) => void,
   ): Promise<void> {
     const { id } = msg;
@@ -242,8 +281,8 @@ export class SourceHttp {
     const source = this.policy.sourceId;
     let slot = false;
     try {
-      const target = this.check(msg);
-      const admission = await this.scheduler.admit(target, deadline, signal);
+      const { target, headers } = this.check(msg);
+      const admission = await this.scheduler.admit(target, deadline, admitSignal);
       if (!admission.ok) {
         this.stats.rateLimited++;
         onRateLimited?.(admission.retryAfterSeconds);
@@ -267,7 +306,7 @@ export class SourceHttp {
         { source, method: msg.method, url: `${target.scheme}://${target.authority}${target.path}` },
         'plugin request',
       );
-      await this.perform(msg, target, address, deadline, emit, signal);
+      await this.perform(msg, target, headers, address, deadline, emit, signal);
     } catch (err) {
       if (signal.aborted) return;
       if (err instanceof RequestFailure) {
@@ -314,8 +353,11 @@ export class SourceHttp {
     } else this.refusals.suppressed++;
   }
 
-  /** Allowlist, method, headers and body checks that need no I/O. */
-  private check(msg: RequestMessage): RequestTarget {
+  /**
+   * Allowlist, method, headers and body checks that need no I/O. Returns the target and the headers
+   * to send (latin1 text, without the ones the host owns; Host and Content-Length are added).
+   */
+  private check(msg: RequestMessage): { target: RequestTarget; headers: Record<string, string | string[]> } {
     const target = parseRequestTarget(msg.scheme, msg.authority, msg.path);
     if (isTargetProblem(target)) throw new RequestFailure({ tag: target.code }, target.reason);
     if (!this.policy.allowlist.match(target)) {
@@ -328,11 +370,19 @@ export class SourceHttp {
       throw new RequestFailure({ tag: 'HTTP-request-method-invalid' }, `method ${msg.method} is not allowed`);
     }
     let size = 0;
+    // no prototype: a plugin's header may be called __proto__
+    const headers: Record<string, string | string[]> = Object.create(null);
     for (const [name, value] of msg.headers) {
       size += name.length + value.length + 4;
-      if (!TOKEN.test(name) || BAD_VALUE.test(Buffer.from(value).toString('latin1'))) {
+      const text = Buffer.from(value.buffer, value.byteOffset, value.length).toString('latin1');
+      if (!TOKEN.test(name) || BAD_VALUE.test(text)) {
         throw new RequestFailure({ tag: 'HTTP-request-denied' }, `header ${JSON.stringify(name)} is malformed`);
       }
+      if (HOST_OWNED.has(name.toLowerCase())) continue;
+      const existing = headers[name];
+      if (existing === undefined) headers[name] = text;
+      else if (typeof existing === 'string') headers[name] = [existing, text];
+      else existing.push(text);
     }
     if (size > MAX_REQUEST_HEADER_BYTES) {
       throw new RequestFailure(
@@ -346,7 +396,9 @@ export class SourceHttp {
         `request body is ${msg.body.length} bytes, over ${this.policy.maxResponseBytes}`,
       );
     }
-    return target;
+    headers.Host = target.authority;
+    if (msg.body) headers['Content-Length'] = String(msg.body.length);
+    return { target, headers };
   }
 
   /** The address to connect to: connectTo's, or a DNS answer that passes the address policy. */
@@ -386,25 +438,16 @@ export class SourceHttp {
   private perform(
     msg: RequestMessage,
     target: RequestTarget,
+    headers: Record<string, string | string[]>,
     address: { address: string; family: number; port: number },
     deadline: number,
     emit: (e: HttpEvent) => void,
-    signal: AbortSignal,
+    signal: Cancel,
   ): Promise<void> {
     const { id } = msg;
     const max = this.policy.maxResponseBytes;
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new RequestFailure({ tag: 'HTTP-response-timeout' }, 'the call has no time left');
-
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of msg.headers) {
-      if (HOST_OWNED.has(name.toLowerCase())) continue;
-      const existing = headers[name];
-      const text = Buffer.from(value).toString('latin1');
-      headers[name] = existing === undefined ? [text] : [...existing, text];
-    }
-    headers.Host = target.authority;
-    if (msg.body) headers['Content-Length'] = String(msg.body.length);
 
     const pinned: LookupFunction = (_hostname, options, callback) => {
       if ((options as { all?: boolean }).all) {
@@ -424,7 +467,7 @@ export class SourceHttp {
         if (done) return;
         done = true;
         for (const t of timers) clearTimeout(t);
-        signal.removeEventListener('abort', onAbort);
+        signal.onAbort(undefined);
         if (event) emit(event);
         resolve();
       };
@@ -454,7 +497,7 @@ export class SourceHttp {
         maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
         ...(target.scheme === 'https' && !isIP(target.host) ? { servername: target.host } : {}),
       });
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal.onAbort(onAbort);
       timers.push(setTimeout(() => fail({ tag: 'HTTP-response-timeout' }, 'call deadline reached'), remaining));
       if (msg.timeouts.firstByteMs !== undefined) {
         timers.push(
