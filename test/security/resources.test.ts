@@ -16,8 +16,9 @@ import {
 // Attack 19: a guest with no JS engine in the way (test/security/plugins/raw-wasi, C) calls the
 // host's wasi:http resources directly, in orders and amounts a JS engine never would. Every attack
 // ends in an answer or a typed trap, the instance is replaced, the host's memory stays bounded and
-// another plugin keeps answering. Before the caps, the handle flood aborted the whole test process
-// (V8: "Allocation failed - JavaScript heap out of memory" while the glue's handle table grew).
+// another plugin keeps answering. Before the caps, the handle flood and the long list each aborted
+// the whole test process (V8: "Allocation failed - JavaScript heap out of memory" while the glue's
+// handle table, or the array it lifted the list into, grew past what the worker's heap allowed).
 
 const HOST = 'raw.awasm.test';
 let raw: Built;
@@ -41,6 +42,8 @@ beforeAll(async () => {
       limits: { memoryMb: 16, callTimeoutMs: 10_000, maxResponseBytes: 1024 * 1024 },
     }),
   );
+  // the same plugin with room in its memory for a 30,000,000-element list (120 MB)
+  await pool.load(spec('raw-big', raw, { limits: { memoryMb: 256, callTimeoutMs: 10_000 } }));
   await pool.load(spec('bystander', bystander));
 });
 
@@ -128,6 +131,26 @@ describe('raw wasi:http resource misuse from a guest without a JS engine', () =>
       'raw.search trapped: the plugin holds more than 67108864 bytes of request bodies it has not sent',
     );
     expect(grewMb).toBeLessThan(400);
+    await stillHealthy();
+  });
+
+  it('caps the strings and lists the glue lifts out of the guest', async () => {
+    const big = (name: string, count: number) => pool.call('raw-big', 'search', [name, [], String(count)]);
+    const { result, grewMb } = await withPeakRss(() => trap(big('poll-list', 30_000_000)));
+    expect(result).toBe('raw-big.search trapped: the plugin passed a list of 30000000 elements, over 500000');
+    expect(grewMb).toBeLessThan(400);
+    expect(await trap(attack('long-log', '5000000'))).toBe(
+      'raw.search trapped: the plugin passed a string of 5000000 bytes, over 4194304',
+    );
+    // under both caps: the list's 4 MB strings fit, but lifting the same one 2,000 times does not
+    expect(await title(attack('poll-list', '1000'))).toBe('polled');
+    await stillHealthy();
+  });
+
+  it('ends only its own worker when what it lifts in total outgrows the worker heap', async () => {
+    const { result, grewMb } = await withPeakRss(() => trap(attack('alias-list', '2000')));
+    expect(result).toBe('raw.search trapped: the instance ran out of host heap (256 MB)');
+    expect(grewMb).toBeLessThan(600);
     await stillHealthy();
   });
 });

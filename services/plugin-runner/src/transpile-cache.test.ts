@@ -6,6 +6,7 @@ import { componentEmbed, componentNew, transpile } from '@bytecodealliance/jco';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   capHandleTables,
+  capLifts,
   DigestMismatchError,
   MAX_HANDLES_PER_RESOURCE_TYPE,
   sha256Hex,
@@ -192,6 +193,28 @@ describe('TranspileCache', () => {
     expect(capHandleTables('no resources here')).toBe('no resources here');
     expect(() => capHandleTables(helper.replace('table.push(0);', 'table.push(0, 0);'))).toThrow(
       'the glue has no single rscTableCreateOwn helper of the expected shape to cap',
+    );
+  });
+
+  it('caps the strings and lists the glue lifts, and refuses glue with a decoder of another shape', () => {
+    const glue = `  const utf8Decoder = new TextDecoder();
+function lift(strings, len3) {
+  var result3 = [];
+  for (let i = 0; i < len3; i++) {
+    result3.push(utf8Decoder.decode(strings[i]));
+  }
+  return result3;
+}
+return lift;`;
+    const lift = new Function(capLifts(glue, 4, 2))();
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    expect(lift([bytes('abcd'), bytes('ef')], 2)).toEqual(['abcd', 'ef']);
+    expect(() => lift([bytes('abcde')], 1)).toThrow('the plugin passed a string of 5 bytes, over 4');
+    expect(() => lift([bytes('a'), bytes('b'), bytes('c')], 3)).toThrow(
+      'the plugin passed a list of 3 elements, over 2',
+    );
+    expect(() => capLifts(glue.replace('new TextDecoder()', "new TextDecoder('utf-8')"))).toThrow(
+      'the glue has no single utf8Decoder of the expected shape to cap',
     );
   });
 });

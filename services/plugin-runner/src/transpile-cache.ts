@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '@awasm/shared';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 4;
+const LAYOUT_VERSION = 5;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -18,11 +18,58 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
  */
 export const MAX_HANDLES_PER_RESOURCE_TYPE = 10_000;
 
+/**
+ * The longest string (UTF-8 bytes) and the longest list (elements; byte lists excepted, they are
+ * copied outside the JS heap) the glue lifts out of a guest's memory, in an import's arguments or
+ * an export's result. Node ends a worker that reaches its heap limit cleanly only while no single
+ * allocation is larger than the 16 MB of leeway it then grants; a larger one (a list of millions of
+ * handles, a string of hundreds of MB) makes V8 abort the whole process. These caps keep every
+ * lifted string and list array well under that, so a guest that lifts too much in total ends its
+ * own worker (ERR_WORKER_OUT_OF_MEMORY) and nothing else.
+ */
+export const MAX_LIFTED_STRING_BYTES = 4 * 1024 * 1024;
+export const MAX_LIFTED_LIST_ELEMENTS = 500_000;
+
 /** jco's helper that gives a guest a new own handle: the one place handle tables grow. */
 const CREATE_OWN = `  function rscTableCreateOwn (table, rep) {
     const free = table[0] & ~T_FLAG;
     if (free === 0) {
       table.push(0);`;
+
+const DECODER = '  const utf8Decoder = new TextDecoder();\n';
+const LIST_LIFT = /var (result\d+) = \[\];\n(\s*)for \(let i = 0; i < (len\d+); i\+\+\) \{/g;
+
+/**
+ * The glue with every string and list it lifts from a guest capped (MAX_LIFTED_STRING_BYTES,
+ * MAX_LIFTED_LIST_ELEMENTS): past a cap the lift throws a WebAssembly.RuntimeError (a trap).
+ * Throws when the glue decodes strings with a decoder not made the way this patches.
+ */
+export function capLifts(
+  glue: string,
+  maxStringBytes = MAX_LIFTED_STRING_BYTES,
+  maxListElements = MAX_LIFTED_LIST_ELEMENTS,
+): string {
+  let out = glue;
+  if (out.includes('utf8Decoder')) {
+    const at = out.indexOf(DECODER);
+    if (at < 0 || out.indexOf(DECODER, at + 1) >= 0) {
+      throw new Error('the glue has no single utf8Decoder of the expected shape to cap');
+    }
+    const capped = `  const utf8Decoder = ((decoder) => ({
+    decode(bytes) {
+      if (bytes.length > ${maxStringBytes}) throw new WebAssembly.RuntimeError(\`the plugin passed a string of \${bytes.length} bytes, over ${maxStringBytes}\`);
+      return decoder.decode(bytes);
+    },
+  }))(new TextDecoder());
+`;
+    out = out.slice(0, at) + capped + out.slice(at + DECODER.length);
+  }
+  return out.replace(
+    LIST_LIFT,
+    (_all, result: string, indent: string, len: string) =>
+      `var ${result} = [];\n${indent}if (${len} > ${maxListElements}) throw new WebAssembly.RuntimeError(\`the plugin passed a list of \${${len}} elements, over ${maxListElements}\`);\n${indent}for (let i = 0; i < ${len}; i++) {`,
+  );
+}
 
 /**
  * The glue with its handle tables capped at `max` live handles per resource type: past that, the
@@ -241,7 +288,7 @@ export class TranspileCache {
     const files: Record<string, Uint8Array> = {};
     for (const [name, content] of Object.entries(out.files)) {
       if (name === 'component.js') {
-        files[COMPONENT_JS] = new TextEncoder().encode(capHandleTables(new TextDecoder().decode(content)));
+        files[COMPONENT_JS] = new TextEncoder().encode(capLifts(capHandleTables(new TextDecoder().decode(content))));
       } else if (name.endsWith('.wasm') && !name.includes('/')) files[name] = content;
     }
     if (!files[COMPONENT_JS]) throw new Error('jco produced no component.js');

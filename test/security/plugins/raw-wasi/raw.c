@@ -10,6 +10,10 @@
 //   fields-flood     appends to one fields resource without end
 //   hoard            GETs the URL again and again, keeping every response body unread
 //   body-hoard       fills request body after request body and never sends them
+//   poll-list        polls a list of <cursor> pollables (one pollable, borrowed over and over)
+//   fields-list      builds a fields resource from a list of <cursor> entries
+//   alias-list       the same, every entry's name the same 4,000,000-byte string (lifted once per entry)
+//   long-log         logs one string of <cursor> bytes
 //   body-after-drop  reads a body stream after its response and body were dropped
 
 #include <stdlib.h>
@@ -19,6 +23,13 @@
 
 typedef exports_awasm_source_source_api_source_error_t source_error_t;
 typedef exports_awasm_source_source_api_media_t media_t;
+
+/** The cursor as a count (decimal digits). */
+static size_t count_of(const source_string_t *s) {
+  size_t n = 0;
+  for (size_t i = 0; s && i < s->len; i++) n = n * 10 + (size_t)(s->ptr[i] - '0');
+  return n;
+}
 
 static bool is(const source_string_t *s, const char *text) {
   return s->len == strlen(text) && memcmp(s->ptr, text, s->len) == 0;
@@ -155,6 +166,43 @@ bool exports_awasm_source_source_api_search(source_string_t *query,
         if (!wasi_io_streams_method_output_stream_write(out, &chunk, &stream_error)) break;
       }
     }
+  } else if (is(query, "poll-list")) {
+    size_t n = count_of(maybe_cursor);
+    wasi_io_poll_own_pollable_t ready = wasi_clocks_monotonic_clock_subscribe_duration(0);
+    wasi_io_poll_borrow_pollable_t *list = malloc(n * sizeof *list);
+    if (!list) abort();
+    for (size_t i = 0; i < n; i++) list[i] = wasi_io_poll_borrow_pollable(ready);
+    wasi_io_poll_list_borrow_pollable_t in = {list, n};
+    source_list_u32_t out;
+    wasi_io_poll_poll(&in, &out);
+    answer(ret, "polled");
+  } else if (is(query, "long-log")) {
+    size_t n = count_of(maybe_cursor);
+    uint8_t *text = malloc(n);
+    if (!text) abort();
+    memset(text, 'x', n);
+    source_string_t message = {text, n};
+    awasm_source_host_log(AWASM_SOURCE_HOST_LOG_LEVEL_INFO, &message);
+    answer(ret, "logged");
+  } else if (is(query, "fields-list") || is(query, "alias-list")) {
+    size_t n = count_of(maybe_cursor);
+    static uint8_t *long_name;
+    size_t long_len = 4000000;
+    if (is(query, "alias-list") && !long_name) {
+      long_name = malloc(long_len);
+      if (!long_name) abort();
+      memset(long_name, 'x', long_len);
+    }
+    wasi_http_types_tuple2_field_name_field_value_t *entries = malloc(n * sizeof *entries);
+    if (!entries) abort();
+    for (size_t i = 0; i < n; i++) {
+      entries[i].f0 = long_name ? (source_string_t){long_name, long_len} : (source_string_t){(uint8_t *)"x", 1};
+      entries[i].f1 = (wasi_http_types_field_value_t){(uint8_t *)"y", 1};
+    }
+    wasi_http_types_list_tuple2_field_name_field_value_t list = {entries, n};
+    wasi_http_types_own_fields_t fields;
+    wasi_http_types_header_error_t header_error;
+    answer(ret, wasi_http_types_static_fields_from_list(&list, &fields, &header_error) ? "built" : "refused");
   } else if (is(query, "body-after-drop") && maybe_cursor) {
     wasi_http_types_own_future_incoming_response_t future = start_get(maybe_cursor);
     wasi_http_types_own_incoming_response_t response =
