@@ -7,8 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostAllowlist } from './allowlist.js';
-import { type HttpEvent, type HttpPolicy, parseConnectTo, type RequestMessage, SourceHttp } from './http-host.js';
+import { HostAllowlist, isTargetProblem, MAX_PATH_LENGTH, parseRequestTarget } from './allowlist.js';
+import {
+  checkedPath,
+  type HttpEvent,
+  type HttpPolicy,
+  parseConnectTo,
+  type RequestMessage,
+  SourceHttp,
+} from './http-host.js';
 import { silentLogger } from './logger.js';
 
 let server: http.Server;
@@ -180,6 +187,55 @@ describe('SourceHttp', () => {
     expect(seen[before]?.headers['x-many']).toBe('one, two, three');
     const raw = seen[before]?.raw ?? [];
     expect(raw[raw.indexOf('__proto__') + 1]).toBe('plain');
+    h.close();
+  });
+
+  it('checks paths as parseRequestTarget does, for authorities it has parsed before', () => {
+    const paths = [
+      undefined,
+      '',
+      '/',
+      '/ok?q=1&r=%20',
+      'relative',
+      '//double',
+      '/a b',
+      '/tab\t',
+      '/nul\0',
+      '/del\x7f',
+      '/é',
+      '/\r\nHost: evil.test',
+      `/${'a'.repeat(MAX_PATH_LENGTH - 1)}`,
+      `/${'a'.repeat(MAX_PATH_LENGTH)}`,
+    ];
+    for (const path of paths) {
+      const parsed = parseRequestTarget('http', 'up.test', path);
+      let mine: string;
+      try {
+        mine = checkedPath(path);
+      } catch (err) {
+        mine = `refused ${(err as { code: { tag: string } }).code.tag}`;
+      }
+      expect(mine, JSON.stringify(path)).toBe(isTargetProblem(parsed) ? `refused ${parsed.code}` : parsed.path);
+    }
+  });
+
+  it('gives a repeated request the verdict of the first, in the same order of checks', async () => {
+    const h = new SourceHttp(policy());
+    for (let i = 0; i < 2; i++) {
+      expect((await run(h, message('up.test', '/a b'))).error).toEqual({ tag: 'HTTP-request-URI-invalid' });
+      expect((await run(h, message('evil.test', '/a b'))).error).toEqual({ tag: 'HTTP-request-URI-invalid' });
+      expect((await run(h, message('evil.test', '/'))).error).toEqual({ tag: 'HTTP-request-denied' });
+      expect((await run(h, message('up.test:81', '/'))).error).toEqual({ tag: 'HTTP-request-denied' });
+      expect((await run(h, message('user@up.test', '/'))).error).toEqual({ tag: 'HTTP-request-denied' });
+      expect((await run(h, message('up.test/x', '/'))).error).toEqual({ tag: 'HTTP-request-URI-invalid' });
+      expect((await run(h, message('up.test', '/', { scheme: 'ftp' }))).error).toEqual({ tag: 'HTTP-request-denied' });
+      expect((await run(h, message('up.test', '/', { scheme: 'https' }))).error).toEqual({
+        tag: 'HTTP-request-denied',
+      });
+      expect((await run(h, message('UP.test.', `/again-${i}`))).status).toBe(200);
+    }
+    expect(seen.at(-1)?.url).toBe('/again-1');
+    expect(seen.at(-1)?.headers.host).toBe('up.test');
     h.close();
   });
 

@@ -4,7 +4,13 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { nonPublicReason } from './address-policy.js';
-import { type HostAllowlist, isTargetProblem, parseRequestTarget, type RequestTarget } from './allowlist.js';
+import {
+  type HostAllowlist,
+  isTargetProblem,
+  MAX_PATH_LENGTH,
+  parseRequestTarget,
+  type RequestTarget,
+} from './allowlist.js';
 import { HostScheduler, type SourceScheduler } from './host-scheduler.js';
 import type { Logger } from './logger.js';
 
@@ -32,6 +38,8 @@ export type HttpEvent =
   | { id: number; type: 'chunk'; data: Uint8Array }
   | { id: number; type: 'end' }
   | { id: number; type: 'error'; code: ErrorCode };
+
+type Address = { address: string; family: number; port: number };
 
 export type LookupFn = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 
@@ -70,6 +78,8 @@ const REFUSAL_LOGS = 20;
 const REFUSAL_WINDOW_MS = 10_000;
 /** Requests waiting for a slot beyond max_concurrency, as a multiple of it, before new ones fail. */
 const QUEUE_FACTOR = 16;
+/** (scheme, authority) pairs whose parsed and allowlist-checked form a source keeps; past it, all are dropped. */
+const MAX_KNOWN_AUTHORITIES = 256;
 
 /** Headers the host sets or that would change the framing; a plugin's values are dropped. */
 const HOST_OWNED = new Set([
@@ -88,6 +98,7 @@ const HOST_OWNED = new Set([
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
 const BAD_VALUE = /[\x00\r\n]/;
+const PATH = /^\/[\x21-\x7e]*$/;
 
 const defaultLookup: LookupFn = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
 
@@ -127,6 +138,35 @@ class Cancel {
   onAbort(hook: (() => void) | undefined): void {
     this.hook = hook;
   }
+}
+
+/**
+ * A scheme and authority as parseRequestTarget and the allowlist judged them (the target's path is
+ * "/"). A refusal of the scheme or authority comes before the path's, the allowlist's after it.
+ */
+type KnownAuthority =
+  | { ok: true; target: RequestTarget }
+  | { ok: false; afterPath: boolean; code: ErrorCode; reason: string };
+
+/**
+ * The path checks of parseRequestTarget (allowlist.ts), for a request whose scheme and authority
+ * were parsed before; `http-host.test.ts` holds the two to the same verdicts.
+ */
+export function checkedPath(pathWithQuery: string | undefined): string {
+  const path = pathWithQuery === undefined || pathWithQuery === '' ? '/' : pathWithQuery;
+  if (path.length > MAX_PATH_LENGTH) {
+    throw new RequestFailure(
+      { tag: 'HTTP-request-URI-too-long' },
+      `path is ${path.length} bytes, over ${MAX_PATH_LENGTH}`,
+    );
+  }
+  if (!PATH.test(path)) {
+    throw new RequestFailure(
+      { tag: 'HTTP-request-URI-invalid' },
+      'path must start with "/" and be printable ASCII without spaces',
+    );
+  }
+  return path;
 }
 
 class RequestFailure extends Error {
@@ -174,6 +214,9 @@ export class SourceHttp {
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly lookup: LookupFn;
   private refusals = { since: 0, logged: 0, suppressed: 0 };
+  /** scheme -> authority -> its verdict; see target() */
+  private readonly authorities = new Map<string | undefined, Map<string | undefined, KnownAuthority>>();
+  private knownAuthorities = 0;
 
   constructor(private readonly policy: HttpPolicy) {
     const agentOptions = { keepAlive: true, maxSockets: policy.maxConcurrency, maxFreeSockets: policy.maxConcurrency };
@@ -299,7 +342,8 @@ export class SourceHttp {
       slot = true;
       this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
       if (signal.aborted) return;
-      const address = await this.resolve(target);
+      const resolving = this.resolve(target);
+      const address = resolving instanceof Promise ? await resolving : resolving;
       if (signal.aborted) return;
       this.stats.requests++;
       log.debug(
@@ -358,14 +402,7 @@ export class SourceHttp {
    * to send (latin1 text, without the ones the host owns; Host and Content-Length are added).
    */
   private check(msg: RequestMessage): { target: RequestTarget; headers: Record<string, string | string[]> } {
-    const target = parseRequestTarget(msg.scheme, msg.authority, msg.path);
-    if (isTargetProblem(target)) throw new RequestFailure({ tag: target.code }, target.reason);
-    if (!this.policy.allowlist.match(target)) {
-      throw new RequestFailure(
-        { tag: 'HTTP-request-denied' },
-        `${target.scheme}://${target.authority} is not in allowed_hosts`,
-      );
-    }
+    const target = this.target(msg.scheme, msg.authority, msg.path);
     if (!TOKEN.test(msg.method) || /^(CONNECT|TRACE)$/i.test(msg.method)) {
       throw new RequestFailure({ tag: 'HTTP-request-method-invalid' }, `method ${msg.method} is not allowed`);
     }
@@ -401,25 +438,86 @@ export class SourceHttp {
     return { target, headers };
   }
 
-  /** The address to connect to: connectTo's, or a DNS answer that passes the address policy. */
-  private async resolve(target: RequestTarget): Promise<{ address: string; family: number; port: number }> {
+  /**
+   * The request's target, parsed by parseRequestTarget and matched against the allowlist. What the
+   * scheme and authority come to is kept per pair (a source asks the same few hosts again and again,
+   * and parsing the authority as a URL was most of the checks' time); the path is checked every time.
+   */
+  private target(scheme: string | undefined, authority: string | undefined, path: string | undefined): RequestTarget {
+    let byAuthority = this.authorities.get(scheme);
+    let known = byAuthority?.get(authority);
+    if (!known) {
+      known = this.judgeAuthority(scheme, authority);
+      if (this.knownAuthorities >= MAX_KNOWN_AUTHORITIES) {
+        this.authorities.clear();
+        this.knownAuthorities = 0;
+        byAuthority = undefined;
+      }
+      if (!byAuthority) {
+        byAuthority = new Map();
+        this.authorities.set(scheme, byAuthority);
+      }
+      byAuthority.set(authority, known);
+      this.knownAuthorities++;
+    }
+    if (!known.ok) {
+      if (known.afterPath) checkedPath(path);
+      throw new RequestFailure(known.code, known.reason);
+    }
+    return { ...known.target, path: checkedPath(path) };
+  }
+
+  private judgeAuthority(scheme: string | undefined, authority: string | undefined): KnownAuthority {
+    const target = parseRequestTarget(scheme, authority, '/');
+    if (isTargetProblem(target)) {
+      return { ok: false, afterPath: false, code: { tag: target.code }, reason: target.reason };
+    }
+    if (!this.policy.allowlist.match(target)) {
+      return {
+        ok: false,
+        afterPath: true,
+        code: { tag: 'HTTP-request-denied' },
+        reason: `${target.scheme}://${target.authority} is not in allowed_hosts`,
+      };
+    }
+    return { ok: true, target };
+  }
+
+  /**
+   * The address to connect to: connectTo's, or a DNS answer that passes the address policy. Without
+   * a DNS lookup (an IP address, or connectTo to one) it is there at once, not a turn later.
+   */
+  private resolve(target: RequestTarget): Address | Promise<Address> {
     const mapped = this.policy.connectTo.get(`${target.host}:${target.port}`);
     const host = mapped?.host ?? target.host;
     const port = mapped?.port ?? target.port;
-    let answers: Array<{ address: string; family: number }>;
     const family = isIP(host);
-    if (family) answers = [{ address: host, family }];
-    else {
-      try {
-        answers = await this.lookup(host);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-        throw new RequestFailure(
-          { tag: 'DNS-error', val: { rcode: code, infoCode: undefined } },
-          `DNS lookup of ${host} failed: ${code}`,
-        );
-      }
+    if (family) return this.choose(target, host, [{ address: host, family }], mapped !== undefined, port);
+    return this.lookupAndChoose(target, host, mapped !== undefined, port);
+  }
+
+  private async lookupAndChoose(target: RequestTarget, host: string, mapped: boolean, port: number): Promise<Address> {
+    let answers: Array<{ address: string; family: number }>;
+    try {
+      answers = await this.lookup(host);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+      throw new RequestFailure(
+        { tag: 'DNS-error', val: { rcode: code, infoCode: undefined } },
+        `DNS lookup of ${host} failed: ${code}`,
+      );
     }
+    return this.choose(target, host, answers, mapped, port);
+  }
+
+  /** The first answer the address policy allows (any, for connectTo or with private addresses allowed). */
+  private choose(
+    target: RequestTarget,
+    host: string,
+    answers: Array<{ address: string; family: number }>,
+    mapped: boolean,
+    port: number,
+  ): Address {
     if (answers.length === 0) throw new RequestFailure({ tag: 'destination-not-found' }, `${host} has no addresses`);
     if (mapped || this.policy.allowPrivateAddresses)
       return { ...(answers[0] as { address: string; family: number }), port };
@@ -439,7 +537,7 @@ export class SourceHttp {
     msg: RequestMessage,
     target: RequestTarget,
     headers: Record<string, string | string[]>,
-    address: { address: string; family: number; port: number },
+    address: Address,
     deadline: number,
     emit: (e: HttpEvent) => void,
     signal: Cancel,
