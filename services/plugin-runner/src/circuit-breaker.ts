@@ -65,6 +65,22 @@ export function verdictOf(error: PluginCallError | undefined, started: boolean):
   }
 }
 
+/** Throws a RangeError naming the first option that is out of its range. */
+export function checkCircuitBreakerOptions(options: CircuitBreakerOptions): void {
+  const { failureThreshold, openMs, maxOpenMs } = options;
+  if (failureThreshold !== undefined && !(Number.isInteger(failureThreshold) && failureThreshold >= 1)) {
+    throw new RangeError(`circuitBreaker.failureThreshold must be an integer of at least 1, not ${failureThreshold}`);
+  }
+  for (const [name, value] of [
+    ['openMs', openMs],
+    ['maxOpenMs', maxOpenMs],
+  ] as const) {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw new RangeError(`circuitBreaker.${name} must be a finite number of ms, 0 or more, not ${value}`);
+    }
+  }
+}
+
 export type Gate = { ok: true; probe: boolean } | { ok: false; message: string; retryAfterMs: number };
 
 export class CircuitBreaker {
@@ -84,6 +100,7 @@ export class CircuitBreaker {
     private readonly now: () => number,
     options: CircuitBreakerOptions = {},
   ) {
+    checkCircuitBreakerOptions(options);
     this.threshold = options.failureThreshold ?? 5;
     this.baseOpenMs = options.openMs ?? 30_000;
     this.maxOpenMs = Math.max(this.baseOpenMs, options.maxOpenMs ?? 300_000);

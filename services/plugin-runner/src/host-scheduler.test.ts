@@ -114,6 +114,18 @@ describe('HostScheduler', () => {
 });
 
 describe('CircuitBreaker', () => {
+  it('refuses options out of range, naming the option', () => {
+    const make = (options: ConstructorParameters<typeof CircuitBreaker>[2]) => () =>
+      new CircuitBreaker('s', () => 0, options);
+    expect(make({ failureThreshold: 0 })).toThrow(
+      'circuitBreaker.failureThreshold must be an integer of at least 1, not 0',
+    );
+    expect(make({ failureThreshold: 2.5 })).toThrow(RangeError);
+    expect(make({ openMs: -1 })).toThrow('circuitBreaker.openMs must be a finite number of ms, 0 or more, not -1');
+    expect(make({ maxOpenMs: Number.NaN })).toThrow('circuitBreaker.maxOpenMs must be a finite number of ms');
+    expect(make({ failureThreshold: 1, openMs: 0, maxOpenMs: 0 })).not.toThrow();
+  });
+
   const network = new PluginCallError('source-error', 's', 'failed', { tag: 'network', val: 'connection refused' });
 
   it('classifies outcomes: network, parse, traps and running timeouts fail; answers succeed; the rest are neutral', () => {
