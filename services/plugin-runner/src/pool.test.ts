@@ -149,13 +149,13 @@ describe('RunnerPool spare workers', () => {
     try {
       expect(pool.sparesReady()).toBe(2);
       await pool.load(spec('spared', source));
-      // the load took one; another is booted in its place after that turn
+      // the load took one; another is booted in its place once the instance is up
       await new Promise((resolve) => setImmediate(resolve));
       expect(pool.sparesReady()).toBe(2);
-      // a trap replaces the instance, again from a spare
+      // a trap replaces the instance, again from a spare, and that spare is replaced in turn
       await rejection(pool.call('spared', 'filters', []), PluginCallError);
       expect(pool.stats('spared')?.instancesStarted).toBeGreaterThanOrEqual(2);
-      await new Promise((resolve) => setImmediate(resolve));
+      for (let i = 0; i < 500 && pool.sparesReady() < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
       expect(pool.sparesReady()).toBe(2);
     } finally {
       await pool.close();

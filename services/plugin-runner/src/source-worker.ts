@@ -11,6 +11,8 @@ export const OUTPUT_BYTES_PER_CALL = 64 * 1024;
 const WORKER_HEAP_MB = 256;
 /** How long a new instance may take to start before it is given up. */
 const START_TIMEOUT_MS = 30_000;
+/** The longest a taken spare's replacement waits for the start of the instance that took it. */
+const REFILL_WAIT_MAX_MS = 1000;
 /** The longest wait before booting a spare again after spares died unused. */
 const SPARE_RETRY_MAX_MS = 30_000;
 /** Output of the worker's own console (jco's glue) forwarded to the debug log, per worker. */
@@ -82,15 +84,27 @@ export class SpareWorkers {
     this.refill();
   }
 
-  /** A booted worker, if one is ready; another is booted in its place. */
-  take(): Worker | undefined {
+  /**
+   * A booted worker, if one is ready. Another is booted in its place once `started` (the start of
+   * the instance that asked) settles, or after REFILL_WAIT_MAX_MS: a thread's boot is 20+ ms of CPU,
+   * and one booted at once made that start, a load's critical path, 5-10 ms slower on a 2-vCPU machine.
+   */
+  take(started: Promise<unknown>): Worker | undefined {
     const worker = this.ready.shift();
     if (worker) {
       worker.removeAllListeners('error');
       worker.removeAllListeners('exit');
       this.deaths = 0;
     }
-    this.scheduleRefill();
+    let waiting = true;
+    const refill = () => {
+      if (!waiting) return;
+      waiting = false;
+      clearTimeout(timer);
+      this.scheduleRefill();
+    };
+    const timer = setTimeout(refill, REFILL_WAIT_MAX_MS).unref();
+    started.then(refill, refill);
     return worker;
   }
 
@@ -152,7 +166,11 @@ export class SourceWorker {
   ) {
     const { port1, port2 } = new MessageChannel();
     const signal = new SharedArrayBuffer(4);
-    this.worker = spares?.take() ?? bootWorker();
+    let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
+    this.ready = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    this.worker = spares?.take(this.ready) ?? bootWorker();
     this.worker.ref();
     this.worker.postMessage(
       {
@@ -180,10 +198,6 @@ export class SourceWorker {
     this.detachHttp = setup.http.attach(port1, new Int32Array(signal), setup.deadline, setup.onRateLimited);
     this.forwardConsole();
 
-    let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
-    this.ready = new Promise<void>((resolve, reject) => {
-      settle = { resolve, reject };
-    });
     const started = settle as { resolve: () => void; reject: (e: Error) => void };
     const startTimer = setTimeout(() => {
       this.kill(`the instance did not start within ${START_TIMEOUT_MS} ms`);
