@@ -628,6 +628,9 @@ function checkSpec(spec: SourceSpec): void {
   }
 }
 
+/** Core modules up to this size are compiled on the calling thread, at once. */
+const SYNC_COMPILE_MAX = 256 * 1024;
+
 /**
  * Runs sources, each instance in its own worker thread with an import object the runner builds
  * itself: a warm pool of instances per source, under a runner-wide instance budget.
@@ -826,6 +829,15 @@ export class RunnerPool {
         );
       }
       throw new PluginLoadError(id, `core module ${name} could not be read: ${(err as Error).message}`);
+    }
+    // a small module compiles in well under a millisecond here, where V8's background compile of it
+    // waited 10-15 ms for a thread while a worker was booting
+    if (capped.length <= SYNC_COMPILE_MAX) {
+      try {
+        return Promise.resolve(new WebAssembly.Module(capped));
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     return WebAssembly.compile(capped);
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '@awasm/shared';
@@ -103,10 +104,21 @@ export { sha256Hex };
 export type PrepareFn<T> = (name: string, bytes: Uint8Array) => Promise<T>;
 
 /**
+ * Files up to this size are read at once, synchronously: an asynchronous read is four thread-pool
+ * round trips (open, stat, read, close), each waiting for a turn of the event loop, which took
+ * 10-20 ms for a small component's entry while a worker was booting.
+ */
+const SYNC_READ_MAX = 256 * 1024;
+
+/**
  * A file in as few reads as it takes (readFile reads 512 KiB at a time, a thread-pool round trip
  * each, which made a 13 MB core module take 30 ms to read while the event loop was busy hashing).
  */
 async function readWhole(path: string): Promise<Uint8Array> {
+  if (statSync(path).size <= SYNC_READ_MAX) {
+    const bytes = readFileSync(path);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  }
   const file = await open(path, 'r');
   try {
     const { size } = await file.stat();
@@ -238,7 +250,7 @@ export class TranspileCache {
     const dir = this.entryDir(digest);
     let meta: Meta;
     try {
-      meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Meta;
+      meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
     } catch {
       return undefined;
     }
