@@ -232,6 +232,13 @@ describe('SourceHttp', () => {
       expect((await run(h, message('up.test', '/', { scheme: 'https' }))).error).toEqual({
         tag: 'HTTP-request-denied',
       });
+      // too long to be kept, judged afresh each time
+      expect((await run(h, message(`${'a'.repeat(400)}.test`, '/'))).error).toEqual({
+        tag: 'HTTP-request-URI-invalid',
+      });
+      expect((await run(h, message('up.test', '/', { scheme: `http${'s'.repeat(40)}` }))).error).toEqual({
+        tag: 'HTTP-request-denied',
+      });
       expect((await run(h, message('UP.test.', `/again-${i}`))).status).toBe(200);
     }
     expect(seen.at(-1)?.url).toBe('/again-1');

@@ -80,6 +80,9 @@ const REFUSAL_WINDOW_MS = 10_000;
 const QUEUE_FACTOR = 16;
 /** (scheme, authority) pairs whose parsed and allowlist-checked form a source keeps; past it, all are dropped. */
 const MAX_KNOWN_AUTHORITIES = 256;
+/** Longest scheme and authority kept (a host name is at most 253 bytes, plus brackets and a port). */
+const MAX_KEPT_SCHEME = 16;
+const MAX_KEPT_AUTHORITY = 300;
 
 /** Headers the host sets or that would change the framing; a plugin's values are dropped. */
 const HOST_OWNED = new Set([
@@ -448,6 +451,10 @@ export class SourceHttp {
     let known = byAuthority?.get(authority);
     if (!known) {
       known = this.judgeAuthority(scheme, authority);
+      // only short strings are kept: what a plugin sends must not pin host memory
+      if ((scheme?.length ?? 0) > MAX_KEPT_SCHEME || (authority?.length ?? 0) > MAX_KEPT_AUTHORITY) {
+        return this.verdict(known, path);
+      }
       if (this.knownAuthorities >= MAX_KNOWN_AUTHORITIES) {
         this.authorities.clear();
         this.knownAuthorities = 0;
@@ -460,6 +467,10 @@ export class SourceHttp {
       byAuthority.set(authority, known);
       this.knownAuthorities++;
     }
+    return this.verdict(known, path);
+  }
+
+  private verdict(known: KnownAuthority, path: string | undefined): RequestTarget {
     if (!known.ok) {
       if (known.afterPath) checkedPath(path);
       throw new RequestFailure(known.code, known.reason);
