@@ -26,6 +26,23 @@ async function socketsComponent(): Promise<Built> {
   return { bytes, digest: sha256Hex(bytes) };
 }
 
+/**
+ * A component written in WAT whose core modules are `modules` (module bodies), all instantiated;
+ * it exports the source API's instance with one function, the first module's `f`, which is enough
+ * for the load checks (they run before any instance starts).
+ */
+async function coreModulesComponent(modules: string[]): Promise<Built> {
+  const { parse } = await import('@bytecodealliance/jco');
+  const bytes = await parse(`(component
+  ${modules.map((m, i) => `(core module $m${i} ${m})`).join('\n  ')}
+  ${modules.map((_, i) => `(core instance $i${i} (instantiate $m${i}))`).join('\n  ')}
+  (func $f (canon lift (core func $i0 "f")))
+  (instance $api (export "filters" (func $f)))
+  (export "awasm:source/source-api@0.1.0" (instance $api))
+)`);
+  return { bytes, digest: sha256Hex(bytes) };
+}
+
 async function loadError(promise: Promise<unknown>): Promise<PluginLoadError> {
   const err = await promise.then(
     () => {
@@ -94,6 +111,25 @@ describe('the runner refuses components it must not run', () => {
     } finally {
       await roomy.close();
     }
+  });
+
+  it('holds the caps per component: a second memory or too many tables across core modules is refused', async () => {
+    const twoMemories = await coreModulesComponent(['(memory 1) (func (export "f"))', '(memory 1)']);
+    expect((await loadError(pool.load(spec('two-memories', twoMemories)))).message).toBe(
+      "source 'two-memories': refused: the component's core modules define 2 memories (component.core.wasm: 1, component.core2.wasm: 1); a component may define one, which limits.memoryMb caps",
+    );
+    // 12 tables a module is under the 16 a module may have, but 36 in all is over the component's 32
+    const tables = Array.from({ length: 12 }, () => '(table 1 funcref)').join(' ');
+    const manyTables = await coreModulesComponent([`${tables} (func (export "f"))`, tables, tables]);
+    expect((await loadError(pool.load(spec('many-tables', manyTables)))).message).toBe(
+      "source 'many-tables': refused: the component's core modules define 36 tables, over the 32 a component may have",
+    );
+    // one memory over several modules loads
+    const oneMemory = await coreModulesComponent(['(memory 1) (func (export "f"))', '(func)']);
+    await pool.load(spec('one-memory', oneMemory));
+    expect(pool.loaded()).toEqual(['good', 'one-memory']);
+    await pool.unload('one-memory');
+    expect(await pool.call('good', 'list', ['popular'])).toMatchObject({ items: [{ title: 'listing popular' }] });
   });
 
   it('refuses a host pattern it cannot parse, naming it', async () => {

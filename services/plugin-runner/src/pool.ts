@@ -628,8 +628,41 @@ function checkSpec(spec: SourceSpec): void {
   }
 }
 
+/**
+ * Tables the core modules of one component may define in all (each capped at maxTableEntries); a
+ * component built by componentize-js defines 3, a C one 3. Together with one memory per component,
+ * this keeps a component of many core modules from multiplying the caps that hold for one.
+ */
+export const MAX_TABLES_PER_COMPONENT = 32;
+
+/** What each core module of a component defines (not imports), by module name. */
+type ComponentCensus = Map<string, { memories: number; tables: number }>;
+
 /** Core modules up to this size are compiled on the calling thread, at once. */
 const SYNC_COMPILE_MAX = 256 * 1024;
+
+/**
+ * Refuses a component whose core modules define more than one memory (memory_mb caps each memory,
+ * so a second one would double what an instance may take) or more than MAX_TABLES_PER_COMPONENT
+ * tables, naming the modules.
+ */
+function checkCensus(id: string, census: ComponentCensus): void {
+  const withMemory = [...census].filter(([, c]) => c.memories > 0);
+  const memories = withMemory.reduce((n, [, c]) => n + c.memories, 0);
+  if (memories > 1) {
+    throw new PluginLoadError(
+      id,
+      `refused: the component's core modules define ${memories} memories (${withMemory.map(([name, c]) => `${name}: ${c.memories}`).join(', ')}); a component may define one, which limits.memoryMb caps`,
+    );
+  }
+  const tables = [...census.values()].reduce((n, c) => n + c.tables, 0);
+  if (tables > MAX_TABLES_PER_COMPONENT) {
+    throw new PluginLoadError(
+      id,
+      `refused: the component's core modules define ${tables} tables, over the ${MAX_TABLES_PER_COMPONENT} a component may have`,
+    );
+  }
+}
 
 /**
  * Runs sources, each instance in its own worker thread with an import object the runner builds
@@ -706,10 +739,11 @@ export class RunnerPool {
     }
 
     const key = `${spec.digest}:${spec.limits.memoryMb}`;
+    const census: ComponentCensus = new Map();
     // a component not compiled yet is compiled while the cache checks its files (see PrepareFn)
     const prepare = this.compiled.has(key)
       ? undefined
-      : (name: string, bytes: Uint8Array) => this.compileModule(id, name, bytes, spec.limits.memoryMb);
+      : (name: string, bytes: Uint8Array) => this.compileModule(id, name, bytes, spec.limits.memoryMb, census);
     let entry: TranspiledComponent;
     let hit: boolean;
     let prepared: Map<string, WebAssembly.Module> | undefined;
@@ -736,9 +770,14 @@ export class RunnerPool {
 
     let compiled = this.compiled.get(key);
     if (!compiled) {
-      compiled = prepared
-        ? Promise.resolve({ modules: Object.fromEntries(prepared), users: 0 })
-        : this.compile(id, entry, spec.limits.memoryMb);
+      compiled = (
+        prepared
+          ? Promise.resolve({ modules: Object.fromEntries(prepared), users: 0 })
+          : this.compile(id, entry, spec.limits.memoryMb, census)
+      ).then((c) => {
+        checkCensus(id, census);
+        return c;
+      });
       this.compiled.set(key, compiled);
       compiled.catch(() => this.compiled.delete(key));
     }
@@ -807,17 +846,35 @@ export class RunnerPool {
     this.logger.info({ source: id, digest: spec.digest, ...info }, 'source loaded');
   }
 
-  private async compile(id: string, entry: TranspiledComponent, memoryMb: number): Promise<CompiledComponent> {
+  private async compile(
+    id: string,
+    entry: TranspiledComponent,
+    memoryMb: number,
+    census: ComponentCensus,
+  ): Promise<CompiledComponent> {
     const modules: Record<string, WebAssembly.Module> = {};
-    for (const [name, bytes] of entry.coreModules) modules[name] = await this.compileModule(id, name, bytes, memoryMb);
+    for (const [name, bytes] of entry.coreModules) {
+      modules[name] = await this.compileModule(id, name, bytes, memoryMb, census);
+    }
     return { modules, users: 0 };
   }
 
-  /** Caps the module's memories and tables, then compiles it. */
-  private compileModule(id: string, name: string, bytes: Uint8Array, memoryMb: number): Promise<WebAssembly.Module> {
+  /** Caps the module's memories and tables, then compiles it; what it defines goes in `census`. */
+  private compileModule(
+    id: string,
+    name: string,
+    bytes: Uint8Array,
+    memoryMb: number,
+    census: ComponentCensus,
+  ): Promise<WebAssembly.Module> {
     let capped: Uint8Array;
     try {
-      capped = capLimits(bytes, { maxMemoryPages: pagesForMiB(memoryMb), maxTableEntries: this.maxTableEntries }).bytes;
+      const result = capLimits(bytes, { maxMemoryPages: pagesForMiB(memoryMb), maxTableEntries: this.maxTableEntries });
+      capped = result.bytes;
+      census.set(name, {
+        memories: result.memories.filter((m) => m.importedFrom === undefined).length,
+        tables: result.tables.filter((t) => t.importedFrom === undefined).length,
+      });
     } catch (err) {
       if (err instanceof MemoryLimitError) {
         throw new PluginLoadError(id, `refused: ${name}: ${err.message} (limits.memoryMb is ${memoryMb})`);
