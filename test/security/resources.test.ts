@@ -153,4 +153,15 @@ describe('raw wasi:http resource misuse from a guest without a JS engine', () =>
     expect(grewMb).toBeLessThan(600);
     await stillHealthy();
   });
+
+  it('keeps a result over 16 MiB from reaching the host', async () => {
+    const big = (count: number) => pool.call('raw-big', 'search', ['huge-result', [], String(count)]);
+    expect(await trap(big(20_000))).toBe(
+      'raw-big.search trapped: the plugin returned a result of more than 16777216 bytes',
+    );
+    const page = (await big(1_000)) as { items: Array<{ title: string }> };
+    expect(page.items).toHaveLength(1_000);
+    expect(page.items[999]?.title).toBe('t'.repeat(1000));
+    await stillHealthy();
+  });
 });

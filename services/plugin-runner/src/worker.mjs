@@ -20,6 +20,41 @@ import { createImports } from './wasi-imports.mjs';
 const MAX_LOG_MESSAGE = 8 * 1024;
 /** Buffered stdout/stderr is flushed at a newline or this size. */
 const OUTPUT_FLUSH = 4 * 1024;
+/**
+ * Largest result passed to the host, as sizeOver counts it: every result is copied into the host's
+ * main thread, where many instances' results meet, so one plugin's page of a million entries must
+ * not get there. A real page of media, units or assets is a few hundred kB at most.
+ */
+const MAX_RESULT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Whether `value` is over `max` bytes, counted roughly as the host will hold it (strings by length,
+ * 8 bytes a number, 16 an object or array and its keys' lengths); stops as soon as it is.
+ * @param {unknown} value
+ * @param {number} max
+ */
+function sizeOver(value, max) {
+  let size = 0;
+  /** @type {unknown[]} */
+  const stack = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') size += v.length;
+    else if (v instanceof Uint8Array) size += v.byteLength;
+    else if (Array.isArray(v)) {
+      size += 16;
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === 'object') {
+      size += 16;
+      for (const [key, item] of Object.entries(v)) {
+        size += key.length;
+        stack.push(item);
+      }
+    } else size += 8;
+    if (size > max) return true;
+  }
+  return false;
+}
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 
@@ -204,7 +239,14 @@ port.on('message', (/** @type {any} */ msg) => {
   } else {
     try {
       const value = fn.apply(api, msg.args);
-      reply = { type: 'result', id: msg.id, ok: true, value };
+      reply = sizeOver(value, MAX_RESULT_BYTES)
+        ? {
+            type: 'result',
+            id: msg.id,
+            ok: false,
+            error: { kind: 'trap', message: `the plugin returned a result of more than ${MAX_RESULT_BYTES} bytes` },
+          }
+        : { type: 'result', id: msg.id, ok: true, value };
     } catch (err) {
       const payload = /** @type {any} */ (err)?.payload;
       if (exited) {

@@ -14,6 +14,7 @@
 //   fields-list      builds a fields resource from a list of <cursor> entries
 //   alias-list       the same, every entry's name the same 4,000,000-byte string (lifted once per entry)
 //   long-log         logs one string of <cursor> bytes
+//   huge-result      returns <cursor> media, each titled with 1,000 bytes
 //   body-after-drop  reads a body stream after its response and body were dropped
 
 #include <stdlib.h>
@@ -176,6 +177,21 @@ bool exports_awasm_source_source_api_search(source_string_t *query,
     source_list_u32_t out;
     wasi_io_poll_poll(&in, &out);
     answer(ret, "polled");
+  } else if (is(query, "huge-result")) {
+    size_t n = count_of(maybe_cursor);
+    static uint8_t long_title[1000];
+    memset(long_title, 't', sizeof long_title);
+    media_t *items = calloc(n, sizeof(media_t));
+    if (!items) abort();
+    for (size_t i = 0; i < n; i++) {
+      source_string_dup(&items[i].id, "same");
+      source_string_dup_n(&items[i].title, (const char *)long_title, sizeof long_title);
+      items[i].kind = AWASM_SOURCE_TYPES_MEDIA_KIND_BOOK;
+    }
+    ret->items.ptr = items;
+    ret->items.len = n;
+    ret->next_cursor.is_some = false;
+    return true;
   } else if (is(query, "long-log")) {
     size_t n = count_of(maybe_cursor);
     uint8_t *text = malloc(n);
