@@ -147,11 +147,12 @@ describe('RunnerPool spare workers', () => {
   it('keeps booted workers ready, starts instances from them and boots replacements', async () => {
     const pool = new RunnerPool({ cacheDir, spareWorkers: 2 });
     try {
-      expect(pool.sparesReady()).toBe(2);
+      // counted once booted (their worker.mjs waits for a setup)
+      await expect.poll(() => pool.sparesReady(), { timeout: 5000 }).toBe(2);
       await pool.load(spec('spared', source));
       // the load took one; another is booted in its place once the instance is up
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(pool.sparesReady()).toBe(2);
+      expect(pool.sparesReady()).toBe(1);
+      await expect.poll(() => pool.sparesReady(), { timeout: 5000 }).toBe(2);
       // a trap replaces the instance, again from a spare, and that spare is replaced in turn
       await rejection(pool.call('spared', 'filters', []), PluginCallError);
       expect(pool.stats('spared')?.instancesStarted).toBeGreaterThanOrEqual(2);

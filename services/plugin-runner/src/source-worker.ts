@@ -74,6 +74,8 @@ function bootWorker(): Worker {
  */
 export class SpareWorkers {
   private readonly ready: Worker[] = [];
+  /** spares that have finished booting (their worker.mjs waits for a setup) */
+  private readonly booted = new WeakSet<Worker>();
   private closed = false;
   private refilling = false;
   /** spares that died before they were taken, in a row: each doubles the wait before booting again */
@@ -90,10 +92,13 @@ export class SpareWorkers {
    * and one booted at once made that start, a load's critical path, 5-10 ms slower on a 2-vCPU machine.
    */
   take(started: Promise<unknown>): Worker | undefined {
-    const worker = this.ready.shift();
+    // one that has finished booting first; one still booting is still ahead of a new boot
+    const at = this.ready.findIndex((w) => this.booted.has(w));
+    const worker = this.ready.splice(Math.max(0, at), 1)[0];
     if (worker) {
       worker.removeAllListeners('error');
       worker.removeAllListeners('exit');
+      worker.removeAllListeners('message');
       this.deaths = 0;
     }
     let waiting = true;
@@ -108,8 +113,11 @@ export class SpareWorkers {
     return worker;
   }
 
+  /** Spares that have finished booting. */
   get available(): number {
-    return this.ready.length;
+    let n = 0;
+    for (const worker of this.ready) if (this.booted.has(worker)) n++;
+    return n;
   }
 
   close(): void {
@@ -142,6 +150,9 @@ export class SpareWorkers {
       };
       worker.once('error', drop);
       worker.once('exit', drop);
+      worker.on('message', (msg: { type?: string }) => {
+        if (msg?.type === 'idle') this.booted.add(worker);
+      });
       this.ready.push(worker);
     }
   }

@@ -8,7 +8,7 @@
  *                   httpPort, maxRequestBodyBytes, outputBytesPerCall } } (first)
  *                   | { type: 'modules', modules } (when the setup had none: the worker loads the glue while
  *                   the runner compiles) | { type: 'call', id, op, args } | { type: 'settings', settings }
- * to the runner:    { type: 'ready' } | { type: 'init-error', message }
+ * to the runner:    { type: 'idle' } (booted, waiting for the setup) | { type: 'ready' } | { type: 'init-error', message }
  *                   | { type: 'result', id, ok: true, value, memoryBytes } | { type: 'result', id, ok: false, error, memoryBytes }
  *                   | { type: 'output', stream, text } | { type: 'log', level, message }
  */
@@ -77,7 +77,10 @@ function fromRunner(type) {
 
 /** @type {Record<string, string>} */
 let settings = {};
-const data = (await fromRunner('setup')).setup;
+const waitingForSetup = fromRunner('setup');
+// booted: the runner counts this thread as a ready spare from now on
+port.postMessage({ type: 'idle' });
+const data = (await waitingForSetup).setup;
 const signal = new Int32Array(data.signal);
 const httpPort = /** @type {import('node:worker_threads').MessagePort} */ (data.httpPort);
 settings = data.settings;
