@@ -1,12 +1,19 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type BuiltComponent, defaultComponentCacheDir, defaultWitDir, hashTree } from './build.js';
+import {
+  type BuiltComponent,
+  defaultComponentCacheDir,
+  defaultWitDir,
+  hashTree,
+  lookUpBuild,
+  storeBuild,
+} from './build.js';
 
 const run = promisify(execFile);
 
@@ -102,13 +109,8 @@ export async function buildCComponent(options: BuildCComponentOptions): Promise<
   );
   await hashTree(hash, sourceDir);
   await hashTree(hash, witDir);
-  const key = hash.digest('hex');
-  const path = join(cacheDir, `${key}.wasm`);
-  try {
-    return { bytes: new Uint8Array(await readFile(path)), cached: true, path };
-  } catch {
-    // not built yet
-  }
+  const { path, built } = await lookUpBuild(cacheDir, hash);
+  if (built) return built;
 
   const work = await mkdtemp(join(tmpdir(), 'awasm-c-plugin-'));
   try {
@@ -148,12 +150,7 @@ export async function buildCComponent(options: BuildCComponentOptions): Promise<
       );
     }
     const jco = await import('@bytecodealliance/jco');
-    const component = await jco.componentNew(coreBytes, undefined);
-    await mkdir(cacheDir, { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, component);
-    await rename(tmp, path);
-    return { bytes: component, cached: false, path };
+    return storeBuild(path, await jco.componentNew(coreBytes, undefined));
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -63,13 +63,8 @@ export async function buildJsComponent(options: BuildJsComponentOptions): Promis
   );
   await hashTree(hash, dirname(sourcePath));
   await hashTree(hash, witDir);
-  const key = hash.digest('hex');
-  const path = join(cacheDir, `${key}.wasm`);
-  try {
-    return { bytes: new Uint8Array(await readFile(path)), cached: true, path };
-  } catch {
-    // not built yet
-  }
+  const { path, built } = await lookUpBuild(cacheDir, hash);
+  if (built) return built;
 
   // componentize-js reads the source and WIT through preview2-shim's filesystem, which (since 0.26.1)
   // has no preopens by default: open exactly the folder that holds both.
@@ -81,7 +76,25 @@ export async function buildJsComponent(options: BuildJsComponentOptions): Promis
   filesystem._setPreopens({ [root]: root });
   const { component } = await componentize.componentize({ sourcePath, witPath: witDir, worldName });
 
-  await mkdir(cacheDir, { recursive: true });
+  return storeBuild(path, component);
+}
+
+/** The cache path of the build `hash` describes, and the component there if it was built before. */
+export async function lookUpBuild(
+  cacheDir: string,
+  hash: ReturnType<typeof createHash>,
+): Promise<{ path: string; built?: BuiltComponent }> {
+  const path = join(cacheDir, `${hash.digest('hex')}.wasm`);
+  try {
+    return { path, built: { bytes: new Uint8Array(await readFile(path)), cached: true, path } };
+  } catch {
+    return { path }; // not built yet
+  }
+}
+
+/** Writes a fresh build to its cache path (whole or not at all: written aside, then renamed). */
+export async function storeBuild(path: string, component: Uint8Array): Promise<BuiltComponent> {
+  await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, component);
   await rename(tmp, path);

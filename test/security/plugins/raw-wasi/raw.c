@@ -79,6 +79,15 @@ static wasi_http_types_own_incoming_response_t take_response(wasi_http_types_bor
   return outcome.val.ok.val.ok;
 }
 
+/** GETs `url` and takes the response's body stream (traps if anything fails). */
+static void open_body(const source_string_t *url, wasi_http_types_own_incoming_response_t *response,
+                      wasi_http_types_own_incoming_body_t *body, wasi_http_types_own_input_stream_t *stream) {
+  wasi_http_types_own_future_incoming_response_t future = start_get(url);
+  *response = take_response(wasi_http_types_borrow_future_incoming_response(future));
+  if (!wasi_http_types_method_incoming_response_consume(wasi_http_types_borrow_incoming_response(*response), body)) abort();
+  if (!wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(*body), stream)) abort();
+}
+
 bool exports_awasm_source_source_api_search(source_string_t *query,
                                             exports_awasm_source_source_api_list_filter_value_t *filters,
                                             source_string_t *maybe_cursor,
@@ -141,13 +150,10 @@ bool exports_awasm_source_source_api_search(source_string_t *query,
     }
   } else if (is(query, "hoard") && maybe_cursor) {
     for (;;) {
-      wasi_http_types_own_future_incoming_response_t future = start_get(maybe_cursor);
-      wasi_http_types_own_incoming_response_t response =
-          take_response(wasi_http_types_borrow_future_incoming_response(future));
+      wasi_http_types_own_incoming_response_t response;
       wasi_http_types_own_incoming_body_t body;
-      if (!wasi_http_types_method_incoming_response_consume(wasi_http_types_borrow_incoming_response(response), &body)) abort();
       wasi_http_types_own_input_stream_t stream;
-      if (!wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(body), &stream)) abort();
+      open_body(maybe_cursor, &response, &body, &stream);
     }
   } else if (is(query, "body-hoard")) {
     static uint8_t filler[65536];
@@ -220,13 +226,10 @@ bool exports_awasm_source_source_api_search(source_string_t *query,
     wasi_http_types_header_error_t header_error;
     answer(ret, wasi_http_types_static_fields_from_list(&list, &fields, &header_error) ? "built" : "refused");
   } else if (is(query, "body-after-drop") && maybe_cursor) {
-    wasi_http_types_own_future_incoming_response_t future = start_get(maybe_cursor);
-    wasi_http_types_own_incoming_response_t response =
-        take_response(wasi_http_types_borrow_future_incoming_response(future));
+    wasi_http_types_own_incoming_response_t response;
     wasi_http_types_own_incoming_body_t body;
-    if (!wasi_http_types_method_incoming_response_consume(wasi_http_types_borrow_incoming_response(response), &body)) abort();
     wasi_http_types_own_input_stream_t stream;
-    if (!wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(body), &stream)) abort();
+    open_body(maybe_cursor, &response, &body, &stream);
     wasi_http_types_incoming_body_drop_own(body);
     wasi_http_types_incoming_response_drop_own(response);
     source_list_u8_t chunk;
