@@ -86,6 +86,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * @property {() => number} signalValue the current value of the wake-up word
  * @property {(seen: number, timeoutMs: number) => void} wait blocks until the word changes from `seen` or the timeout
  * @property {number} maxRequestBodyBytes
+ * @property {number} [maxUnsentRequestBytes] MAX_UNSENT_REQUEST_BYTES unless given (tests give less)
  */
 
 /** @param {string} message */
@@ -544,6 +545,10 @@ class RequestOptions {
 /** Request body bytes of one instance written and not yet sent or discarded (see MAX_UNSENT_REQUEST_BYTES). */
 class UnsentBytes {
   bytes = 0;
+  /** @param {number} limit */
+  constructor(limit) {
+    this.limit = limit;
+  }
 }
 
 /** The body a plugin writes for a request: buffered, capped, sent when finished. */
@@ -572,7 +577,8 @@ class OutgoingBody {
     this.#streamTaken = true;
     /** @type {Sink} */
     const sink = {
-      closed: () => this.#finished,
+      // a released body (its request sent, or dropped) takes no more bytes
+      closed: () => this.#finished || this.#released,
       capacity: () => Math.max(0, Math.min(IO_CHUNK, this.#limit - this.#size + 1)),
       write: (bytes) => {
         if (this.#size + bytes.length > this.#limit) {
@@ -581,8 +587,8 @@ class OutgoingBody {
             val: BigInt(this.#size + bytes.length),
           });
         }
-        if (this.#unsent.bytes + bytes.length > MAX_UNSENT_REQUEST_BYTES) {
-          throw trap(`the plugin holds more than ${MAX_UNSENT_REQUEST_BYTES} bytes of request bodies it has not sent`);
+        if (this.#unsent.bytes + bytes.length > this.#unsent.limit) {
+          throw trap(`the plugin holds more than ${this.#unsent.limit} bytes of request bodies it has not sent`);
         }
         this.#chunks.push(bytes.slice());
         this.#size += bytes.length;
@@ -1020,7 +1026,11 @@ function randomU64() {
 export function createImports(host) {
   const client = new HttpClient(host);
   const waiter = new Waiter(host, (e) => client.apply(e));
-  const OutgoingRequest = defineOutgoingRequest(waiter, host.maxRequestBodyBytes, new UnsentBytes());
+  const OutgoingRequest = defineOutgoingRequest(
+    waiter,
+    host.maxRequestBodyBytes,
+    new UnsentBytes(host.maxUnsentRequestBytes ?? MAX_UNSENT_REQUEST_BYTES),
+  );
 
   /** @param {'stdout' | 'stderr'} name @returns {Sink} */
   const stdio = (name) => ({ closed: () => false, capacity: () => IO_CHUNK, write: (b) => host.output(name, b) });

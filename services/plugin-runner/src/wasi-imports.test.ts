@@ -228,4 +228,35 @@ describe('wasi:http types', () => {
     response[Symbol.dispose ?? Symbol.for('dispose')]();
     expect(posted.at(-1)).toEqual({ type: 'abort', id: 1 });
   });
+
+  it('counts unsent request bodies until they are sent or dropped, and closes a dropped request body', () => {
+    // with room for two 16-byte bodies, bodies written and then sent or dropped must not add up
+    const { imports, posted } = fakeHost({ maxUnsentRequestBytes: 32 });
+    const { Fields, OutgoingRequest, OutgoingBody } = imports['wasi:http/types'];
+    const dispose = Symbol.dispose ?? Symbol.for('dispose');
+    for (let i = 0; i < 3; i++) {
+      const sent = new OutgoingRequest(new Fields());
+      sent.setAuthority('up.test');
+      const body = sent.body();
+      body.write().write(enc('x'.repeat(16)));
+      imports['wasi:http/outgoing-handler'].handle(sent, undefined);
+      OutgoingBody.finish(body, undefined);
+      expect(posted.at(-1)).toMatchObject({ type: 'request', body: enc('x'.repeat(16)) });
+
+      const dropped = new OutgoingRequest(new Fields());
+      const out = dropped.body().write();
+      out.write(enc('y'.repeat(16)));
+      dropped[dispose]();
+      // its body can take no more bytes once the request is gone
+      expect(thrown(() => out.write(enc('z')))).toEqual({ tag: 'closed' });
+    }
+    expect(posted.filter((m) => m.type === 'request')).toHaveLength(3);
+    // while bodies that are kept do
+    const kept = [0, 1, 2].map(() => new OutgoingRequest(new Fields()).body().write());
+    kept[0].write(enc('k'.repeat(16)));
+    kept[1].write(enc('k'.repeat(16)));
+    expect(() => kept[2].write(enc('k'))).toThrow(
+      'the plugin holds more than 32 bytes of request bodies it has not sent',
+    );
+  });
 });
