@@ -87,6 +87,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * @property {(seen: number, timeoutMs: number) => void} wait blocks until the word changes from `seen` or the timeout
  * @property {number} maxRequestBodyBytes
  * @property {number} [maxUnsentRequestBytes] MAX_UNSENT_REQUEST_BYTES unless given (tests give less)
+ * @property {number} [maxUnreadResponseBytes] MAX_UNREAD_RESPONSE_BYTES unless given (tests give less)
  */
 
 /** @param {string} message */
@@ -760,10 +761,12 @@ class HttpClient {
   /** @type {WasiHost} */ host;
   /** response body bytes received and not yet read or discarded (see MAX_UNREAD_RESPONSE_BYTES) */
   unread = 0;
+  maxUnread = MAX_UNREAD_RESPONSE_BYTES;
 
   /** @param {WasiHost} host */
   constructor(host) {
     this.host = host;
+    this.maxUnread = host.maxUnreadResponseBytes ?? MAX_UNREAD_RESPONSE_BYTES;
   }
 
   /** @param {HttpEvent} e */
@@ -774,8 +777,8 @@ class HttpClient {
     else if (e.type === 'chunk') {
       p.chunks.push(e.data);
       this.unread += e.data.length;
-      if (this.unread > MAX_UNREAD_RESPONSE_BYTES) {
-        throw trap(`the plugin left more than ${MAX_UNREAD_RESPONSE_BYTES} bytes of response bodies unread`);
+      if (this.unread > this.maxUnread) {
+        throw trap(`the plugin left more than ${this.maxUnread} bytes of response bodies unread`);
       }
     } else if (e.type === 'end') p.ended = true;
     else if (e.type === 'error') {

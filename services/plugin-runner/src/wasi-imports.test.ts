@@ -259,4 +259,31 @@ describe('wasi:http types', () => {
       'the plugin holds more than 32 bytes of request bodies it has not sent',
     );
   });
+
+  it('counts unread response bytes until they are read or their response is dropped', () => {
+    // room for 8 unread bytes: bodies read, or dropped unread, over and over must not add up
+    const { imports, events } = fakeHost({ maxUnreadResponseBytes: 8 });
+    const { Fields, OutgoingRequest } = imports['wasi:http/types'];
+    const dispose = Symbol.dispose ?? Symbol.for('dispose');
+    let id = 0;
+    const get = () => {
+      const req = new OutgoingRequest(new Fields());
+      req.setAuthority('up.test');
+      const future = imports['wasi:http/outgoing-handler'].handle(req, undefined);
+      id++;
+      events.push({ id, type: 'head', status: 200, headers: [] }, { id, type: 'chunk', data: enc('12345') });
+      future.subscribe().block();
+      return future.get().val.val;
+    };
+    for (let i = 0; i < 4; i++) {
+      const stream = get().consume().stream();
+      expect(new TextDecoder().decode(stream.read(3n))).toBe('123');
+      expect(new TextDecoder().decode(stream.read(3n))).toBe('45');
+      get()[dispose](); // dropped with its 5 bytes unread
+    }
+    // while bodies that are kept unread do: 5 + 5 is over 8
+    const kept = get();
+    expect(kept.status()).toBe(200);
+    expect(() => get()).toThrow('the plugin left more than 8 bytes of response bodies unread');
+  });
 });
