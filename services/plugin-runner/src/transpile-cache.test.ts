@@ -196,7 +196,7 @@ describe('TranspileCache', () => {
     );
   });
 
-  it('caps the strings and lists the glue lifts, and refuses glue with a decoder of another shape', () => {
+  it('caps the strings and lists the glue lifts, and refuses glue with a decoder it cannot cap', () => {
     const glue = `  const utf8Decoder = new TextDecoder();
 function lift(strings, len3) {
   var result3 = [];
@@ -213,8 +213,16 @@ return lift;`;
     expect(() => lift([bytes('a'), bytes('b'), bytes('c')], 3)).toThrow(
       'the plugin passed a list of 3 elements, over 2',
     );
-    expect(() => capLifts(glue.replace('new TextDecoder()', "new TextDecoder('utf-8')"))).toThrow(
-      'the glue has no single utf8Decoder of the expected shape to cap',
+    // a component whose canonical options say utf16 gets a utf16 decoder, capped the same way (in bytes)
+    const utf16 = capLifts(
+      "  const utf16Decoder = new TextDecoder('utf-16');\nreturn (units) => utf16Decoder.decode(new Uint16Array(units));",
+      4,
+    );
+    const lift16 = new Function(utf16)();
+    expect(lift16([104, 105])).toBe('hi');
+    expect(() => lift16([104, 105, 33])).toThrow('the plugin passed a string of 6 bytes, over 4');
+    expect(() => capLifts(glue.replace('const utf8Decoder', 'const otherDecoder'))).toThrow(
+      'the glue makes a text decoder this cannot cap',
     );
   });
 });

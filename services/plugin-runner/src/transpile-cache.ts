@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '@awasm/shared';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 5;
+const LAYOUT_VERSION = 6;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -37,33 +37,32 @@ const CREATE_OWN = `  function rscTableCreateOwn (table, rep) {
     if (free === 0) {
       table.push(0);`;
 
-const DECODER = '  const utf8Decoder = new TextDecoder();\n';
+/** The text decoders jco's glue makes to lift strings: utf8Decoder, and utf16Decoder for a component whose canonical options say utf16. */
+const DECODER = /^( *)const (utf8Decoder|utf16Decoder) = new TextDecoder\(([^)]*)\);$/gm;
 const LIST_LIFT = /var (result\d+) = \[\];\n(\s*)for \(let i = 0; i < (len\d+); i\+\+\) \{/g;
 
 /**
  * The glue with every string and list it lifts from a guest capped (MAX_LIFTED_STRING_BYTES,
  * MAX_LIFTED_LIST_ELEMENTS): past a cap the lift throws a WebAssembly.RuntimeError (a trap).
- * Throws when the glue decodes strings with a decoder not made the way this patches.
+ * Throws when the glue makes a text decoder other than the ones this caps.
  */
 export function capLifts(
   glue: string,
   maxStringBytes = MAX_LIFTED_STRING_BYTES,
   maxListElements = MAX_LIFTED_LIST_ELEMENTS,
 ): string {
-  let out = glue;
-  if (out.includes('utf8Decoder')) {
-    const at = out.indexOf(DECODER);
-    if (at < 0 || out.indexOf(DECODER, at + 1) >= 0) {
-      throw new Error('the glue has no single utf8Decoder of the expected shape to cap');
-    }
-    const capped = `  const utf8Decoder = ((decoder) => ({
-    decode(bytes) {
-      if (bytes.length > ${maxStringBytes}) throw new WebAssembly.RuntimeError(\`the plugin passed a string of \${bytes.length} bytes, over ${maxStringBytes}\`);
-      return decoder.decode(bytes);
-    },
-  }))(new TextDecoder());
-`;
-    out = out.slice(0, at) + capped + out.slice(at + DECODER.length);
+  let capped = 0;
+  const out = glue.replace(DECODER, (_all, indent: string, name: string, args: string) => {
+    capped++;
+    return `${indent}const ${name} = ((decoder) => ({
+${indent}  decode(bytes) {
+${indent}    if (bytes.byteLength > ${maxStringBytes}) throw new WebAssembly.RuntimeError(\`the plugin passed a string of \${bytes.byteLength} bytes, over ${maxStringBytes}\`);
+${indent}    return decoder.decode(bytes);
+${indent}  },
+${indent}}))(new TextDecoder(${args}));`;
+  });
+  if ((glue.match(/new TextDecoder\(/g) ?? []).length !== capped) {
+    throw new Error('the glue makes a text decoder this cannot cap');
   }
   return out.replace(
     LIST_LIFT,
