@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Logger, type RunnerOptions, RunnerPool, type SourceSpec, sha256Hex } from '@awasm/plugin-runner';
 import { buildJsComponent } from '@awasm/plugin-sdk';
+import { expect } from 'vitest';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const cacheRoot = join(repoRoot, '.cache');
@@ -297,4 +298,21 @@ export async function fixtureServer(handler: Handler = (_req, res) => res.end('f
       server.close(() => resolve());
     });
   return fixture;
+}
+
+/** The error `promise` rejects with, which must be a `type`; the test fails if it resolves. */
+export async function rejection<T extends Error>(
+  promise: Promise<unknown>,
+  type: abstract new (...args: never[]) => T,
+): Promise<T> {
+  const err = await promise.then(
+    (value) => {
+      throw new Error(
+        `expected a rejection, it returned ${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+      );
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(type);
+  return err as T;
 }

@@ -1,6 +1,6 @@
 import { PluginLoadError, type RunnerPool, sha256Hex } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attackWitDir, type Built, buildPlugin, newPool, spec, tableBombComponent } from './helpers.js';
+import { attackWitDir, type Built, buildPlugin, newPool, rejection, spec, tableBombComponent } from './helpers.js';
 
 // Components the runner must refuse before any of their code runs, while what is loaded keeps serving.
 
@@ -43,16 +43,7 @@ async function coreModulesComponent(modules: string[]): Promise<Built> {
   return { bytes, digest: sha256Hex(bytes) };
 }
 
-async function loadError(promise: Promise<unknown>): Promise<PluginLoadError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the load to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PluginLoadError);
-  return err as PluginLoadError;
-}
+const loadError = (promise: Promise<unknown>) => rejection(promise, PluginLoadError);
 
 beforeAll(async () => {
   [fetcher, sockets] = await Promise.all([buildPlugin('fetcher'), socketsComponent()]);

@@ -1,6 +1,15 @@
 import { PluginCallError, type RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Built, buildPlugin, captureLogger, type Fixture, fixtureServer, newPool, spec } from './helpers.js';
+import {
+  type Built,
+  buildPlugin,
+  captureLogger,
+  type Fixture,
+  fixtureServer,
+  newPool,
+  rejection,
+  spec,
+} from './helpers.js';
 
 // The fetcher plugin against the host's wasi:http: only http://allowed.awasm.test is in its
 // allowed_hosts, and the operator maps that name to the upstream fixture on loopback (connectTo).
@@ -14,18 +23,7 @@ const logger = captureLogger();
 
 const ALLOWED = 'allowed.awasm.test';
 
-async function failure(promise: Promise<unknown>): Promise<PluginCallError> {
-  const err = await promise.then(
-    (value) => {
-      throw new Error(
-        `expected the call to fail, it returned ${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
-      );
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PluginCallError);
-  return err as PluginCallError;
-}
+const failure = (promise: Promise<unknown>) => rejection(promise, PluginCallError);
 
 /** One request through raw wasi:http: the plugin reports the exact error-code tag. */
 function raw(

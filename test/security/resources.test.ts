@@ -8,6 +8,7 @@ import {
   type Fixture,
   fixtureServer,
   newPool,
+  rejection,
   repoRoot,
   spec,
   withPeakRss,
@@ -60,15 +61,9 @@ async function title(promise: Promise<unknown>): Promise<string> {
 }
 
 async function trap(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the call to trap');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PluginCallError);
-  expect((err as PluginCallError).kind).toBe('trap');
-  return (err as Error).message;
+  const err = await rejection(promise, PluginCallError);
+  expect(err.kind).toBe('trap');
+  return err.message;
 }
 
 /** The raw plugin's next call works (on a fresh instance after a trap) and the bystander answers. */

@@ -1,6 +1,15 @@
 import { PluginCallError, POOL_DEFAULTS, type RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Built, buildPlugin, captureLogger, newPool, spec, tableBombComponent, withPeakRss } from './helpers.js';
+import {
+  type Built,
+  buildPlugin,
+  captureLogger,
+  newPool,
+  rejection,
+  spec,
+  tableBombComponent,
+  withPeakRss,
+} from './helpers.js';
 
 // The misbehave plugin runs an attack named by its search query (loop, grow, flood, sleep); its
 // list() is a healthy call. The fetcher plugin is a bystander that must stay unaffected.
@@ -11,16 +20,7 @@ let bystander: Built;
 let pool: RunnerPool;
 const logger = captureLogger();
 
-async function failure(promise: Promise<unknown>): Promise<PluginCallError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PluginCallError);
-  return err as PluginCallError;
-}
+const failure = (promise: Promise<unknown>) => rejection(promise, PluginCallError);
 
 async function healthy(id: string) {
   const page = (await pool.call(id, 'list', ['popular'])) as { items: Array<{ title: string }> };

@@ -1,6 +1,6 @@
 import { HostScheduler, PluginCallError, type RunnerPool, systemClock } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Built, buildPlugin, type Fixture, fixtureServer, newPool, spec } from './helpers.js';
+import { type Built, buildPlugin, type Fixture, fixtureServer, newPool, rejection, spec } from './helpers.js';
 
 // The host owns outbound scheduling. The fetcher plugin floods an allowed host; the host's rate
 // limit, Retry-After holds and circuit breaker decide what leaves, and the plugin's call ends with
@@ -13,16 +13,7 @@ let upstream: Fixture;
 /** paths answered 429 with this Retry-After */
 let throttle: string | undefined;
 
-async function failure(promise: Promise<unknown>): Promise<PluginCallError> {
-  const err = await promise.then(
-    (value) => {
-      throw new Error(`expected the call to fail, it returned ${JSON.stringify(value)}`);
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PluginCallError);
-  return err as PluginCallError;
-}
+const failure = (promise: Promise<unknown>) => rejection(promise, PluginCallError);
 
 function pool(options: Parameters<typeof newPool>[0] = {}): RunnerPool {
   return newPool({
