@@ -21,17 +21,18 @@ VENV="$ROOT/.venv"
 mkdir -p "$BIN"
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
+# true when .cache/bin/<tool> is there and its stamp says <version>
+pinned() { [[ -x "$BIN/$1" && -f "$BIN/.$1-version" && "$(cat "$BIN/.$1-version")" == "$2" ]]; }
 
 # grpcurl ---------------------------------------------------------------------------------------
-grpcurl_stamp="$BIN/.grpcurl-version"
-if [[ -x "$BIN/grpcurl" && -f "$grpcurl_stamp" && "$(cat "$grpcurl_stamp")" == "$GRPCURL_VERSION" ]]; then
+if pinned grpcurl "$GRPCURL_VERSION"; then
   log "grpcurl $GRPCURL_VERSION already in .cache/bin"
 else
   command -v go >/dev/null || { log "go is required to build grpcurl"; exit 1; }
   log "building grpcurl $GRPCURL_VERSION with $(go version)"
   GOBIN="$BIN" GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
   "$BIN/grpcurl" -version >/dev/null 2>&1 || { log "grpcurl did not build"; exit 1; }
-  printf '%s' "$GRPCURL_VERSION" >"$grpcurl_stamp"
+  printf '%s' "$GRPCURL_VERSION" >"$BIN/.grpcurl-version"
 fi
 
 # Python venv with grpcio -------------------------------------------------------------------------
@@ -56,8 +57,7 @@ fi
 # FerretDB ------------------------------------------------------------------------------------------
 # `go install` of the module panics at start (its version.txt is generated at release and not in the
 # module), so build it from the module's source with that file written.
-ferret_stamp="$BIN/.ferretdb-version"
-if [[ -x "$BIN/ferretdb" && -f "$ferret_stamp" && "$(cat "$ferret_stamp")" == "$FERRETDB_VERSION" ]]; then
+if pinned ferretdb "$FERRETDB_VERSION"; then
   log "ferretdb $FERRETDB_VERSION already in .cache/bin"
 else
   command -v go >/dev/null || { log "go is required to build ferretdb"; exit 1; }
@@ -71,13 +71,12 @@ else
   (cd "$src" && go build -o "$BIN/ferretdb" ./cmd/ferretdb)
   rm -rf "$src"
   "$BIN/ferretdb" --version >/dev/null 2>&1 || { log "ferretdb did not build"; exit 1; }
-  printf '%s' "$FERRETDB_VERSION" >"$ferret_stamp"
+  printf '%s' "$FERRETDB_VERSION" >"$BIN/.ferretdb-version"
 fi
 
 # wit-bindgen ---------------------------------------------------------------------------------------
 # Generates the C bindings of the source world for C plugins (plugin-sdk's buildCComponent).
-wit_bindgen_stamp="$BIN/.wit-bindgen-version"
-if [[ -x "$BIN/wit-bindgen" && -f "$wit_bindgen_stamp" && "$(cat "$wit_bindgen_stamp")" == "$WIT_BINDGEN_VERSION" ]]; then
+if pinned wit-bindgen "$WIT_BINDGEN_VERSION"; then
   log "wit-bindgen $WIT_BINDGEN_VERSION already in .cache/bin"
 else
   command -v cargo >/dev/null || { log "cargo is required to build wit-bindgen"; exit 1; }
@@ -87,7 +86,7 @@ else
   mv "$cargo_root/bin/wit-bindgen" "$BIN/wit-bindgen"
   rm -rf "$cargo_root"
   "$BIN/wit-bindgen" --version >/dev/null 2>&1 || { log "wit-bindgen did not build"; exit 1; }
-  printf '%s' "$WIT_BINDGEN_VERSION" >"$wit_bindgen_stamp"
+  printf '%s' "$WIT_BINDGEN_VERSION" >"$BIN/.wit-bindgen-version"
 fi
 
 # Debian packages ----------------------------------------------------------------------------------
