@@ -9,6 +9,7 @@ import {
   capLifts,
   DigestMismatchError,
   MAX_HANDLES_PER_RESOURCE_TYPE,
+  refuseUnknownHandles,
   sha256Hex,
   TranspileCache,
   type TranspileFn,
@@ -223,6 +224,27 @@ return lift;`;
     expect(() => lift16([104, 105, 33])).toThrow('the plugin passed a string of 6 bytes, over 4');
     expect(() => capLifts(glue.replace('const utf8Decoder', 'const otherDecoder'))).toThrow(
       'the glue makes a text decoder this cannot cap',
+    );
+  });
+
+  it('traps on a handle that names no resource the host made, naming the resource', () => {
+    const glue = `class Fields { get() { return 'answered'; } }
+const captureTable4 = new Map([[7, new Fields()]]);
+return (rep) => {
+  var rsc0 = captureTable4.get(rep);
+  if (!rsc0) {
+    rsc0 = Object.create(Fields.prototype);
+  }
+  return rsc0.get();
+};`;
+    const borrow = new Function(refuseUnknownHandles(glue))();
+    expect(borrow(7)).toBe('answered');
+    expect(() => borrow(8)).toThrow('the plugin used an invalid Fields handle (dropped, or never handed to it)');
+    // jco renames a class that clashes with a global; the message names the resource
+    const renamed = new Function(refuseUnknownHandles(glue.replaceAll('Fields', 'Error$1')))();
+    expect(() => renamed(8)).toThrow('the plugin used an invalid Error handle (dropped, or never handed to it)');
+    expect(() => refuseUnknownHandles(`${glue}\nconst other = Object.create(null);`)).toThrow(
+      'the glue makes resource objects in a way this cannot check',
     );
   });
 });

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '@awasm/shared';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 6;
+const LAYOUT_VERSION = 8;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -69,6 +69,32 @@ ${indent}}))(new TextDecoder(${args}));`;
     (_all, result: string, indent: string, len: string) =>
       `var ${result} = [];\n${indent}if (${len} > ${maxListElements}) throw new WebAssembly.RuntimeError(\`the plugin passed a list of \${${len}} elements, over ${maxListElements}\`);\n${indent}for (let i = 0; i < ${len}; i++) {`,
   );
+}
+
+/** jco's fallback when a handle the guest passes names no resource the host made. */
+const UNKNOWN_HANDLE = /if \(!(rsc\d+)\) \{\n(\s*)\1 = Object\.create\(([\w$]+)\.prototype\);/g;
+
+/**
+ * The glue trapping, with the resource named, when a guest passes a handle that names nothing the
+ * host handed it (dropped, or made up). Every resource in the source world is the host's, so jco's
+ * fallback of a bare object of the class (meant for resources a component exports) only made the
+ * host's method fail on it with V8's "Cannot read private member" text. Throws when the glue makes
+ * such an object anywhere else, so a jco upgrade cannot skip the check silently.
+ */
+export function refuseUnknownHandles(glue: string): string {
+  let patched = 0;
+  const out = glue.replace(UNKNOWN_HANDLE, (all, _rsc: string, indent: string, name: string) => {
+    patched++;
+    return all.replace(
+      /\{\n/,
+      // jco renames a class that clashes with a global (Error$1 for wasi:io's error)
+      `{\n${indent}throw new WebAssembly.RuntimeError('the plugin used an invalid ${name.replace(/\$\d+$/, '')} handle (dropped, or never handed to it)');\n`,
+    );
+  });
+  if ((glue.match(/Object\.create\(/g) ?? []).length !== patched) {
+    throw new Error('the glue makes resource objects in a way this cannot check');
+  }
+  return out;
 }
 
 /**
@@ -299,7 +325,8 @@ export class TranspileCache {
     const files: Record<string, Uint8Array> = {};
     for (const [name, content] of Object.entries(out.files)) {
       if (name === 'component.js') {
-        files[COMPONENT_JS] = new TextEncoder().encode(capLifts(capHandleTables(new TextDecoder().decode(content))));
+        const glue = new TextDecoder().decode(content);
+        files[COMPONENT_JS] = new TextEncoder().encode(refuseUnknownHandles(capLifts(capHandleTables(glue))));
       } else if (name.endsWith('.wasm') && !name.includes('/')) files[name] = content;
     }
     if (!files[COMPONENT_JS]) throw new Error('jco produced no component.js');
