@@ -220,4 +220,16 @@ describe('warm instance pool', () => {
     expect(order).toEqual(['b', 'c', 'a']);
     expect(pool.budgetStats()).toMatchObject({ max: 1, inUse: 1 });
   });
+
+  it('retires a JS guest that keeps handles it no longer uses before the handle cap traps a call', async () => {
+    // componentize-js's engine keeps three input-stream pollables per GET: 15 per search, so the
+    // 50,000 cap would trap the search after about 3,300 of them on one instance; the runner retires
+    // the instance once it holds 25,000 (after about 1,670 searches), between calls
+    const pool = newPool({ recycleAfterCalls: 1_000_000, instancesPerSource: 1 });
+    // no rate limit: 17,500 GETs at the spec's 1000/s would take 17 s
+    const { requestsPerSecond: _, ...limits } = spec('leaky').limits;
+    await pool.load({ ...spec('leaky'), limits });
+    for (let i = 0; i < 3_500; i++) await pool.call('leaky', 'search', [`http://${HOST}`, []]);
+    expect(pool.stats('leaky')).toMatchObject({ traps: 0, instancesRecycled: 2, instancesStarted: 3 });
+  });
 });

@@ -97,8 +97,21 @@ describe('raw wasi:http resource misuse from a guest without a JS engine', () =>
 
   it('caps the handles an instance may hold: a resource flood traps instead of taking the process down', async () => {
     const { result, grewMb } = await withPeakRss(() => trap(attack('handle-flood')));
-    expect(result).toBe('raw.search trapped: the plugin holds more than 10000 handles of one resource type');
+    expect(result).toBe('raw.search trapped: the plugin holds more than 50000 handles of one resource type');
     expect(grewMb).toBeLessThan(200);
+    await stillHealthy();
+  });
+
+  it('retires an instance that keeps handles between calls before the cap would trap one', async () => {
+    const leak = () => pool.call('raw', 'search', ['leak-handles', [], '20000']);
+    const before = pool.stats('raw')?.instancesRecycled ?? 0;
+    await stillHealthy(); // a fresh instance after the last test's trap
+    expect(await title(leak())).toBe('leaked');
+    // 40,000 held: past the 25,000 at which the instance is retired once this call is answered
+    expect(await title(leak())).toBe('leaked');
+    expect(pool.stats('raw')?.instancesRecycled).toBe(before + 1);
+    // a third call on the old instance would have reached 60,000, over the cap of 50,000
+    expect(await title(leak())).toBe('leaked');
     await stillHealthy();
   });
 

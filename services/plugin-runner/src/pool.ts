@@ -13,7 +13,13 @@ import { type BudgetClient, InstanceBudget } from './instance-budget.js';
 import { type Logger, silentLogger } from './logger.js';
 import { argumentProblem, normaliseArgs, type SourceOp } from './ops.js';
 import { SourceWorker, SpareWorkers, type WorkerReply } from './source-worker.js';
-import { DigestMismatchError, SHA256_HEX, TranspileCache, type TranspiledComponent } from './transpile-cache.js';
+import {
+  DigestMismatchError,
+  HANDLES_TO_RECYCLE,
+  SHA256_HEX,
+  TranspileCache,
+  type TranspiledComponent,
+} from './transpile-cache.js';
 import {
   capLimits,
   componentImportNames,
@@ -114,7 +120,7 @@ export interface SourceStats {
   instancesStarted: number;
   /** instances running or starting now */
   instancesLive: number;
-  /** instances replaced after recycleAfterCalls calls */
+  /** instances replaced after recycleAfterCalls calls, or holding HANDLES_TO_RECYCLE handles of one type */
   instancesRecycled: number;
   /** bytes of stdout/stderr/log a plugin wrote past its per-call budget */
   droppedOutputBytes: number;
@@ -167,6 +173,8 @@ interface Instance {
   ready: boolean;
   /** calls started on this instance */
   calls: number;
+  /** the most handles of one resource type the instance has held (its last reply says) */
+  handleSlots: number;
   call: PendingCall | undefined;
   /** performance.now() when it last became idle */
   idleAt: number;
@@ -300,6 +308,7 @@ class SourceRuntime implements BudgetClient {
       worker: undefined as unknown as SourceWorker,
       ready: false,
       calls: 0,
+      handleSlots: 0,
       call: undefined,
       idleAt: 0,
       idleTimer: undefined,
@@ -384,9 +393,16 @@ class SourceRuntime implements BudgetClient {
   /** An instance is ready or has finished a call: recycle it, hand it over, give it work, or idle it. */
   private free(inst: Instance): void {
     if (this.closed || !this.instances.has(inst)) return;
-    if (inst.calls >= this.pool.recycleAfterCalls) {
+    // an instance whose guest keeps handles it no longer uses is retired before the cap traps a call
+    if (inst.calls >= this.pool.recycleAfterCalls || inst.handleSlots > HANDLES_TO_RECYCLE) {
       this.stats.instancesRecycled++;
-      this.retire(inst, `recycled after ${inst.calls} calls`, true);
+      this.retire(
+        inst,
+        inst.calls >= this.pool.recycleAfterCalls
+          ? `recycled after ${inst.calls} calls`
+          : `recycled holding ${inst.handleSlots} handles of one resource type`,
+        true,
+      );
       this.dispatch();
       this.keepWarm();
       return;
@@ -533,6 +549,7 @@ class SourceRuntime implements BudgetClient {
       );
     }
     if (reply.memoryBytes !== undefined) this.stats.memoryBytes = reply.memoryBytes;
+    if (reply.handleSlots !== undefined) inst.handleSlots = reply.handleSlots;
     if (call.rateLimited !== undefined && (reply.ok || reply.error.kind !== 'refused')) {
       // The host refused one of the call's requests: no rate-limit slot started before its deadline.
       // Whatever the plugin made of that, the call's answer is the typed rate-limited error.

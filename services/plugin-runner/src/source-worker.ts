@@ -19,11 +19,12 @@ const SPARE_RETRY_MAX_MS = 30_000;
 const CONSOLE_BYTES = 16 * 1024;
 
 export type WorkerReply =
-  | { ok: true; value: unknown; dropped: number; memoryBytes?: number }
+  | { ok: true; value: unknown; dropped: number; memoryBytes?: number; handleSlots?: number }
   | {
       ok: false;
       dropped: number;
       memoryBytes?: number;
+      handleSlots?: number;
       error: {
         kind: 'source-error' | 'trap' | 'refused';
         message: string;

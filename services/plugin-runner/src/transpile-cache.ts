@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '@awasm/shared';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 8;
+const LAYOUT_VERSION = 9;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -15,9 +15,14 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
  * The most handles of one resource type (fields, requests, pollables, streams, ...) an instance may
  * hold at once. Without a cap a guest that creates resources in a loop and never drops them grows
  * the glue's handle tables until one reallocation is larger than the worker's heap allows, and V8
- * then aborts the whole process, not only the worker.
+ * then aborts the whole process, not only the worker. Guests leak some handles in normal use
+ * (componentize-js's engine keeps three input-stream pollables per GET), so the runner retires an
+ * instance between calls once it holds HANDLES_TO_RECYCLE of one type, before the cap traps a call.
  */
-export const MAX_HANDLES_PER_RESOURCE_TYPE = 10_000;
+export const MAX_HANDLES_PER_RESOURCE_TYPE = 50_000;
+export const HANDLES_TO_RECYCLE = MAX_HANDLES_PER_RESOURCE_TYPE / 2;
+/** Where the patched glue keeps the most handle slots any of its tables has had (read by the worker). */
+export const HANDLE_SLOTS_GLOBAL = '__awasmHandleSlots';
 
 /**
  * The longest string (UTF-8 bytes) and the longest list (elements; byte lists excepted, they are
@@ -114,6 +119,7 @@ export function capHandleTables(glue: string, max = MAX_HANDLES_PER_RESOURCE_TYP
     const free = table[0] & ~T_FLAG;
     if (free === 0) {
       if (table.length >> 1 > ${max}) throw new WebAssembly.RuntimeError('the plugin holds more than ${max} handles of one resource type');
+      if (table.length >> 1 > (globalThis.${HANDLE_SLOTS_GLOBAL} ?? 0)) globalThis.${HANDLE_SLOTS_GLOBAL} = table.length >> 1;
       table.push(0);`;
   return glue.slice(0, at) + capped + glue.slice(at + CREATE_OWN.length);
 }

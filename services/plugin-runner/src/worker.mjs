@@ -270,6 +270,8 @@ port.on('message', (/** @type {any} */ msg) => {
   flush('stderr');
   reply.dropped = dropped;
   reply.memoryBytes = memoryBytes();
+  // the most handles any of the glue's tables has held (kept there by the runner's patch of the glue)
+  reply.handleSlots = /** @type {any} */ (globalThis).__awasmHandleSlots ?? 0;
   try {
     port.postMessage(reply);
   } catch (err) {

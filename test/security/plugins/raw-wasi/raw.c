@@ -7,6 +7,7 @@
 //   double-consume   takes a response's body twice
 //   orphan-pollable  drops a future while its pollable lives, then blocks on the pollable
 //   handle-flood     creates fields resources without ever dropping them
+//   leak-handles     creates <cursor> fields resources, keeps them, and answers
 //   fields-flood     appends to one fields resource without end
 //   hoard            GETs the URL again and again, keeping every response body unread
 //   body-hoard       fills request body after request body and never sends them
@@ -131,6 +132,10 @@ bool exports_awasm_source_source_api_search(source_string_t *query,
     wasi_http_types_future_incoming_response_drop_own(future);
     wasi_io_poll_method_pollable_block(wasi_io_poll_borrow_pollable(ready));
     answer(ret, "blocked on an orphan pollable and came back");
+  } else if (is(query, "leak-handles")) {
+    size_t n = count_of(maybe_cursor);
+    for (size_t i = 0; i < n; i++) wasi_http_types_constructor_fields();
+    answer(ret, "leaked");
   } else if (is(query, "handle-flood")) {
     for (;;) wasi_http_types_constructor_fields();
   } else if (is(query, "fields-flood")) {
