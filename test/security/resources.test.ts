@@ -134,6 +134,18 @@ describe('raw wasi:http resource misuse from a guest without a JS engine', () =>
     await stillHealthy();
   });
 
+  it('retires an instance that leaves response bodies unread before the cap would trap a call', async () => {
+    const leave = () => pool.call('raw', 'search', ['leave-unread', [], '40']);
+    await stillHealthy(); // a fresh instance after the last test's trap
+    const before = pool.stats('raw')?.instancesRecycled ?? 0;
+    // 40 bodies of 1 MB left unread: under the 64 MiB cap, past the half at which it is retired
+    expect(await title(leave())).toBe('left unread');
+    expect(pool.stats('raw')?.instancesRecycled).toBe(before + 1);
+    // on the old instance this would have reached 80 MB and trapped
+    expect(await title(leave())).toBe('left unread');
+    await stillHealthy();
+  });
+
   it('caps the request body bytes an instance may hold without sending them', async () => {
     const { result, grewMb } = await withPeakRss(() => trap(attack('body-hoard')));
     expect(result).toBe(

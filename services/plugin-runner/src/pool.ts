@@ -175,6 +175,8 @@ interface Instance {
   calls: number;
   /** the most handles of one resource type the instance has held (its last reply says) */
   handleSlots: number;
+  /** why to retire it once free: its last reply said it holds too much in the host */
+  retireReason: string | undefined;
   call: PendingCall | undefined;
   /** performance.now() when it last became idle */
   idleAt: number;
@@ -309,6 +311,7 @@ class SourceRuntime implements BudgetClient {
       ready: false,
       calls: 0,
       handleSlots: 0,
+      retireReason: undefined,
       call: undefined,
       idleAt: 0,
       idleTimer: undefined,
@@ -394,15 +397,15 @@ class SourceRuntime implements BudgetClient {
   private free(inst: Instance): void {
     if (this.closed || !this.instances.has(inst)) return;
     // an instance whose guest keeps handles it no longer uses is retired before the cap traps a call
-    if (inst.calls >= this.pool.recycleAfterCalls || inst.handleSlots > HANDLES_TO_RECYCLE) {
+    const recycle =
+      inst.calls >= this.pool.recycleAfterCalls
+        ? `recycled after ${inst.calls} calls`
+        : inst.handleSlots > HANDLES_TO_RECYCLE
+          ? `recycled holding ${inst.handleSlots} handles of one resource type`
+          : inst.retireReason && `recycled: ${inst.retireReason}`;
+    if (recycle) {
       this.stats.instancesRecycled++;
-      this.retire(
-        inst,
-        inst.calls >= this.pool.recycleAfterCalls
-          ? `recycled after ${inst.calls} calls`
-          : `recycled holding ${inst.handleSlots} handles of one resource type`,
-        true,
-      );
+      this.retire(inst, recycle, true);
       this.dispatch();
       this.keepWarm();
       return;
@@ -550,6 +553,7 @@ class SourceRuntime implements BudgetClient {
     }
     if (reply.memoryBytes !== undefined) this.stats.memoryBytes = reply.memoryBytes;
     if (reply.handleSlots !== undefined) inst.handleSlots = reply.handleSlots;
+    inst.retireReason = reply.retire;
     if (call.rateLimited !== undefined && (reply.ok || reply.error.kind !== 'refused')) {
       // The host refused one of the call's requests: no rate-limit slot started before its deadline.
       // Whatever the plugin made of that, the call's answer is the typed rate-limited error.

@@ -19,12 +19,14 @@ const SPARE_RETRY_MAX_MS = 30_000;
 const CONSOLE_BYTES = 16 * 1024;
 
 export type WorkerReply =
-  | { ok: true; value: unknown; dropped: number; memoryBytes?: number; handleSlots?: number }
+  | { ok: true; value: unknown; dropped: number; memoryBytes?: number; handleSlots?: number; retire?: string }
   | {
       ok: false;
       dropped: number;
       memoryBytes?: number;
       handleSlots?: number;
+      /** why the instance should be retired once this call is answered */
+      retire?: string;
       error: {
         kind: 'source-error' | 'trap' | 'refused';
         message: string;

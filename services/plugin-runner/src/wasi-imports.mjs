@@ -1029,11 +1029,8 @@ function randomU64() {
 export function createImports(host) {
   const client = new HttpClient(host);
   const waiter = new Waiter(host, (e) => client.apply(e));
-  const OutgoingRequest = defineOutgoingRequest(
-    waiter,
-    host.maxRequestBodyBytes,
-    new UnsentBytes(host.maxUnsentRequestBytes ?? MAX_UNSENT_REQUEST_BYTES),
-  );
+  const unsent = new UnsentBytes(host.maxUnsentRequestBytes ?? MAX_UNSENT_REQUEST_BYTES);
+  const OutgoingRequest = defineOutgoingRequest(waiter, host.maxRequestBodyBytes, unsent);
 
   /** @param {'stdout' | 'stderr'} name @returns {Sink} */
   const stdio = (name) => ({ closed: () => false, capacity: () => IO_CHUNK, write: (b) => host.output(name, b) });
@@ -1137,5 +1134,15 @@ export function createImports(host) {
     'wasi:random/insecure': { getInsecureRandomBytes: random, getInsecureRandomU64: randomU64 },
     'wasi:random/insecure-seed': { insecureSeed: () => [randomU64(), randomU64()] },
   };
-  return { imports, pendingRequests: () => client.pending.size };
+  /**
+   * Why the instance should be retired once its call is answered: what it makes the host hold is
+   * past half a cap. Guests keep some of it in normal use (componentize-js's engine leaves the body
+   * of a response it never reads), and the cap would otherwise trap a later call.
+   */
+  const pressure = () => {
+    if (client.unread > client.maxUnread / 2) return `it left ${client.unread} bytes of response bodies unread`;
+    if (unsent.bytes > unsent.limit / 2) return `it holds ${unsent.bytes} bytes of request bodies it has not sent`;
+    return undefined;
+  };
+  return { imports, pendingRequests: () => client.pending.size, pressure };
 }

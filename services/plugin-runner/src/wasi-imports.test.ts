@@ -27,8 +27,8 @@ function fakeHost(overrides: Record<string, unknown> = {}) {
     maxRequestBodyBytes: 16,
     ...overrides,
   };
-  const { imports } = createImports(host as Any);
-  return { imports: imports as Record<string, Any>, posted, events, output, logs };
+  const { imports, pressure } = createImports(host as Any);
+  return { imports: imports as Record<string, Any>, posted, events, output, logs, pressure };
 }
 
 function thrown(fn: () => unknown): unknown {
@@ -231,7 +231,7 @@ describe('wasi:http types', () => {
 
   it('counts unsent request bodies until they are sent or dropped, and closes a dropped request body', () => {
     // with room for two 16-byte bodies, bodies written and then sent or dropped must not add up
-    const { imports, posted } = fakeHost({ maxUnsentRequestBytes: 32 });
+    const { imports, posted, pressure } = fakeHost({ maxUnsentRequestBytes: 32 });
     const { Fields, OutgoingRequest, OutgoingBody } = imports['wasi:http/types'];
     const dispose = Symbol.dispose ?? Symbol.for('dispose');
     for (let i = 0; i < 3; i++) {
@@ -254,7 +254,9 @@ describe('wasi:http types', () => {
     // while bodies that are kept do
     const kept = [0, 1, 2].map(() => new OutgoingRequest(new Fields()).body().write());
     kept[0].write(enc('k'.repeat(16)));
+    expect(pressure()).toBeUndefined();
     kept[1].write(enc('k'.repeat(16)));
+    expect(pressure()).toBe('it holds 32 bytes of request bodies it has not sent');
     expect(() => kept[2].write(enc('k'))).toThrow(
       'the plugin holds more than 32 bytes of request bodies it has not sent',
     );
@@ -262,7 +264,7 @@ describe('wasi:http types', () => {
 
   it('counts unread response bytes until they are read or their response is dropped', () => {
     // room for 8 unread bytes: bodies read, or dropped unread, over and over must not add up
-    const { imports, events } = fakeHost({ maxUnreadResponseBytes: 8 });
+    const { imports, events, pressure } = fakeHost({ maxUnreadResponseBytes: 8 });
     const { Fields, OutgoingRequest } = imports['wasi:http/types'];
     const dispose = Symbol.dispose ?? Symbol.for('dispose');
     let id = 0;
@@ -276,14 +278,17 @@ describe('wasi:http types', () => {
       return future.get().val.val;
     };
     for (let i = 0; i < 4; i++) {
+      expect(pressure()).toBeUndefined();
       const stream = get().consume().stream();
       expect(new TextDecoder().decode(stream.read(3n))).toBe('123');
       expect(new TextDecoder().decode(stream.read(3n))).toBe('45');
       get()[dispose](); // dropped with its 5 bytes unread
     }
-    // while bodies that are kept unread do: 5 + 5 is over 8
+    // while bodies that are kept unread do: 5 is past half of 8, so the runner is told to retire
+    // the instance, and 5 + 5 is over 8
     const kept = get();
     expect(kept.status()).toBe(200);
+    expect(pressure()).toBe('it left 5 bytes of response bodies unread');
     expect(() => get()).toThrow('the plugin left more than 8 bytes of response bodies unread');
   });
 });

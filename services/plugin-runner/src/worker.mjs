@@ -183,8 +183,13 @@ function memoryBytes() {
 
 /** @type {Record<string, (...args: unknown[]) => unknown>} */
 let api;
+/** why the runner should retire this instance after the call, if it should (see createImports) */
+/** @type {() => string | undefined} */
+let pressure = () => undefined;
 try {
-  const { imports } = createImports(host);
+  const created = createImports(host);
+  const { imports } = created;
+  pressure = created.pressure;
   const component = await import(data.componentUrl);
   /** @type {Record<string, WebAssembly.Module>} */
   const modules = data.modules ?? (await fromRunner('modules')).modules;
@@ -272,6 +277,8 @@ port.on('message', (/** @type {any} */ msg) => {
   reply.memoryBytes = memoryBytes();
   // the most handles any of the glue's tables has held (kept there by the runner's patch of the glue)
   reply.handleSlots = /** @type {any} */ (globalThis).__awasmHandleSlots ?? 0;
+  const retire = pressure();
+  if (retire) reply.retire = retire;
   try {
     port.postMessage(reply);
   } catch (err) {

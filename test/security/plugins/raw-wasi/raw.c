@@ -10,6 +10,7 @@
 //   leak-handles     creates <cursor> fields resources, keeps them, and answers
 //   fields-flood     appends to one fields resource without end
 //   hoard            GETs the URL again and again, keeping every response body unread
+//   leave-unread     GETs http://raw.awasm.test/big <cursor> times, keeps the bodies unread, and answers
 //   body-hoard       fills request body after request body and never sends them
 //   poll-list        polls a list of <cursor> pollables (one pollable, borrowed over and over)
 //   fields-list      builds a fields resource from a list of <cursor> entries
@@ -160,6 +161,16 @@ bool exports_awasm_source_source_api_search(source_string_t *query,
       wasi_http_types_own_input_stream_t stream;
       open_body(maybe_cursor, &response, &body, &stream);
     }
+  } else if (is(query, "leave-unread")) {
+    size_t n = count_of(maybe_cursor);
+    source_string_t url = {(uint8_t *)"http://raw.awasm.test/big", 25};
+    for (size_t i = 0; i < n; i++) {
+      wasi_http_types_own_incoming_response_t response;
+      wasi_http_types_own_incoming_body_t body;
+      wasi_http_types_own_input_stream_t stream;
+      open_body(&url, &response, &body, &stream);
+    }
+    answer(ret, "left unread");
   } else if (is(query, "body-hoard")) {
     static uint8_t filler[65536];
     for (;;) {
