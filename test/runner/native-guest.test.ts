@@ -28,6 +28,7 @@ beforeAll(async () => {
   cacheDir = await mkdtemp(join(tmpdir(), 'awasm-native-guest-'));
   server = http.createServer((req, res) => {
     seen.push({ url: req.url ?? '', host: req.headers.host });
+    if (req.url?.startsWith('/hang/')) return; // never answers
     const m = /^(?:\/bad)?\/item\/(\d+)$/.exec(req.url ?? '');
     if (!m) {
       res.statusCode = 404;
@@ -50,8 +51,8 @@ afterAll(async () => {
   await rm(cacheDir, { recursive: true, force: true });
 });
 
-function newPool(): RunnerPool {
-  const pool = new RunnerPool({ cacheDir, connectTo: { [`${HOST}:80`]: `127.0.0.1:${port}` } });
+function newPool(options: { spinWaitMicros?: number } = {}): RunnerPool {
+  const pool = new RunnerPool({ cacheDir, connectTo: { [`${HOST}:80`]: `127.0.0.1:${port}` }, ...options });
   pools.push(pool);
   return pool;
 }
@@ -117,6 +118,33 @@ describe('a C guest (no JS engine) through the runner', () => {
     expect((err as Error).message).toContain('wasm `unreachable` instruction executed');
     expect(await count()).toBe(1);
     expect(pool.stats('native')).toMatchObject({ traps: 1, instancesStarted: 2 });
+  });
+
+  it('answers the same whether its worker sleeps or spins waiting for the host, and counts running calls', async () => {
+    const search = (pool: RunnerPool) => pool.call('native', 'search', [`http://${HOST}`, [], undefined]);
+    const pages: unknown[] = [];
+    for (const spinWaitMicros of [0, 2000]) {
+      const pool = newPool({ spinWaitMicros });
+      await pool.load(spec('native'));
+      expect(pool.callsRunning()).toBe(0);
+      const pending = search(pool);
+      expect(pool.callsRunning()).toBe(1);
+      pages.push(await pending);
+      expect(pool.callsRunning()).toBe(0);
+      // a trap and a deadline that ends the instance mid-wait count down too
+      const trap = await pool.call('native', 'getMedia', ['trap']).catch((e) => e);
+      expect((trap as PluginCallError).kind).toBe('trap');
+      expect(pool.callsRunning()).toBe(0);
+      const hung = await pool
+        .call('native', 'search', [`http://${HOST}/hang`, [], undefined], { timeoutMs: 300 })
+        .catch((e) => e);
+      expect((hung as PluginCallError).kind).toBe('deadline-exceeded');
+      expect(pool.callsRunning()).toBe(0);
+      expect(await search(pool)).toEqual(pages[0]);
+    }
+    expect(pages[1]).toEqual(pages[0]);
+    expect(() => newPool({ spinWaitMicros: -1 })).toThrow(/spinWaitMicros must be a whole number from 0 to 2000/);
+    expect(() => newPool({ spinWaitMicros: 2001 })).toThrow(/spinWaitMicros/);
   });
 
   it('loads again from the on-disk cache in a new runner', async () => {

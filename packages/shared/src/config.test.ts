@@ -32,6 +32,7 @@ describe('loadConfig', () => {
         'idle_timeout_ms = 10000',
         'max_table_entries = 50000',
         'spare_workers = 0',
+        'spin_wait_us = 0',
         'breaker_failure_threshold = 3',
         'breaker_open_ms = 1000',
         'breaker_max_open_ms = 60000',
@@ -45,11 +46,17 @@ describe('loadConfig', () => {
       idleTimeoutMs: 10_000,
       maxTableEntries: 50_000,
       spareWorkers: 0,
+      spinWaitMicros: 0,
       circuitBreaker: { failureThreshold: 3, openMs: 1000, maxOpenMs: 60_000 },
     });
     const config = loadConfig({
       file,
-      env: { AWASM_RUNNER_MAX_INSTANCES: '32', AWASM_RUNNER_SPARE_WORKERS: '2', AWASM_RUNNER_BREAKER_OPEN_MS: '5000' },
+      env: {
+        AWASM_RUNNER_MAX_INSTANCES: '32',
+        AWASM_RUNNER_SPARE_WORKERS: '2',
+        AWASM_RUNNER_SPIN_WAIT_US: '500',
+        AWASM_RUNNER_BREAKER_OPEN_MS: '5000',
+      },
     });
     const overridden = loadConfig({ file, env: {}, overrides: { runner: { circuitBreaker: { openMs: 7 } } } });
     expect(overridden.runner.circuitBreaker).toEqual({ failureThreshold: 3, openMs: 7, maxOpenMs: 60_000 });
@@ -57,6 +64,7 @@ describe('loadConfig', () => {
       instancesPerSource: 2,
       maxInstances: 32,
       spareWorkers: 2,
+      spinWaitMicros: 500,
       circuitBreaker: { failureThreshold: 3, openMs: 5000, maxOpenMs: 60_000 },
     });
   });
@@ -133,6 +141,7 @@ describe('loadConfig', () => {
     ['runner setting too large', { file: '[runner]\nbreaker_open_ms = 2147483648' }, 'runner.breaker_open_ms'],
     ['too many spare workers', { file: '[runner]\nspare_workers = 17' }, 'runner.spare_workers'],
     ['negative spare workers', { file: '[runner]\nspare_workers = -1' }, 'runner.spare_workers'],
+    ['too long a spin wait', { file: '[runner]\nspin_wait_us = 2001' }, 'runner.spin_wait_us'],
     ['runner subtable', { file: '[runner.breaker]\nopen_ms = 1' }, 'runner.breaker'],
     ['bad env runner setting', { env: { AWASM_RUNNER_MAX_INSTANCES: 'lots' } }, 'AWASM_RUNNER_MAX_INSTANCES'],
     [

@@ -48,6 +48,7 @@ export interface RunnerConfig {
   idleTimeoutMs?: number;
   maxTableEntries?: number;
   spareWorkers?: number;
+  spinWaitMicros?: number;
   circuitBreaker?: { failureThreshold?: number; openMs?: number; maxOpenMs?: number };
 }
 
@@ -163,7 +164,7 @@ type BreakerSetting = keyof NonNullable<RunnerConfig['circuitBreaker']>;
 
 /**
  * Keys of the `[runner]` table (AWASM_RUNNER_<KEY> in the environment), what they set and their
- * bounds (the runner's own: at least 1; spare workers 0 to 16).
+ * bounds (the runner's own: at least 1; spare workers 0 to 16; spin wait 0 to 2000 µs).
  */
 const RUNNER_KEYS = new Map<
   string,
@@ -175,6 +176,7 @@ const RUNNER_KEYS = new Map<
   ['idle_timeout_ms', { pool: 'idleTimeoutMs', min: 1, max: MAX_RUNNER_VALUE }],
   ['max_table_entries', { pool: 'maxTableEntries', min: 1, max: MAX_RUNNER_VALUE }],
   ['spare_workers', { pool: 'spareWorkers', min: 0, max: 16 }],
+  ['spin_wait_us', { pool: 'spinWaitMicros', min: 0, max: 2000 }],
   ['breaker_failure_threshold', { breaker: 'failureThreshold', min: 1, max: MAX_RUNNER_VALUE }],
   ['breaker_open_ms', { breaker: 'openMs', min: 1, max: MAX_RUNNER_VALUE }],
   ['breaker_max_open_ms', { breaker: 'maxOpenMs', min: 1, max: MAX_RUNNER_VALUE }],

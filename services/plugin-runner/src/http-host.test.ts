@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostAllowlist, isTargetProblem, MAX_PATH_LENGTH, parseRequestTarget } from './allowlist.js';
+import { ChannelReader, channelBuffer, MAILBOX_BYTES } from './http-channel.mjs';
 import {
   checkedPath,
   type HttpEvent,
@@ -38,6 +39,7 @@ beforeAll(async () => {
       const url = req.url ?? '/';
       if (url === '/redirect') res.writeHead(301, { location: 'http://127.0.0.1:1/elsewhere' }).end();
       else if (url === '/big') res.end(Buffer.alloc(5000, 'b'));
+      else if (url.startsWith('/big/')) res.end(Buffer.alloc(Number(url.slice(5)), 'b'));
       else if (url === '/declared-big') {
         res.writeHead(200, { 'content-length': '999999' });
         res.write('partial');
@@ -333,24 +335,76 @@ describe('SourceHttp', () => {
     h.close();
   });
 
-  it('serves a worker port: events are posted in batches and the signal word is bumped for each', async () => {
+  it('serves a worker port: without a mailbox, events are posted in numbered batches and the signal word is bumped for each', async () => {
     const h = new SourceHttp(policy());
     const { port1, port2 } = new MessageChannel();
     const signal = new Int32Array(new SharedArrayBuffer(4));
     const detach = h.attach(port1, signal, () => Date.now() + 5000);
     port2.postMessage(message('up.test', '/via-port'));
     const events: HttpEvent[] = [];
-    let batches = 0;
+    const seqs: number[] = [];
     for (let i = 0; i < 500 && !events.some((e) => e.type === 'end'); i++) {
       await new Promise((r) => setTimeout(r, 10));
       for (let m = receiveMessageOnPort(port2); m; m = receiveMessageOnPort(port2)) {
-        events.push(...(m.message as HttpEvent[]));
-        batches++;
+        const batch = m.message as { seq: number; events: HttpEvent[] };
+        events.push(...batch.events);
+        seqs.push(batch.seq);
       }
     }
     expect(events.map((e) => e.type)).toEqual(['head', 'chunk', 'end']);
-    expect(batches).toBeGreaterThanOrEqual(1);
-    expect(Atomics.load(signal, 0)).toBe(batches);
+    expect(seqs).toEqual(seqs.map((_, i) => i));
+    expect(Atomics.load(signal, 0)).toBe(seqs.length);
+    detach();
+    port2.close();
+    h.close();
+  });
+
+  it('serves a worker port with a mailbox: a batch goes there when it is empty, else by the port, and they are taken in order', async () => {
+    const h = new SourceHttp(policy({ maxResponseBytes: 4 * MAILBOX_BYTES }));
+    const { port1, port2 } = new MessageChannel();
+    const buffer = channelBuffer();
+    const signal = new Int32Array(buffer);
+    const reader = new ChannelReader(buffer);
+    const detach = h.attach(port1, signal, () => Date.now() + 5000);
+    // one small response, then one whose body comes in several reads while the mailbox is still full
+    port2.postMessage(message('up.test', '/via-port'));
+    port2.postMessage(message('up.test', `/big/${MAILBOX_BYTES + 1000}`));
+    const events: HttpEvent[] = [];
+    let boxed = 0;
+    let posted = 0;
+    const early = new Map<number, HttpEvent[]>();
+    let seq = 0;
+    for (let i = 0; i < 500 && events.filter((e) => e.type === 'end').length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      for (;;) {
+        const fromBox = early.get(seq) ?? reader.take(seq);
+        if (fromBox) {
+          if (!early.delete(seq)) boxed++;
+          events.push(...(fromBox as HttpEvent[]));
+          seq++;
+          continue;
+        }
+        const m = receiveMessageOnPort(port2);
+        if (!m) break;
+        const batch = m.message as { seq: number; events: HttpEvent[] };
+        posted++;
+        early.set(batch.seq, batch.events);
+      }
+    }
+    const ids = [...new Set(events.map((e) => e.id))];
+    expect(ids).toHaveLength(2);
+    const small = events.filter((e) => e.id === ids[0]);
+    expect(small.map((e) => e.type)).toEqual(['head', 'chunk', 'end']);
+    const head = small[0] as Extract<HttpEvent, { type: 'head' }>;
+    expect(head.status).toBe(200);
+    expect(head.headers.some(([name]) => name.toLowerCase() === 'content-length')).toBe(true);
+    const bigBytes = events
+      .filter((e): e is Extract<HttpEvent, { type: 'chunk' }> => e.id === ids[1] && e.type === 'chunk')
+      .reduce((n, e) => n + e.data.length, 0);
+    expect(bigBytes).toBe(MAILBOX_BYTES + 1000);
+    expect(boxed).toBeGreaterThanOrEqual(1);
+    expect(posted).toBeGreaterThanOrEqual(1);
+    expect(Atomics.load(signal, 0)).toBe(seq);
     detach();
     port2.close();
     h.close();

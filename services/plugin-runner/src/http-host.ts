@@ -12,6 +12,7 @@ import {
   type RequestTarget,
 } from './allowlist.js';
 import { HostScheduler, type SourceScheduler } from './host-scheduler.js';
+import { ChannelWriter } from './http-channel.mjs';
 import type { Logger } from './logger.js';
 
 /** A wasi:http error-code variant as jco passes it. */
@@ -236,9 +237,10 @@ export class SourceHttp {
   }
 
   /**
-   * Serves one worker's wasi:http port: requests come in as messages, events go back on the port
-   * as arrays (one per turn of the event loop), each followed by a bump of the signal word (the
-   * worker blocks on it with Atomics.wait).
+   * Serves one worker's wasi:http port: requests come in as messages; the events of each turn of
+   * the event loop go back as one numbered batch, in the mailbox of `signal`'s buffer when it has
+   * one and the batch fits (http-channel.mjs), else on the port as `{ seq, events }`, each followed
+   * by a bump of the signal word (the worker blocks on it with Atomics.wait).
    * Returns a function that detaches, aborting whatever is still in flight.
    */
   attach(
@@ -251,23 +253,30 @@ export class SourceHttp {
     // a rate-limit wait ends early only when the worker goes away (a dropped request is let go after it)
     const detached = new AbortController();
     let closed = false;
-    // Events of one turn of the event loop (typically a response's head, body and end) go to the
-    // worker as one message with one wake-up; body chunks are transferred, not copied again.
+    const channel = new ChannelWriter(signal);
+    let nextSeq = 0;
     let batch: HttpEvent[] | undefined;
-    let transfer: ArrayBuffer[] = [];
     const flush = () => {
       const events = batch;
-      const buffers = transfer;
       batch = undefined;
-      transfer = [];
       if (closed || !events) return;
-      port.postMessage(events, buffers);
-      Atomics.add(signal, 0, 1);
-      Atomics.notify(signal, 0);
+      const seq = nextSeq++;
+      if (!channel.tryPut(seq, events)) {
+        // body chunks are views of Node's read buffers: copied once, and the copies transferred
+        const transfer: ArrayBuffer[] = [];
+        for (let i = 0; i < events.length; i++) {
+          const e = events[i] as HttpEvent;
+          if (e.type !== 'chunk') continue;
+          const data = new Uint8Array(e.data);
+          transfer.push(data.buffer);
+          events[i] = { id: e.id, type: 'chunk', data };
+        }
+        port.postMessage({ seq, events }, transfer);
+      }
+      channel.wake();
     };
     const emit = (event: HttpEvent) => {
       if (closed) return;
-      if (event.type === 'chunk') transfer.push(event.data.buffer as ArrayBuffer);
       if (batch) batch.push(event);
       else {
         batch = [event];
@@ -656,7 +665,7 @@ export class SourceHttp {
             fail({ tag: 'HTTP-response-body-size', val: BigInt(received) }, `response body over ${max} bytes`);
             return;
           }
-          emit({ id, type: 'chunk', data: new Uint8Array(chunk) });
+          emit({ id, type: 'chunk', data: chunk });
         });
         res.on('end', () => finish({ id, type: 'end' }));
         res.on('error', (err) => fail(mapNodeError(err, true), err.message));

@@ -29,6 +29,7 @@ export {
   type CallObserver,
   type InstanceInfo,
   type LoadInfo,
+  MAX_SPIN_WAIT_MICROS,
   MAX_TABLES_PER_COMPONENT,
   POOL_DEFAULTS,
   type RunnerOptions,

@@ -12,7 +12,7 @@ import { checkImports, providedInterfaces, REQUIRED_EXPORT } from './import-poli
 import { type BudgetClient, InstanceBudget } from './instance-budget.js';
 import { type Logger, silentLogger } from './logger.js';
 import { argumentProblem, normaliseArgs, type SourceOp } from './ops.js';
-import { SourceWorker, SpareWorkers, type WorkerReply } from './source-worker.js';
+import { SourceWorker, SpareWorkers, type SpinGate, spinGate, type WorkerReply } from './source-worker.js';
 import {
   DigestMismatchError,
   HANDLES_TO_RECYCLE,
@@ -82,6 +82,14 @@ export interface RunnerOptions {
    * a load or a replacement does not wait for a thread to boot
    */
   spareWorkers?: number;
+  /**
+   * how long (µs) a plugin's worker keeps checking for an HTTP answer before it sleeps (default
+   * 200; 0: never). Waking a sleeping thread costs tens of µs per hand-off on a virtual machine,
+   * twice per request. Only while fewer calls are running than the machine has cores besides the
+   * main thread, so under load no worker spins; bounded per wait, so a slow upstream costs at most
+   * this much CPU per request.
+   */
+  spinWaitMicros?: number;
 }
 
 export const POOL_DEFAULTS = {
@@ -93,7 +101,10 @@ export const POOL_DEFAULTS = {
   // 70; V8 would let a table grow to 10,000,000 entries (~270 MB host memory)
   maxTableEntries: 100_000,
   spareWorkers: 1,
+  spinWaitMicros: 200,
 } as const;
+/** Largest RunnerOptions.spinWaitMicros. */
+export const MAX_SPIN_WAIT_MICROS = 2000;
 
 /** A settled call, as the observer (metrics) sees it. */
 export interface CallEvent {
@@ -195,6 +206,7 @@ interface PoolSettings {
   recycleAfterCalls: number;
   idleTimeoutMs: number;
   spares: SpareWorkers;
+  spin: SpinGate;
 }
 
 /**
@@ -331,6 +343,7 @@ class SourceRuntime implements BudgetClient {
           if (call) call.rateLimited = Math.max(call.rateLimited ?? 0, seconds);
         },
         logger: this.logger,
+        spin: this.pool.spin,
       },
       this.pool.spares,
     );
@@ -716,6 +729,12 @@ export class RunnerPool {
     if (!Number.isInteger(spares) || spares < 0 || spares > 16) {
       throw new Error(`RunnerOptions.spareWorkers must be a whole number from 0 to 16, got ${spares}`);
     }
+    const spinMicros = opts.spinWaitMicros ?? POOL_DEFAULTS.spinWaitMicros;
+    if (!Number.isInteger(spinMicros) || spinMicros < 0 || spinMicros > MAX_SPIN_WAIT_MICROS) {
+      throw new Error(
+        `RunnerOptions.spinWaitMicros must be a whole number from 0 to ${MAX_SPIN_WAIT_MICROS}, got ${spinMicros}`,
+      );
+    }
     this.maxTableEntries = count('maxTableEntries');
     this.cache = new TranspileCache(opts.cacheDir);
     this.logger = opts.logger ?? silentLogger;
@@ -727,6 +746,7 @@ export class RunnerPool {
       recycleAfterCalls: count('recycleAfterCalls'),
       idleTimeoutMs: count('idleTimeoutMs'),
       spares: new SpareWorkers(spares),
+      spin: spinGate(spinMicros),
     };
   }
 
@@ -975,6 +995,11 @@ export class RunnerPool {
   budgetStats(): { max: number; inUse: number; waiting: number; evictions: number; handovers: number } {
     const b = this.budget;
     return { max: b.max, inUse: b.inUse, waiting: b.waitingCount, evictions: b.evictions, handovers: b.handovers };
+  }
+
+  /** Calls running in instances now, all sources together (what decides whether a worker may spin). */
+  callsRunning(): number {
+    return Atomics.load(new Int32Array(this.poolSettings.spin.running), 0);
   }
 
   /** Booted workers waiting for the next instance start (see RunnerOptions.spareWorkers). */

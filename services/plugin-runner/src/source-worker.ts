@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
+import { channelBuffer } from './http-channel.mjs';
 import type { SourceHttp } from './http-host.js';
 import type { Logger } from './logger.js';
 
@@ -48,6 +50,23 @@ export interface WorkerSetup {
   /** the host refused a request of the call in progress for want of a rate-limit slot */
   onRateLimited?: (retryAfterSeconds: number) => void;
   logger: Logger;
+  /** when the worker may spin waiting for an HTTP answer (see spinGate) */
+  spin: SpinGate;
+}
+
+/**
+ * Shared by the runner and all its workers: calls running now (word 0), counted by SourceWorker.run.
+ * A worker waiting for an HTTP answer spins up to `micros` first while at most `slots` calls run
+ * (the cores besides the main thread), so spinning never takes a core another call needs.
+ */
+export interface SpinGate {
+  running: SharedArrayBuffer;
+  micros: number;
+  slots: number;
+}
+
+export function spinGate(micros: number): SpinGate {
+  return { running: new SharedArrayBuffer(4), micros, slots: Math.max(0, availableParallelism() - 1) };
 }
 
 const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
@@ -179,7 +198,8 @@ export class SourceWorker {
     spares?: SpareWorkers,
   ) {
     const { port1, port2 } = new MessageChannel();
-    const signal = new SharedArrayBuffer(4);
+    // the signal word the worker blocks on, and the mailbox for response events
+    const signal = channelBuffer();
     let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
     this.ready = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
@@ -197,6 +217,7 @@ export class SourceWorker {
           httpPort: port2,
           maxRequestBodyBytes: setup.maxRequestBodyBytes,
           outputBytesPerCall: OUTPUT_BYTES_PER_CALL,
+          spin: setup.spin,
         },
       },
       [port2],
@@ -295,8 +316,17 @@ export class SourceWorker {
       return Promise.resolve({ ok: false, dropped: 0, error: { kind: 'trap', message: this.deathReason } });
     if (this.pending) throw new Error('a call is already running on this instance');
     const id = this.nextId++;
+    const running = new Int32Array(this.setup.spin.running);
     return new Promise<WorkerReply>((resolve) => {
-      this.pending = { id, resolve };
+      Atomics.add(running, 0, 1);
+      // settled once: by the reply, or by the worker's death
+      this.pending = {
+        id,
+        resolve: (reply) => {
+          Atomics.sub(running, 0, 1);
+          resolve(reply);
+        },
+      };
       this.worker.postMessage({ type: 'call', id, op, args });
     });
   }
