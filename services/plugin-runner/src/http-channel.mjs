@@ -120,12 +120,12 @@ export class ChannelWriter {
 /** The worker's side: takes batch number `seq` out of the mailbox, copying everything out. */
 export class ChannelReader {
   /** @type {Int32Array} */ #words;
-  /** @type {Buffer} */ #bytes;
+  /** @type {Buffer | undefined} */ #bytes;
 
-  /** @param {SharedArrayBuffer} sab */
+  /** @param {SharedArrayBuffer} sab a bare signal word (no mailbox) or a channelBuffer() */
   constructor(sab) {
-    this.#words = new Int32Array(sab, 0, 4);
-    this.#bytes = Buffer.from(sab, HEADER_BYTES, Math.max(0, sab.byteLength - HEADER_BYTES));
+    this.#words = new Int32Array(sab, 0, Math.min(4, sab.byteLength >> 2));
+    this.#bytes = sab.byteLength > HEADER_BYTES ? Buffer.from(sab, HEADER_BYTES) : undefined;
   }
 
   /** @returns {Int32Array} the signal word (index 0) */
@@ -139,8 +139,8 @@ export class ChannelReader {
    * @returns {ChannelEvent[] | undefined}
    */
   take(seq) {
-    if (Atomics.load(this.#words, FULL) !== 1 || this.#words[SEQ] !== seq) return undefined;
     const bytes = this.#bytes;
+    if (!bytes || Atomics.load(this.#words, FULL) !== 1 || this.#words[SEQ] !== seq) return undefined;
     const end = /** @type {number} */ (this.#words[LENGTH]);
     /** @type {ChannelEvent[]} */
     const events = [];

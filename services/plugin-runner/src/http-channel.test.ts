@@ -60,6 +60,7 @@ describe('http channel mailbox', () => {
     const words = new Int32Array(new SharedArrayBuffer(4));
     const writer = new ChannelWriter(words);
     expect(writer.tryPut(0, [{ id: 1, type: 'end' }])).toBe(false);
+    expect(new ChannelReader(words.buffer as SharedArrayBuffer).take(0)).toBeUndefined();
     writer.wake();
     writer.wake();
     expect(Atomics.load(words, 0)).toBe(2);
