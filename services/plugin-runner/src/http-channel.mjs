@@ -7,7 +7,8 @@
  * numbered in order. A batch that fits goes into the mailbox when the worker has emptied it; any
  * other (too big, an error event, or the mailbox still full) goes by the message port. The worker
  * takes batches strictly in number order from either. The mailbox saves a structured clone on
- * both sides and a message-port wake-up per response, most of a small GET's hand-off work.
+ * both sides and the port's signal to the worker's event loop per response (a few per cent of a
+ * loopback GET through the runner; the thread wake-ups themselves are the larger part).
  *
  * Layout (Int32 words, then bytes): [0] signal word, bumped after every batch; [1] 1 while the
  * mailbox holds a batch; [2] that batch's number; [3] its length in bytes; then the batch.
