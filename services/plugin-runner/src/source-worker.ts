@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
+import { usableCores } from './cpu-quota.js';
 import { channelBuffer } from './http-channel.mjs';
 import type { SourceHttp } from './http-host.js';
 import type { Logger } from './logger.js';
@@ -57,7 +57,8 @@ export interface WorkerSetup {
 /**
  * Shared by the runner and all its workers: calls running now (word 0), counted by SourceWorker.run.
  * A worker waiting for an HTTP answer spins up to `micros` first while at most `slots` calls run
- * (the cores besides the main thread), so spinning never takes a core another call needs.
+ * (the cores besides the main thread, a container's CPU quota counted), so spinning never takes a
+ * core another call needs.
  */
 export interface SpinGate {
   running: SharedArrayBuffer;
@@ -66,7 +67,7 @@ export interface SpinGate {
 }
 
 export function spinGate(micros: number): SpinGate {
-  return { running: new SharedArrayBuffer(4), micros, slots: Math.max(0, availableParallelism() - 1) };
+  return { running: new SharedArrayBuffer(4), micros, slots: usableCores() - 1 };
 }
 
 const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
