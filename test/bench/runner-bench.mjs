@@ -29,7 +29,7 @@ const HOST = 'bench.awasm.test';
 const quick = process.argv.includes('--quick');
 
 /**
- * Sample counts and durations; the whole run stays well under two minutes. The I/O warm-up is a few
+ * Sample counts and durations; the whole run takes about two and a half minutes. The I/O warm-up is a few
  * hundred calls because V8 keeps tiering up the glue and the guest's hot wasm functions over the
  * first hundreds of calls of an instance: "warm" is the steady state a serving instance is in.
  */
