@@ -16,6 +16,7 @@
  */
 
 import { Buffer } from 'node:buffer';
+import { receiveMessageOnPort } from 'node:worker_threads';
 
 const SIGNAL = 0;
 const FULL = 1;
@@ -188,4 +189,54 @@ function copy(bytes, at, length) {
   const out = new Uint8Array(length);
   out.set(bytes.subarray(at, at + length));
   return out;
+}
+
+/**
+ * The worker's side of a whole channel: batches in the host's order, from the mailbox or the port
+ * (where the host posts `{ seq, events }`), each exactly once.
+ */
+export class BatchReader {
+  /** @type {ChannelReader} */ #mailbox;
+  /** @type {import('node:worker_threads').MessagePort} */ #port;
+  #next = 0;
+  /** batches that came by the port ahead of the one in the mailbox, by number */
+  /** @type {Map<number, ChannelEvent[]>} */ #early = new Map();
+  /** batches handed out, by the way they came */
+  taken = { mailbox: 0, port: 0 };
+
+  /** @param {SharedArrayBuffer} sab @param {import('node:worker_threads').MessagePort} port */
+  constructor(sab, port) {
+    this.#mailbox = new ChannelReader(sab);
+    this.#port = port;
+  }
+
+  /** @returns {Int32Array} the signal word (index 0) */
+  get words() {
+    return this.#mailbox.words;
+  }
+
+  /**
+   * The next batch, or undefined if it has not come yet.
+   * @returns {ChannelEvent[] | undefined}
+   */
+  next() {
+    for (;;) {
+      const posted = this.#early.get(this.#next);
+      if (posted) {
+        this.#early.delete(this.#next++);
+        this.taken.port++;
+        return posted;
+      }
+      const boxed = this.#mailbox.take(this.#next);
+      if (boxed) {
+        this.#next++;
+        this.taken.mailbox++;
+        return boxed;
+      }
+      const message = receiveMessageOnPort(this.#port)?.message;
+      if (message === undefined) return undefined;
+      // this batch or a later one: a batch before it is in the mailbox (the host put it there first)
+      this.#early.set(message.seq, message.events);
+    }
+  }
 }

@@ -193,11 +193,14 @@ export class SourceWorker {
   private pending: { id: number; resolve: (r: WorkerReply) => void } | undefined;
   private nextId = 1;
   private deathReason = 'the instance stopped';
+  /** calls running in the runner (SpinGate.running), counted up and down by run() */
+  private readonly running: Int32Array;
 
   constructor(
     private readonly setup: WorkerSetup,
     spares?: SpareWorkers,
   ) {
+    this.running = new Int32Array(setup.spin.running);
     const { port1, port2 } = new MessageChannel();
     // the signal word the worker blocks on, and the mailbox for response events
     const signal = channelBuffer();
@@ -317,7 +320,7 @@ export class SourceWorker {
       return Promise.resolve({ ok: false, dropped: 0, error: { kind: 'trap', message: this.deathReason } });
     if (this.pending) throw new Error('a call is already running on this instance');
     const id = this.nextId++;
-    const running = new Int32Array(this.setup.spin.running);
+    const running = this.running;
     return new Promise<WorkerReply>((resolve) => {
       Atomics.add(running, 0, 1);
       // settled once: by the reply, or by the worker's death

@@ -13,8 +13,8 @@
  *                   | { type: 'output', stream, text } | { type: 'log', level, message }
  */
 
-import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
-import { ChannelReader } from './http-channel.mjs';
+import { parentPort } from 'node:worker_threads';
+import { BatchReader } from './http-channel.mjs';
 import { createImports } from './wasi-imports.mjs';
 
 /** Longest single log message forwarded; the rest is cut. */
@@ -82,12 +82,12 @@ const waitingForSetup = fromRunner('setup');
 // booted: the runner counts this thread as a ready spare from now on
 port.postMessage({ type: 'idle' });
 const data = (await waitingForSetup).setup;
-const channel = new ChannelReader(data.signal);
-const signal = channel.words;
+const httpPort = /** @type {import('node:worker_threads').MessagePort} */ (data.httpPort);
+const batches = new BatchReader(data.signal, httpPort);
+const signal = batches.words;
 /** @type {{ running: SharedArrayBuffer, micros: number, slots: number }} */
 const spin = data.spin;
 const running = new Int32Array(spin.running);
-const httpPort = /** @type {import('node:worker_threads').MessagePort} */ (data.httpPort);
 settings = data.settings;
 
 /** Output budget of the current call: bytes of stdout, stderr and log forwarded, and dropped. */
@@ -114,36 +114,6 @@ let inbox = [];
 let inboxAt = 0;
 /** The signal word's value when the port and the mailbox were last found empty. */
 let drainedAt = Atomics.load(signal, 0) - 1;
-/** The number of the next batch of events the host sends (see http-channel.mjs). */
-let nextSeq = 0;
-/** Batches that came by the port ahead of the one in the mailbox, by number. */
-/** @type {Map<number, HttpEvent[]>} */
-const early = new Map();
-
-/**
- * The next batch of events in the host's order, from the mailbox or the port; undefined if none came.
- * @returns {HttpEvent[] | undefined}
- */
-function nextBatch() {
-  for (;;) {
-    const waiting = early.get(nextSeq);
-    if (waiting) {
-      early.delete(nextSeq);
-      nextSeq++;
-      return waiting;
-    }
-    const boxed = channel.take(nextSeq);
-    if (boxed) {
-      nextSeq++;
-      return boxed;
-    }
-    const message = receiveMessageOnPort(httpPort)?.message;
-    if (message === undefined) return undefined;
-    // a later batch: the one before it is in the mailbox (the host put it there first)
-    early.set(message.seq, message.events);
-  }
-}
-
 /** @type {import('./wasi-imports.mjs').WasiHost} */
 const host = {
   getSetting: (key) => (Object.hasOwn(settings, key) ? settings[key] : undefined),
@@ -177,7 +147,7 @@ const host = {
     // the guest polls often, and asking the port itself is the costly part of a poll that finds nothing
     const word = Atomics.load(signal, 0);
     if (word === drainedAt) return undefined;
-    const batch = nextBatch();
+    const batch = batches.next();
     if (batch === undefined) {
       drainedAt = word;
       return undefined;
