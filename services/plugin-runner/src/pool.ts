@@ -12,9 +12,18 @@ import { checkImports, providedInterfaces, REQUIRED_EXPORT } from './import-poli
 import { type BudgetClient, InstanceBudget } from './instance-budget.js';
 import { type Logger, silentLogger } from './logger.js';
 import { argumentProblem, normaliseArgs, type SourceOp } from './ops.js';
-import { SourceWorker, SpareWorkers, type SpinGate, spinGate, type WorkerReply } from './source-worker.js';
+import {
+  type CoreModules,
+  type EngineCoreModule,
+  SourceWorker,
+  SpareWorkers,
+  type SpinGate,
+  spinGate,
+  type WorkerReply,
+} from './source-worker.js';
 import {
   DigestMismatchError,
+  EngineDamagedError,
   HANDLES_TO_RECYCLE,
   SHA256_HEX,
   TranspileCache,
@@ -24,6 +33,7 @@ import {
   capLimits,
   componentImportNames,
   MemoryLimitError,
+  memoryLimitMessage,
   pagesForMiB,
   TableLimitError,
   WasmFormatError,
@@ -159,9 +169,21 @@ export interface LoadInfo {
 }
 
 interface CompiledComponent {
-  modules: Record<string, WebAssembly.Module>;
+  modules: CoreModules;
   users: number;
+  /** digests of the shared engines its split modules use (see RunnerPool.engines) */
+  engines: string[];
 }
+
+/** A shared engine compiled once for every source whose split core module uses it. */
+interface CompiledEngine {
+  module: WebAssembly.Module;
+  /** tables it defines */
+  tables: number;
+}
+
+/** Why a core module is refused, without the source's name (an engine is shared by sources). */
+class ModuleRefusal extends Error {}
 
 interface PendingCall {
   op: SourceOp;
@@ -229,7 +251,7 @@ class SourceRuntime implements BudgetClient {
   constructor(
     readonly spec: SourceSpec,
     private readonly entry: TranspiledComponent,
-    private modules: Record<string, WebAssembly.Module> | Promise<Record<string, WebAssembly.Module>>,
+    private modules: CoreModules | Promise<CoreModules>,
     readonly http: SourceHttp,
     private settings: Record<string, string>,
     private readonly logger: Logger,
@@ -675,6 +697,19 @@ type ComponentCensus = Map<string, { memories: number; tables: number }>;
 /** Core modules up to this size are compiled on the calling thread, at once. */
 const SYNC_COMPILE_MAX = 256 * 1024;
 
+function compileCapped(capped: Uint8Array): Promise<WebAssembly.Module> {
+  // a small module compiles in well under a millisecond here, where V8's background compile of it
+  // waited 10-15 ms for a thread while a worker was booting
+  if (capped.length <= SYNC_COMPILE_MAX) {
+    try {
+      return Promise.resolve(new WebAssembly.Module(capped));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  return WebAssembly.compile(capped);
+}
+
 /**
  * Refuses a component whose core modules define more than one memory (memory_mb caps each memory,
  * so a second one would double what an instance may take) or more than MAX_TABLES_PER_COMPONENT
@@ -705,6 +740,8 @@ function checkCensus(id: string, census: ComponentCensus): void {
 export class RunnerPool {
   private readonly sources = new Map<string, SourceRuntime>();
   private readonly compiled = new Map<string, Promise<CompiledComponent>>();
+  /** shared engines by digest, and how many compiled components use each */
+  private readonly engines = new Map<string, { compiled: Promise<CompiledEngine>; users: number }>();
   private readonly cache: TranspileCache;
   private readonly logger: Logger;
   private readonly connectTo: ReturnType<typeof parseConnectTo>;
@@ -755,6 +792,18 @@ export class RunnerPool {
    * instance. Loading an id that is already loaded replaces it once the new one is ready.
    */
   async load(spec: SourceSpec): Promise<void> {
+    try {
+      return await this.loadOnce(spec);
+    } catch (err) {
+      if (!(err instanceof PluginLoadError && err.cause instanceof EngineDamagedError)) throw err;
+      // a damaged shared engine was removed: transpiling the component again writes it anew
+      this.logger.warn({ source: spec.id, err: err.message }, 'cached engine damaged; transpiling again');
+      await this.cache.forget(spec.digest);
+      return this.loadOnce(spec);
+    }
+  }
+
+  private async loadOnce(spec: SourceSpec): Promise<void> {
     if (this.closed) throw new PluginLoadError(String(spec?.id), 'the runner is closed');
     checkSpec(spec);
     const t0 = performance.now();
@@ -811,16 +860,20 @@ export class RunnerPool {
 
     let compiled = this.compiled.get(key);
     if (!compiled) {
-      compiled = (
-        prepared
-          ? Promise.resolve({ modules: Object.fromEntries(prepared), users: 0 })
-          : this.compile(id, entry, spec.limits.memoryMb, census)
-      ).then((c) => {
+      const split = this.splitModules(id, entry, spec.limits.memoryMb, census);
+      compiled = Promise.all([
+        prepared ? Promise.resolve(Object.fromEntries(prepared)) : this.compile(id, entry, spec.limits.memoryMb, census),
+        split,
+      ]).then(([whole, engines]) => {
         checkCensus(id, census);
-        return c;
+        return { modules: { ...whole, ...engines.modules }, users: 0, engines: engines.digests };
+      });
+      // the engines taken are given back when the component fails to compile or its last user goes
+      compiled.catch(() => {
+        this.compiled.delete(key);
+        void split.then((e) => e.digests.forEach((d) => this.dropEngine(d)), () => {});
       });
       this.compiled.set(key, compiled);
-      compiled.catch(() => this.compiled.delete(key));
     }
     const http = new SourceHttp({
       sourceId: id,
@@ -892,12 +945,12 @@ export class RunnerPool {
     entry: TranspiledComponent,
     memoryMb: number,
     census: ComponentCensus,
-  ): Promise<CompiledComponent> {
+  ): Promise<Record<string, WebAssembly.Module>> {
     const modules: Record<string, WebAssembly.Module> = {};
     for (const [name, bytes] of entry.coreModules) {
       modules[name] = await this.compileModule(id, name, bytes, memoryMb, census);
     }
-    return { modules, users: 0 };
+    return modules;
   }
 
   /** Caps the module's memories and tables, then compiles it; what it defines goes in `census`. */
@@ -908,36 +961,126 @@ export class RunnerPool {
     memoryMb: number,
     census: ComponentCensus,
   ): Promise<WebAssembly.Module> {
-    let capped: Uint8Array;
     try {
-      const result = capLimits(bytes, { maxMemoryPages: pagesForMiB(memoryMb), maxTableEntries: this.maxTableEntries });
-      capped = result.bytes;
-      census.set(name, {
-        memories: result.memories.filter((m) => m.importedFrom === undefined).length,
-        tables: result.tables.filter((t) => t.importedFrom === undefined).length,
+      const { capped, defines } = this.capModule(name, bytes, memoryMb);
+      census.set(name, defines);
+      return compileCapped(capped);
+    } catch (err) {
+      if (err instanceof ModuleRefusal) return Promise.reject(new PluginLoadError(id, err.message));
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * A core module with its memories (unless `memoryMb` is undefined) and tables capped, and what it
+   * defines. Throws a ModuleRefusal saying why a module is refused.
+   */
+  private capModule(
+    name: string,
+    bytes: Uint8Array,
+    memoryMb: number | undefined,
+  ): { capped: Uint8Array; defines: { memories: number; tables: number } } {
+    try {
+      const result = capLimits(bytes, {
+        ...(memoryMb !== undefined ? { maxMemoryPages: pagesForMiB(memoryMb) } : {}),
+        maxTableEntries: this.maxTableEntries,
       });
+      return {
+        capped: result.bytes,
+        defines: {
+          memories: result.memories.filter((m) => m.importedFrom === undefined).length,
+          tables: result.tables.filter((t) => t.importedFrom === undefined).length,
+        },
+      };
     } catch (err) {
       if (err instanceof MemoryLimitError) {
-        throw new PluginLoadError(id, `refused: ${name}: ${err.message} (limits.memoryMb is ${memoryMb})`);
+        throw new ModuleRefusal(`refused: ${name}: ${err.message} (limits.memoryMb is ${memoryMb})`);
       }
       if (err instanceof TableLimitError) {
+        throw new ModuleRefusal(`refused: ${name}: ${err.message}${err.reason === 'entries' ? ' (maxTableEntries)' : ''}`);
+      }
+      throw new ModuleRefusal(`core module ${name} could not be read: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * The split core modules of a component (TranspiledComponent.splitModules) with their engines,
+   * each compiled once for all the sources that use it, and the engines' digests, taken (dropEngine
+   * gives them back). The memory the worker makes for one is capped by this source's memoryMb.
+   */
+  private async splitModules(
+    id: string,
+    entry: TranspiledComponent,
+    memoryMb: number,
+    census: ComponentCensus,
+  ): Promise<{ modules: Record<string, EngineCoreModule>; digests: string[] }> {
+    const limit = pagesForMiB(memoryMb);
+    const split = [...entry.splitModules];
+    for (const [name, s] of split) {
+      if (s.initialPages > limit) {
         throw new PluginLoadError(
           id,
-          `refused: ${name}: ${err.message}${err.reason === 'entries' ? ' (maxTableEntries)' : ''}`,
+          `refused: ${name}: ${memoryLimitMessage('memory 0', s.initialPages, limit)} (limits.memoryMb is ${memoryMb})`,
         );
       }
-      throw new PluginLoadError(id, `core module ${name} could not be read: ${(err as Error).message}`);
     }
-    // a small module compiles in well under a millisecond here, where V8's background compile of it
-    // waited 10-15 ms for a thread while a worker was booting
-    if (capped.length <= SYNC_COMPILE_MAX) {
-      try {
-        return Promise.resolve(new WebAssembly.Module(capped));
-      } catch (err) {
-        return Promise.reject(err);
+    // taken before the first await, so a failure below gives back exactly these
+    const engines = split.map(([name, s]) => this.takeEngine(name, s.engineDigest));
+    const digests = split.map(([, s]) => s.engineDigest);
+    const modules: Record<string, EngineCoreModule> = {};
+    try {
+      for (const [i, [name, s]] of split.entries()) {
+        const { module, tables } = await (engines[i] as Promise<CompiledEngine>);
+        census.set(name, { memories: 1, tables });
+        // on shared memory, so the instances of a source do not each get a copy
+        const data = new Uint8Array(new SharedArrayBuffer(s.data.length));
+        data.set(s.data);
+        modules[name] = {
+          engine: module,
+          initialPages: s.initialPages,
+          maximumPages: Math.min(s.maximumPages ?? limit, limit),
+          data,
+        };
       }
+    } catch (err) {
+      for (const d of digests) this.dropEngine(d);
+      if (err instanceof ModuleRefusal) throw new PluginLoadError(id, err.message);
+      if (err instanceof EngineDamagedError) throw new PluginLoadError(id, err.message, { cause: err });
+      throw err;
     }
-    return WebAssembly.compile(capped);
+    return { modules, digests };
+  }
+
+  /** The compiled engine `digest` (compiling it if no source uses it yet), counted as one more use. */
+  private takeEngine(name: string, digest: string): Promise<CompiledEngine> {
+    let held = this.engines.get(digest);
+    if (!held) {
+      const compiled = this.cache.engineBytes(digest).then((bytes) => {
+        // its memory is imported without a maximum: the worker makes it, capped per source
+        const { capped, defines } = this.capModule(name, bytes, undefined);
+        return compileCapped(capped).then((module) => ({ module, tables: defines.tables }));
+      });
+      const entry = { compiled, users: 0 };
+      held = entry;
+      this.engines.set(digest, entry);
+      compiled.catch(() => {
+        if (this.engines.get(digest) === entry) this.engines.delete(digest);
+      });
+    }
+    held.users++;
+    return held.compiled;
+  }
+
+  private dropEngine(digest: string): void {
+    const held = this.engines.get(digest);
+    if (!held) return;
+    held.users--;
+    if (held.users <= 0) this.engines.delete(digest);
+  }
+
+  /** Shared engines compiled in this runner (for tests and metrics). */
+  enginesCompiled(): number {
+    return this.engines.size;
   }
 
   private release(runtime: SourceRuntime, reason: string): void {
@@ -946,7 +1089,10 @@ export class RunnerPool {
     const compiled = this.compiled.get(key);
     void compiled?.then((c) => {
       c.users--;
-      if (c.users <= 0 && this.compiled.get(key) === compiled) this.compiled.delete(key);
+      if (c.users <= 0 && this.compiled.get(key) === compiled) {
+        this.compiled.delete(key);
+        for (const d of c.engines) this.dropEngine(d);
+      }
     });
   }
 

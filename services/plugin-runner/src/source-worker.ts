@@ -36,12 +36,27 @@ export type WorkerReply =
       };
     };
 
+/**
+ * A core module split into a shared engine and its own data (engine-split.ts): the worker gives the
+ * engine a memory of `initialPages` (growing to at most `maximumPages`) and writes `data` into it
+ * before the glue calls anything. `data` is on a SharedArrayBuffer, so instances do not copy it.
+ */
+export interface EngineCoreModule {
+  engine: WebAssembly.Module;
+  initialPages: number;
+  maximumPages: number;
+  data: Uint8Array;
+}
+
+/** The compiled core modules of a component by the name the glue asks for. */
+export type CoreModules = Record<string, WebAssembly.Module | EngineCoreModule>;
+
 export interface WorkerSetup {
   sourceId: string;
   generation: number;
   componentUrl: string;
   /** the compiled core modules, or a promise of them: the worker starts and loads the glue meanwhile */
-  modules: Record<string, WebAssembly.Module> | Promise<Record<string, WebAssembly.Module>>;
+  modules: CoreModules | Promise<CoreModules>;
   settings: Record<string, string>;
   maxRequestBodyBytes: number;
   http: SourceHttp;

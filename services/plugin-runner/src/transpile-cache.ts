@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '@awasm/shared';
+import { MIN_SPLIT_BYTES, splitDataSegments } from './engine-split.js';
+import { WasmFormatError } from './wasm-binary.js';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 9;
+const LAYOUT_VERSION = 10;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -173,14 +175,37 @@ export class DigestMismatchError extends Error {
   }
 }
 
+/** The cached engine file of a split core module was missing or did not match its hash (it is removed). */
+export class EngineDamagedError extends Error {
+  constructor(readonly engineDigest: string, reason: string) {
+    super(`the cached engine ${engineDigest} ${reason}`);
+    this.name = 'EngineDamagedError';
+  }
+}
+
+/**
+ * A core module kept as a shared engine plus its own data (engine-split.ts): the engine's bytes are
+ * read with `TranspileCache.engineBytes` only by a runner that has not compiled that engine yet.
+ */
+export interface SplitCoreModule {
+  /** sha256 of the engine's bytes */
+  engineDigest: string;
+  initialPages: number;
+  maximumPages?: number;
+  /** the data segments, encoded (engine-data.mjs) */
+  data: Uint8Array;
+}
+
 /** A component transpiled by jco: the JS glue on disk and the (unpatched) core modules. */
 export interface TranspiledComponent {
   digest: string;
   dir: string;
   /** file URL of the ES module that exports instantiate() */
   componentUrl: string;
-  /** core module bytes by the file name the glue asks for */
+  /** core module bytes by the file name the glue asks for (whole modules) */
   coreModules: Map<string, Uint8Array>;
+  /** the core modules kept split, by the file name the glue asks for */
+  splitModules: Map<string, SplitCoreModule>;
   /** interface names (no version) the glue reads from the import object */
   imports: string[];
   /** export names as jco lists them */
@@ -191,6 +216,8 @@ interface Meta {
   layout: number;
   digest: string;
   files: Record<string, string>;
+  /** split core modules by the name the glue asks for; their data is `<name>.data` among `files` */
+  split: Record<string, { engine: string; initialPages: number; maximumPages?: number }>;
   imports: string[];
   exports: string[];
 }
@@ -229,14 +256,54 @@ async function jcoTranspile(bytes: Uint8Array) {
 export class TranspileCache {
   private readonly inflight = new Map<string, Promise<TranspiledComponent>>();
   private readonly transpileFn: TranspileFn;
+  private readonly minSplitBytes: number;
   /** transpiles performed by this instance (cache misses) */
   transpiles = 0;
 
+  /**
+   * `splitAt`: core modules of at least this many bytes are kept as a shared engine plus their
+   * data when they can be (engine-split.ts); Infinity keeps every module whole. Entries written
+   * with another value are still read as they are.
+   */
   constructor(
     readonly dir: string,
-    options: { transpile?: TranspileFn } = {},
+    options: { transpile?: TranspileFn; splitAt?: number } = {},
   ) {
     this.transpileFn = options.transpile ?? jcoTranspile;
+    this.minSplitBytes = options.splitAt ?? MIN_SPLIT_BYTES;
+  }
+
+  enginePath(engineDigest: string): string {
+    return join(this.dir, 'engines', `${engineDigest}.wasm`);
+  }
+
+  /**
+   * The bytes of a shared engine, checked against its digest. A missing or damaged file throws
+   * EngineDamagedError and is removed, with every entry that uses it left to be rebuilt by `forget`.
+   */
+  async engineBytes(engineDigest: string): Promise<Uint8Array> {
+    if (!SHA256_HEX.test(engineDigest)) throw new EngineDamagedError(engineDigest, 'is not named by a sha256');
+    const path = this.enginePath(engineDigest);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readWhole(path);
+    } catch {
+      throw new EngineDamagedError(engineDigest, 'is missing');
+    }
+    if (sha256Hex(bytes) !== engineDigest) {
+      await rm(path, { force: true });
+      throw new EngineDamagedError(engineDigest, 'did not match its hash and was removed');
+    }
+    // its time says which engines are in use (for whoever prunes the cache)
+    const now = new Date();
+    await utimes(path, now, now).catch(() => {});
+    return bytes;
+  }
+
+  /** Removes the entry for `digest`, so the next `get` transpiles it again. */
+  async forget(digest: string): Promise<void> {
+    if (!SHA256_HEX.test(digest)) throw new Error(`digest '${digest}' is not a lowercase sha256 hex string`);
+    await rm(this.entryDir(digest), { recursive: true, force: true });
   }
 
   /**
@@ -288,6 +355,16 @@ export class TranspileCache {
     if (meta.layout !== LAYOUT_VERSION || meta.digest !== digest || !meta.files[COMPONENT_JS]) return undefined;
     const names = Object.entries(meta.files);
     if (names.some(([name]) => name.includes('/') || name.includes('\\'))) return undefined;
+    const split = Object.entries(meta.split ?? {});
+    // an entry whose engine is gone is rebuilt (the engine's hash is checked when it is read)
+    for (const [name, s] of split) {
+      if (!meta.files[`${name}.data`] || !SHA256_HEX.test(s.engine)) return undefined;
+      try {
+        statSync(this.enginePath(s.engine));
+      } catch {
+        return undefined;
+      }
+    }
     const contents = await Promise.all(names.map(([name]) => readWhole(join(dir, name)).catch(() => undefined)));
     const files = new Map<string, Uint8Array>();
     for (const [i, [name]] of names.entries()) {
@@ -316,6 +393,17 @@ export class TranspileCache {
       dir,
       componentUrl: pathToFileURL(join(dir, COMPONENT_JS)).href,
       coreModules: new Map(wasm),
+      splitModules: new Map(
+        split.map(([name, s]) => [
+          name,
+          {
+            engineDigest: s.engine,
+            initialPages: s.initialPages,
+            ...(s.maximumPages !== undefined ? { maximumPages: s.maximumPages } : {}),
+            data: files.get(`${name}.data`) as Uint8Array,
+          },
+        ]),
+      ),
       imports: meta.imports,
       exports: meta.exports,
     };
@@ -338,6 +426,21 @@ export class TranspileCache {
     if (!files[COMPONENT_JS]) throw new Error('jco produced no component.js');
 
     await mkdir(this.dir, { recursive: true });
+    const split: Meta['split'] = {};
+    for (const [name, content] of Object.entries(files)) {
+      if (!name.endsWith('.wasm') || content.length < this.minSplitBytes) continue;
+      const parts = splitModule(content);
+      if (!parts) continue;
+      const engineDigest = sha256Hex(parts.engine);
+      await this.writeEngine(engineDigest, parts.engine);
+      delete files[name];
+      files[`${name}.data`] = parts.data;
+      split[name] = {
+        engine: engineDigest,
+        initialPages: parts.initialPages,
+        ...(parts.maximumPages !== undefined ? { maximumPages: parts.maximumPages } : {}),
+      };
+    }
     const tmp = join(this.dir, `.tmp-${digest}-${process.pid}-${randomBytes(4).toString('hex')}`);
     await mkdir(tmp);
     try {
@@ -350,6 +453,7 @@ export class TranspileCache {
         layout: LAYOUT_VERSION,
         digest,
         files: hashes,
+        split,
         imports: out.imports,
         exports: out.exports.map(([name]) => name),
       };
@@ -370,5 +474,34 @@ export class TranspileCache {
     const entry = await this.read(digest);
     if (!entry) throw new Error(`transpiled entry ${digest} could not be read back`);
     return entry.entry;
+  }
+
+  /** Writes an engine under its digest (a temporary file renamed into place: readers never see half). */
+  private async writeEngine(engineDigest: string, bytes: Uint8Array): Promise<void> {
+    const dir = join(this.dir, 'engines');
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.tmp-${engineDigest}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, this.enginePath(engineDigest));
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+}
+
+/**
+ * A core module's engine and data when it can be split and the engine still validates (it does not
+ * when the code uses memory.init or data.drop, which need the data count); undefined keeps it whole.
+ */
+function splitModule(bytes: Uint8Array) {
+  try {
+    const parts = splitDataSegments(bytes);
+    if ('refused' in parts) return undefined;
+    return WebAssembly.validate(parts.engine) ? parts : undefined;
+  } catch (err) {
+    // a module this cannot read is kept whole, for the compile to report
+    if (err instanceof WasmFormatError) return undefined;
+    throw err;
   }
 }

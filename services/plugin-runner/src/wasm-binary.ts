@@ -169,7 +169,7 @@ function encodeLimits(l: MemoryLimits): Uint8Array {
   return concat(parts);
 }
 
-function skipValType(r: Reader): void {
+export function skipValType(r: Reader): void {
   const at = r.pos;
   const t = r.byte();
   // numeric, vector and abbreviated reference types are one byte
@@ -388,9 +388,7 @@ export function capLimits(bytes: Uint8Array, caps: LimitCaps): CapResult {
   let tableIndex = 0;
 
   const refuse = (info: string, min: bigint): never => {
-    throw new MemoryLimitError(
-      `${info} needs ${min} pages (${formatMiB(min)}) initially, more than the limit of ${limit} pages (${formatMiB(limit ?? 0n)})`,
-    );
+    throw new MemoryLimitError(memoryLimitMessage(info, min, limit ?? 0n));
   };
   const refuseTable = (info: string, min: bigint): never => {
     throw new TableLimitError(`${info} starts with ${min} entries, over the ${tableLimit} allowed`, 'entries');
@@ -515,6 +513,11 @@ export function capLimits(bytes: Uint8Array, caps: LimitCaps): CapResult {
     );
   }
   return { bytes: changed ? concat(out) : bytes, memories, tables, changed };
+}
+
+/** What a memory that starts over the limit is refused with. */
+export function memoryLimitMessage(info: string, min: number | bigint, limit: number | bigint): string {
+  return `${info} needs ${min} pages (${formatMiB(BigInt(min))}) initially, more than the limit of ${limit} pages (${formatMiB(BigInt(limit))})`;
 }
 
 function formatMiB(pages: bigint): string {

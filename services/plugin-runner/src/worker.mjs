@@ -14,6 +14,7 @@
  */
 
 import { parentPort } from 'node:worker_threads';
+import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './engine-data.mjs';
 import { BatchReader } from './http-channel.mjs';
 import { createImports } from './wasi-imports.mjs';
 
@@ -175,14 +176,33 @@ const host = {
 const memories = [];
 
 /**
+ * Engines handed to the glue (see EngineCoreModule in source-worker.ts), by module.
+ * @type {Map<WebAssembly.Module, { initialPages: number, maximumPages: number, data: Uint8Array }>}
+ */
+const engines = new Map();
+
+/**
  * @param {WebAssembly.Module} module
  * @param {WebAssembly.Imports} [imports]
  */
 async function instantiateCore(module, imports) {
-  const instance = await WebAssembly.instantiate(module, imports);
-  for (const value of Object.values(instance.exports)) {
-    if (value instanceof WebAssembly.Memory) memories.push(value);
+  const engine = engines.get(module);
+  if (!engine) {
+    const instance = await WebAssembly.instantiate(module, imports);
+    for (const value of Object.values(instance.exports)) {
+      if (value instanceof WebAssembly.Memory) memories.push(value);
+    }
+    return instance;
   }
+  // what instantiating the whole module did: a memory of its initial size with its data segments
+  // written in, before anything of it runs (a split module has no start function)
+  const memory = new WebAssembly.Memory({ initial: engine.initialPages, maximum: engine.maximumPages });
+  const instance = await WebAssembly.instantiate(module, {
+    ...imports,
+    [ENGINE_MEMORY_MODULE]: { [ENGINE_MEMORY_FIELD]: memory },
+  });
+  applySegments(memory.buffer, engine.data);
+  memories.push(memory);
   return instance;
 }
 
@@ -202,13 +222,15 @@ try {
   const { imports } = created;
   pressure = created.pressure;
   const component = await import(data.componentUrl);
-  /** @type {Record<string, WebAssembly.Module>} */
+  /** @type {Record<string, WebAssembly.Module | { engine: WebAssembly.Module, initialPages: number, maximumPages: number, data: Uint8Array }>} */
   const modules = data.modules ?? (await fromRunner('modules')).modules;
   const instance = await component.instantiate(
     (/** @type {string} */ name) => {
       const m = modules[name];
       if (!m) throw new Error(`the component asked for an unknown core module ${name}`);
-      return m;
+      if (m instanceof WebAssembly.Module) return m;
+      engines.set(m.engine, m);
+      return m.engine;
     },
     imports,
     instantiateCore,
