@@ -24,6 +24,13 @@ const GUESTS = {
   c: { label: 'C guest (wit-bindgen, no JS engine)', source: join(repoRoot, 'test/bench/plugins/bench-c/bench.c') },
 };
 const cacheDir = join(repoRoot, '.cache/bench-runner');
+/** The baselines' transpile cache: every core module kept whole, as plain jco output is. */
+const wholeCacheDir = join(repoRoot, '.cache/bench-runner-whole');
+/**
+ * Another JS plugin (the sandbox tests' well-behaved source, whose list() does no I/O), built by the
+ * same componentize-js: it carries the same engine as the JS bench source.
+ */
+const NEIGHBOUR_SOURCE = join(repoRoot, 'test/security/plugins/fetcher/index.js');
 const resultsPath = join(repoRoot, 'bench/results/runner.json');
 const HOST = 'bench.awasm.test';
 const quick = process.argv.includes('--quick');
@@ -185,7 +192,10 @@ const scenarios = {
   async preview2({ port, guest }) {
     const { TranspileCache } = await import('@awasm/plugin-runner');
     const c = await loadComponent(guest);
-    const { entry } = await new TranspileCache(cacheDir).get(c.digest, c.bytes);
+    const { entry } = await new TranspileCache(wholeCacheDir, { splitAt: Number.POSITIVE_INFINITY }).get(
+      c.digest,
+      c.bytes,
+    );
     const modules = {};
     for (const [name, bytes] of entry.coreModules) modules[name] = await WebAssembly.compile(bytes);
     const rss0 = rssMb();
@@ -209,13 +219,21 @@ const scenarios = {
    * (b) one cold start of a source from the on-disk cache to its first result. With `runnerUp`, in a
    * running runner (its booted spare worker ready, as in a server that has been up for a moment);
    * without, the runner itself is created in the timed span (no spare booted yet). Each in a fresh
-   * process: V8 keeps compiled wasm per process, so a second load in one process is not cold.
+   * process: V8 keeps compiled wasm per process, so a second load in one process is not cold. With
+   * `neighbour`, another JS source (NEIGHBOUR_SOURCE) is loaded and has answered a call first: the
+   * engine the two share is then compiled already, as it is for every JS source after the first.
    */
-  async coldRunner({ guest, runnerUp }) {
-    const { RunnerPool } = await import('@awasm/plugin-runner');
+  async coldRunner({ guest, runnerUp, neighbour }) {
+    const { RunnerPool, sha256Hex } = await import('@awasm/plugin-runner');
     const c = await loadComponent(guest);
     let t0 = performance.now();
     const pool = new RunnerPool({ cacheDir });
+    if (neighbour) {
+      const { buildJsComponent } = await import('@awasm/plugin-sdk');
+      const built = await buildJsComponent({ sourcePath: NEIGHBOUR_SOURCE });
+      await pool.load(spec('neighbour', built.bytes, sha256Hex(built.bytes)));
+      await pool.call('neighbour', 'list', ['popular', undefined]);
+    }
     if (runnerUp) {
       const bootDeadline = performance.now() + 5000;
       while (pool.sparesReady() < 1 && performance.now() < bootDeadline) await new Promise((r) => setTimeout(r, 5));
@@ -225,8 +243,9 @@ const scenarios = {
     await pool.call('bench', 'list', ['popular', undefined]);
     const ms = performance.now() - t0;
     const info = pool.loadInfo('bench');
+    const engines = pool.enginesCompiled();
     await pool.close();
-    return { ms, info };
+    return { ms, info, engines };
   },
 
   /** baseline of (b): jco glue + preview2-shim in-process from the same cached files, to first result */
@@ -235,7 +254,10 @@ const scenarios = {
     const c = await loadComponent(guest);
     await import('@bytecodealliance/preview2-shim/instantiation');
     const t0 = performance.now();
-    const { entry } = await new TranspileCache(cacheDir).get(c.digest, c.bytes);
+    const { entry } = await new TranspileCache(wholeCacheDir, { splitAt: Number.POSITIVE_INFINITY }).get(
+      c.digest,
+      c.bytes,
+    );
     const modules = {};
     for (const [name, bytes] of entry.coreModules) modules[name] = await WebAssembly.compile(bytes);
     const api = await preview2Instance(entry, modules);
@@ -395,8 +417,11 @@ async function measureGuest(guest, port) {
   const cold = [];
   const coldBase = [];
   const coldFresh = [];
+  // only a JS guest has an engine to share (the C guest's core module is 36 KB, kept whole)
+  const coldShared = [];
   for (let i = 0; i < N.cold; i++) {
     cold.push(await runScenario('coldRunner', { guest, runnerUp: true }));
+    if (guest === 'js') coldShared.push(await runScenario('coldRunner', { guest, runnerUp: true, neighbour: true }));
     coldFresh.push(await runScenario('coldRunner', { guest, runnerUp: false }));
     coldBase.push(await runScenario('coldPreview2', { guest }));
   }
@@ -406,6 +431,8 @@ async function measureGuest(guest, port) {
   const tpSlow1 = await runScenario('throughput', { port, guest, slow: true, perSource: 1 });
 
   const coldMs = summary(cold.map((r) => r.ms));
+  const coldSharedMs = coldShared.length > 0 ? summary(coldShared.map((r) => r.ms)) : undefined;
+  if (coldShared.some((r) => r.engines !== 1)) throw new Error('the neighbour and the bench source did not share one engine');
   const coldWithRunnerMs = summary(coldFresh.map((r) => r.ms));
   const coldBaseMs = summary(coldBase.map((r) => r.ms));
   const med = (key) =>
@@ -435,6 +462,7 @@ async function measureGuest(guest, port) {
     },
     coldStart: {
       runner: coldMs,
+      ...(coldSharedMs ? { runnerAnotherJsSourceLoaded: coldSharedMs } : {}),
       runnerIncludingRunnerStart: coldWithRunnerMs,
       runnerBreakdownP50: { transpileMs: med('transpileMs'), compileMs: med('compileMs'), startMs: med('startMs') },
       preview2ShimInProcess: coldBaseMs,
@@ -494,6 +522,18 @@ async function measureGuest(guest, port) {
       ratio(coldMs.p50, coldBaseMs.p50),
       '< 50 ms',
     ],
+    ...(coldSharedMs
+      ? [
+          [
+            g,
+            'same, another JS source loaded before (the engine is shared), p50',
+            ms(coldSharedMs.p50),
+            `${ms(coldBaseMs.p50)} jco + preview2-shim in-process`,
+            ratio(coldSharedMs.p50, coldBaseMs.p50),
+            '< 50 ms',
+          ],
+        ]
+      : []),
     [
       g,
       'same, the runner created in the timed span too, p50',
@@ -548,8 +588,9 @@ async function main() {
   const components = {};
   for (const guest of /** @type {const} */ (['js', 'c'])) {
     const c = await loadComponent(guest);
-    // make sure the on-disk transpile cache holds the component, so every scenario loads from it
+    // make sure the on-disk transpile caches hold the component, so every scenario loads from them
     await new TranspileCache(cacheDir).get(c.digest, c.bytes);
+    await new TranspileCache(wholeCacheDir, { splitAt: Number.POSITIVE_INFINITY }).get(c.digest, c.bytes);
     components[guest] = { label: GUESTS[guest].label, bytes: c.bytes.length };
   }
   const { server, port } = await fixture();

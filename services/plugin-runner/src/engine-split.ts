@@ -26,6 +26,13 @@ export interface EngineSplit {
 /** Modules smaller than this are left whole: they compile in a few milliseconds anyway. */
 export const MIN_SPLIT_BYTES = 1024 * 1024;
 
+/**
+ * Segments closer than this are written as one, the gap as zeros (what a fresh memory holds there):
+ * SpiderMonkey's snapshot is 10,000 segments of a few hundred bytes, which took 5-6 ms to write one
+ * by one, and is 20 runs at this gap for 11% more bytes.
+ */
+export const MERGE_GAP_BYTES = 4096;
+
 const SECTION = { import: 2, memory: 5, start: 8, data: 11, dataCount: 12 } as const;
 
 /**
@@ -64,7 +71,7 @@ export function splitDataSegments(bytes: Uint8Array): EngineSplit | { refused: s
   const data = dataSections[0] as (typeof all)[number];
   const dr = new Reader(bytes, data.payloadStart, data.end);
   const count = dr.u32();
-  const segments: { offset: number; bytes: Uint8Array }[] = [];
+  const segments: Segment[] = [];
   const memoryBytes = initialPages * WASM_PAGE_BYTES;
   for (let i = 0; i < count; i++) {
     if (dr.u32() !== 0) return { refused: `data segment ${i} is passive or names a memory` };
@@ -108,8 +115,49 @@ export function splitDataSegments(bytes: Uint8Array): EngineSplit | { refused: s
     engine: concat(out),
     initialPages,
     ...(maximumPages !== undefined ? { maximumPages } : {}),
-    data: encodeSegments(segments),
+    data: encodeSegments(mergeSegments(segments, MERGE_GAP_BYTES)),
   };
+}
+
+export interface Segment {
+  offset: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * Runs covering the same bytes as `segments` written in order into a zeroed memory: segments at most
+ * `maxGap` bytes apart share a run, the gap zero. Where segments overlap the later one wins, as
+ * active segments applied in order do.
+ */
+export function mergeSegments(segments: Segment[], maxGap: number): Segment[] {
+  const byOffset = segments
+    .map((s, order) => ({ start: s.offset, end: s.offset + s.bytes.length, order }))
+    .filter((s) => s.end > s.start)
+    .sort((a, b) => a.start - b.start);
+  const runs: { start: number; end: number }[] = [];
+  for (const s of byOffset) {
+    const last = runs[runs.length - 1];
+    if (last && s.start - last.end <= maxGap) last.end = Math.max(last.end, s.end);
+    else runs.push({ start: s.start, end: s.end });
+  }
+  const out = runs.map((r) => ({ offset: r.start, bytes: new Uint8Array(r.end - r.start) }));
+  // segments in their own order, each into the run that holds it
+  const runOf = (offset: number) => {
+    let lo = 0;
+    let hi = runs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((runs[mid] as { start: number }).start <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return out[lo] as Segment;
+  };
+  for (const s of segments) {
+    if (s.bytes.length === 0) continue;
+    const run = runOf(s.offset);
+    run.bytes.set(s.bytes, s.offset - run.offset);
+  }
+  return out;
 }
 
 function nameBytes(name: string): Uint8Array {

@@ -8,7 +8,7 @@ import { MIN_SPLIT_BYTES, splitDataSegments } from './engine-split.js';
 import { WasmFormatError } from './wasm-binary.js';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 10;
+const LAYOUT_VERSION = 11;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
