@@ -432,7 +432,8 @@ async function measureGuest(guest, port) {
 
   const coldMs = summary(cold.map((r) => r.ms));
   const coldSharedMs = coldShared.length > 0 ? summary(coldShared.map((r) => r.ms)) : undefined;
-  if (coldShared.some((r) => r.engines !== 1)) throw new Error('the neighbour and the bench source did not share one engine');
+  if (coldShared.some((r) => r.engines !== 1))
+    throw new Error('the neighbour and the bench source did not share one engine');
   const coldWithRunnerMs = summary(coldFresh.map((r) => r.ms));
   const coldBaseMs = summary(coldBase.map((r) => r.ms));
   const med = (key) =>

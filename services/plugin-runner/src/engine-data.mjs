@@ -51,7 +51,9 @@ export function applySegments(memory, data) {
     const length = view.getUint32(8 + 8 * i, true);
     if (at + length > data.byteLength) throw new Error(`engine data segment ${i} runs past the end of the data`);
     if (offset + length > target.length) {
-      throw new Error(`engine data segment ${i} (${length} bytes at ${offset}) does not fit a memory of ${target.length} bytes`);
+      throw new Error(
+        `engine data segment ${i} (${length} bytes at ${offset}) does not fit a memory of ${target.length} bytes`,
+      );
     }
     target.set(data.subarray(at, at + length), offset);
     at += length;

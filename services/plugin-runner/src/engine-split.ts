@@ -127,7 +127,9 @@ export interface Segment {
 /**
  * Runs covering the same bytes as `segments` written in order into a zeroed memory: segments at most
  * `maxGap` bytes apart share a run, the gap zero. Where segments overlap the later one wins, as
- * active segments applied in order do.
+ * active segments applied in order do. When the runs would take more than twice the segments' own
+ * bytes (a module of many tiny segments spread out, each adding up to maxGap zeros), the segments
+ * are returned as they are, so what a module makes the host allocate stays bounded by its size.
  */
 export function mergeSegments(segments: Segment[], maxGap: number): Segment[] {
   const byOffset = segments
@@ -140,6 +142,9 @@ export function mergeSegments(segments: Segment[], maxGap: number): Segment[] {
     if (last && s.start - last.end <= maxGap) last.end = Math.max(last.end, s.end);
     else runs.push({ start: s.start, end: s.end });
   }
+  const own = segments.reduce((n, s) => n + s.bytes.length, 0);
+  const merged = runs.reduce((n, r) => n + (r.end - r.start), 0);
+  if (merged > 2 * own) return segments;
   const out = runs.map((r) => ({ offset: r.start, bytes: new Uint8Array(r.end - r.start) }));
   // segments in their own order, each into the run that holds it
   const runOf = (offset: number) => {

@@ -862,7 +862,9 @@ export class RunnerPool {
     if (!compiled) {
       const split = this.splitModules(id, entry, spec.limits.memoryMb, census);
       compiled = Promise.all([
-        prepared ? Promise.resolve(Object.fromEntries(prepared)) : this.compile(id, entry, spec.limits.memoryMb, census),
+        prepared
+          ? Promise.resolve(Object.fromEntries(prepared))
+          : this.compile(id, entry, spec.limits.memoryMb, census),
         split,
       ]).then(([whole, engines]) => {
         checkCensus(id, census);
@@ -871,7 +873,12 @@ export class RunnerPool {
       // the engines taken are given back when the component fails to compile or its last user goes
       compiled.catch(() => {
         this.compiled.delete(key);
-        void split.then((e) => e.digests.forEach((d) => this.dropEngine(d)), () => {});
+        void split.then(
+          (e) => {
+            for (const d of e.digests) this.dropEngine(d);
+          },
+          () => {},
+        );
       });
       this.compiled.set(key, compiled);
     }
@@ -997,7 +1004,9 @@ export class RunnerPool {
         throw new ModuleRefusal(`refused: ${name}: ${err.message} (limits.memoryMb is ${memoryMb})`);
       }
       if (err instanceof TableLimitError) {
-        throw new ModuleRefusal(`refused: ${name}: ${err.message}${err.reason === 'entries' ? ' (maxTableEntries)' : ''}`);
+        throw new ModuleRefusal(
+          `refused: ${name}: ${err.message}${err.reason === 'entries' ? ' (maxTableEntries)' : ''}`,
+        );
       }
       throw new ModuleRefusal(`core module ${name} could not be read: ${(err as Error).message}`);
     }

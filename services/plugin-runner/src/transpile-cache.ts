@@ -177,7 +177,10 @@ export class DigestMismatchError extends Error {
 
 /** The cached engine file of a split core module was missing or did not match its hash (it is removed). */
 export class EngineDamagedError extends Error {
-  constructor(readonly engineDigest: string, reason: string) {
+  constructor(
+    readonly engineDigest: string,
+    reason: string,
+  ) {
     super(`the cached engine ${engineDigest} ${reason}`);
     this.name = 'EngineDamagedError';
   }
