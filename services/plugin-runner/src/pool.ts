@@ -171,8 +171,15 @@ export interface LoadInfo {
 interface CompiledComponent {
   modules: CoreModules;
   users: number;
-  /** digests of the shared engines its split modules use (see RunnerPool.engines) */
-  engines: string[];
+  /** the shared engines its split modules use (see RunnerPool.engines) */
+  engines: HeldEngine[];
+}
+
+/** A shared engine in RunnerPool.engines and how many compiled components use it. */
+interface HeldEngine {
+  digest: string;
+  compiled: Promise<CompiledEngine>;
+  users: number;
 }
 
 /** A shared engine compiled once for every source whose split core module uses it. */
@@ -741,7 +748,7 @@ export class RunnerPool {
   private readonly sources = new Map<string, SourceRuntime>();
   private readonly compiled = new Map<string, Promise<CompiledComponent>>();
   /** shared engines by digest, and how many compiled components use each */
-  private readonly engines = new Map<string, { compiled: Promise<CompiledEngine>; users: number }>();
+  private readonly engines = new Map<string, HeldEngine>();
   private readonly cache: TranspileCache;
   private readonly logger: Logger;
   private readonly connectTo: ReturnType<typeof parseConnectTo>;
@@ -868,14 +875,14 @@ export class RunnerPool {
         split,
       ]).then(([whole, engines]) => {
         checkCensus(id, census);
-        return { modules: { ...whole, ...engines.modules }, users: 0, engines: engines.digests };
+        return { modules: { ...whole, ...engines.modules }, users: 0, engines: engines.held };
       });
       // the engines taken are given back when the component fails to compile or its last user goes
       compiled.catch(() => {
         this.compiled.delete(key);
         void split.then(
           (e) => {
-            for (const d of e.digests) this.dropEngine(d);
+            for (const held of e.held) this.dropEngine(held);
           },
           () => {},
         );
@@ -1014,15 +1021,15 @@ export class RunnerPool {
 
   /**
    * The split core modules of a component (TranspiledComponent.splitModules) with their engines,
-   * each compiled once for all the sources that use it, and the engines' digests, taken (dropEngine
-   * gives them back). The memory the worker makes for one is capped by this source's memoryMb.
+   * each compiled once for all the sources that use it, and the engines, taken (dropEngine gives
+   * them back). The memory the worker makes for one is capped by this source's memoryMb.
    */
   private async splitModules(
     id: string,
     entry: TranspiledComponent,
     memoryMb: number,
     census: ComponentCensus,
-  ): Promise<{ modules: Record<string, EngineCoreModule>; digests: string[] }> {
+  ): Promise<{ modules: Record<string, EngineCoreModule>; held: HeldEngine[] }> {
     const limit = pagesForMiB(memoryMb);
     const split = [...entry.splitModules];
     for (const [name, s] of split) {
@@ -1034,12 +1041,11 @@ export class RunnerPool {
       }
     }
     // taken before the first await, so a failure below gives back exactly these
-    const engines = split.map(([name, s]) => this.takeEngine(name, s.engineDigest));
-    const digests = split.map(([, s]) => s.engineDigest);
+    const held = split.map(([name, s]) => this.takeEngine(name, s.engineDigest));
     const modules: Record<string, EngineCoreModule> = {};
     try {
       for (const [i, [name, s]] of split.entries()) {
-        const { module, tables } = await (engines[i] as Promise<CompiledEngine>);
+        const { module, tables } = await (held[i] as HeldEngine).compiled;
         census.set(name, { memories: 1, tables });
         // on shared memory, so the instances of a source do not each get a copy
         const data = new Uint8Array(new SharedArrayBuffer(s.data.length));
@@ -1052,16 +1058,16 @@ export class RunnerPool {
         };
       }
     } catch (err) {
-      for (const d of digests) this.dropEngine(d);
+      for (const h of held) this.dropEngine(h);
       if (err instanceof ModuleRefusal) throw new PluginLoadError(id, err.message);
       if (err instanceof EngineDamagedError) throw new PluginLoadError(id, err.message, { cause: err });
       throw err;
     }
-    return { modules, digests };
+    return { modules, held };
   }
 
   /** The compiled engine `digest` (compiling it if no source uses it yet), counted as one more use. */
-  private takeEngine(name: string, digest: string): Promise<CompiledEngine> {
+  private takeEngine(name: string, digest: string): HeldEngine {
     let held = this.engines.get(digest);
     if (!held) {
       const compiled = this.cache.engineBytes(digest).then((bytes) => {
@@ -1069,7 +1075,7 @@ export class RunnerPool {
         const { capped, defines } = this.capModule(name, bytes, undefined);
         return compileCapped(capped).then((module) => ({ module, tables: defines.tables }));
       });
-      const entry = { compiled, users: 0 };
+      const entry: HeldEngine = { digest, compiled, users: 0 };
       held = entry;
       this.engines.set(digest, entry);
       compiled.catch(() => {
@@ -1077,14 +1083,13 @@ export class RunnerPool {
       });
     }
     held.users++;
-    return held.compiled;
+    return held;
   }
 
-  private dropEngine(digest: string): void {
-    const held = this.engines.get(digest);
-    if (!held) return;
+  /** One use of `held` fewer; the last one lets it go (an engine that failed is already gone). */
+  private dropEngine(held: HeldEngine): void {
     held.users--;
-    if (held.users <= 0) this.engines.delete(digest);
+    if (held.users <= 0 && this.engines.get(held.digest) === held) this.engines.delete(held.digest);
   }
 
   /** Shared engines compiled in this runner (for tests and metrics). */
@@ -1100,7 +1105,7 @@ export class RunnerPool {
       c.users--;
       if (c.users <= 0 && this.compiled.get(key) === compiled) {
         this.compiled.delete(key);
-        for (const d of c.engines) this.dropEngine(d);
+        for (const held of c.engines) this.dropEngine(held);
       }
     });
   }
