@@ -85,7 +85,8 @@ describe('a damaged or missing engine file', () => {
 
   it('is rebuilt by transpiling the component again, with a warning, and the source serves', async () => {
     const bytes = await readFile(enginePath);
-    bytes[bytes.length >> 1] ^= 0xff;
+    const middle = bytes.length >> 1;
+    bytes[middle] = (bytes[middle] as number) ^ 0xff;
     await writeFile(enginePath, bytes);
     const logger = captureLogger();
     const pool = new RunnerPool({ cacheDir: dir, logger });

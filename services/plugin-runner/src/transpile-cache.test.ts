@@ -1,17 +1,23 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { componentEmbed, componentNew, transpile } from '@bytecodealliance/jco';
+import { componentEmbed, componentNew, parse, transpile } from '@bytecodealliance/jco';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './engine-data.mjs';
+import { splitDataSegments } from './engine-split.js';
 import {
   capHandleTables,
   capLifts,
   DigestMismatchError,
+  EngineDamagedError,
   MAX_HANDLES_PER_RESOURCE_TYPE,
   refuseUnknownHandles,
+  type SplitCoreModule,
   sha256Hex,
   TranspileCache,
+  type TranspiledComponent,
   type TranspileFn,
 } from './transpile-cache.js';
 
@@ -246,5 +252,295 @@ return (rep) => {
     expect(() => refuseUnknownHandles(`${glue}\nconst other = Object.create(null);`)).toThrow(
       'the glue makes resource objects in a way this cannot check',
     );
+  });
+});
+
+/**
+ * A real component whose core module has a memory (1 page, at most 4) and data: `add` returns
+ * a + b + `word`, which a data segment puts at 100. With `dataDrop` its code drops that segment,
+ * which an engine without the data count section cannot validate.
+ */
+async function componentWithData(word: number, options: { dataDrop?: boolean } = {}): Promise<Uint8Array> {
+  const witSource = `package test:split;
+interface api { add: func(a: u32, b: u32) -> u32; }
+world w { export api; }`;
+  const hex = [0, 8, 16, 24].map((shift) => `\\${((word >>> shift) & 0xff).toString(16).padStart(2, '0')}`).join('');
+  const core = (await (parse(`(module
+    (memory (export "memory") 1 4)
+    (data $word (i32.const 100) "${hex}")
+    (data (i32.const 65532) "\\01\\02\\03\\04")
+    (func (export "test:split/api#add") (param i32 i32) (result i32)
+      ${options.dataDrop ? '(data.drop $word)' : ''}
+      (i32.add (i32.add (local.get 0) (local.get 1)) (i32.load (i32.const 100))))
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) unreachable))`) as unknown as Promise<Uint8Array>)) as Uint8Array;
+  return componentNew(await componentEmbed({ binary: core, witSource, world: 'w' }), undefined);
+}
+
+/** The core module jco makes of `bytes`, before the cache does anything to it. */
+async function wholeCore(bytes: Uint8Array): Promise<Uint8Array> {
+  const out = await transpile(bytes, {
+    name: 'component',
+    instantiation: 'async',
+    noTypescript: true,
+    base64Cutoff: 0,
+  });
+  return out.files['component.core.wasm'] as Uint8Array;
+}
+
+/**
+ * Loads an entry's glue and instantiates it, each split module as worker.mjs does (a memory of its
+ * limits, the engine on it, then its data). Each name gets a Module of its own, so two names that
+ * share an engine are told apart.
+ */
+async function instantiateEntry(
+  cache: TranspileCache,
+  entry: TranspiledComponent,
+): Promise<Record<string, Record<string, (...args: number[]) => number>>> {
+  const engines = new Map<WebAssembly.Module, SplitCoreModule>();
+  const glue = await import(entry.componentUrl);
+  return glue.instantiate(
+    async (name: string) => {
+      const whole = entry.coreModules.get(name);
+      if (whole) return WebAssembly.compile(whole);
+      const split = entry.splitModules.get(name);
+      if (!split) throw new Error(`the component asked for an unknown core module ${name}`);
+      const engine = await WebAssembly.compile(await cache.engineBytes(split.engineDigest));
+      engines.set(engine, split);
+      return engine;
+    },
+    {},
+    async (module: WebAssembly.Module, imports: WebAssembly.Imports) => {
+      const split = engines.get(module);
+      if (!split) return WebAssembly.instantiate(module, imports);
+      const memory = new WebAssembly.Memory({ initial: split.initialPages, maximum: split.maximumPages });
+      const made = await WebAssembly.instantiate(module, {
+        ...imports,
+        [ENGINE_MEMORY_MODULE]: { [ENGINE_MEMORY_FIELD]: memory },
+      });
+      applySegments(memory.buffer, split.data);
+      return made;
+    },
+  );
+}
+
+async function runAdd(cache: TranspileCache, entry: TranspiledComponent, a: number, b: number): Promise<number> {
+  const instance = await instantiateEntry(cache, entry);
+  return (instance.api as Record<string, (...args: number[]) => number>).add?.(a, b) as number;
+}
+
+function splitOf(entry: TranspiledComponent, name = 'component.core.wasm'): SplitCoreModule {
+  const split = entry.splitModules.get(name);
+  if (!split) throw new Error(`${name} was not split`);
+  return split;
+}
+
+describe('TranspileCache, core modules kept as a shared engine plus their data', () => {
+  it('splits a core module of at least splitAt bytes, and the split module runs as the whole one did', async () => {
+    const bytes = await componentWithData(7);
+    const whole = await wholeCore(bytes);
+    const expected = splitDataSegments(whole);
+    if ('refused' in expected) throw new Error(`refused: ${expected.refused}`);
+    const cache = new TranspileCache(dir, { transpile: counting, splitAt: 0 });
+    const { entry, hit } = await cache.get(sha256Hex(bytes), bytes);
+    expect(hit).toBe(false);
+    expect(calls).toBe(1);
+
+    expect([...entry.splitModules.keys()]).toEqual(['component.core.wasm']);
+    expect(entry.coreModules.has('component.core.wasm')).toBe(false);
+    expect((await readdir(entry.dir)).sort()).toEqual(['component.core.wasm.data', 'component.mjs', 'meta.json']);
+    const split = splitOf(entry);
+    expect(split).toMatchObject({ initialPages: 1, maximumPages: 4 });
+    expect(Buffer.from(split.data).equals(expected.data)).toBe(true);
+
+    // the engine is under <dir>/engines/, named by its sha256
+    expect(cache.enginePath(split.engineDigest)).toBe(join(dir, 'engines', `${split.engineDigest}.wasm`));
+    expect(await readdir(join(dir, 'engines'))).toEqual([`${split.engineDigest}.wasm`]);
+    const onDisk = await readFile(cache.enginePath(split.engineDigest));
+    expect(sha256Hex(onDisk)).toBe(split.engineDigest);
+    expect(onDisk.equals(expected.engine)).toBe(true);
+    expect(Buffer.from(await cache.engineBytes(split.engineDigest)).equals(onDisk)).toBe(true);
+
+    // the data round-trips: written into a memory, it is what the segments said
+    const memory = new ArrayBuffer(split.initialPages * 65_536);
+    applySegments(memory, split.data);
+    expect([...new Uint8Array(memory, 100, 4)]).toEqual([7, 0, 0, 0]);
+    expect([...new Uint8Array(memory, 65_532, 4)]).toEqual([1, 2, 3, 4]);
+
+    expect(await runAdd(cache, entry, 2, 3)).toBe(12);
+
+    // another component with the same code and other data shares the engine
+    const other = await componentWithData(1000);
+    const second = await cache.get(sha256Hex(other), other);
+    expect(calls).toBe(2);
+    expect(splitOf(second.entry).engineDigest).toBe(split.engineDigest);
+    expect(Buffer.from(splitOf(second.entry).data).equals(split.data)).toBe(false);
+    expect(await readdir(join(dir, 'engines'))).toEqual([`${split.engineDigest}.wasm`]);
+    expect(await runAdd(cache, second.entry, 2, 3)).toBe(1005);
+  });
+
+  it("runs a split module through the runner's own glue (the default transpiler)", async () => {
+    const bytes = await componentWithData(40);
+    const cache = new TranspileCache(dir, { splitAt: 0 });
+    const { entry } = await cache.get(sha256Hex(bytes), bytes);
+    expect([...entry.splitModules.keys()]).toEqual(['component.core.wasm']);
+    expect(await runAdd(cache, entry, 1, 1)).toBe(42);
+  });
+
+  it('splits only the first of two core modules of one component that share an engine', async () => {
+    // two core modules, unnamed (a name would be in each one's name section), each reading its own word
+    const core = (word: number) => `(core module
+      (memory (export "memory") 1)
+      (data (i32.const 100) "\\${word.toString(16).padStart(2, '0')}\\00\\00\\00")
+      (func (export "get") (result i32) (i32.load (i32.const 100))))`;
+    const bytes = (await (parse(`(component
+      ${core(7)}
+      ${core(9)}
+      (core instance $a (instantiate 0))
+      (core instance $b (instantiate 1))
+      (type $f (func (result u32)))
+      (func $first (type $f) (canon lift (core func $a "get")))
+      (func $second (type $f) (canon lift (core func $b "get")))
+      (export "first" (func $first))
+      (export "second" (func $second)))`) as unknown as Promise<Uint8Array>)) as Uint8Array;
+    const cache = new TranspileCache(dir, { splitAt: 0 });
+    const { entry } = await cache.get(sha256Hex(bytes), bytes);
+    // the worker tells split modules apart by their compiled engine, so a second one is kept whole
+    expect([...entry.splitModules.keys()]).toEqual(['component.core.wasm']);
+    expect(entry.coreModules.has('component.core2.wasm')).toBe(true);
+    const first = splitOf(entry, 'component.core.wasm');
+    expect(await readdir(join(dir, 'engines'))).toEqual([`${first.engineDigest}.wasm`]);
+    const instance = (await instantiateEntry(cache, entry)) as unknown as Record<string, () => number>;
+    expect([instance.first?.(), instance.second?.()]).toEqual([7, 9]);
+  });
+
+  it('serves a split entry from disk to a new cache instance, whatever its own splitAt', async () => {
+    const bytes = await componentWithData(7);
+    const digest = sha256Hex(bytes);
+    const first = await new TranspileCache(dir, { transpile: counting, splitAt: 0 }).get(digest, bytes);
+    const cache = new TranspileCache(dir, { transpile: counting });
+    const seen: string[] = [];
+    const again = await cache.get(digest, bytes, async (name) => {
+      seen.push(name);
+      return name;
+    });
+    expect(again.hit).toBe(true);
+    expect(calls).toBe(1);
+    expect(cache.transpiles).toBe(0);
+    expect(again.entry.splitModules).toEqual(first.entry.splitModules);
+    expect(again.entry.coreModules).toEqual(first.entry.coreModules);
+    // the engine is compiled from engineBytes; neither it nor the data is handed to prepare
+    expect(seen).toEqual([]);
+    expect(await runAdd(cache, again.entry, 20, 22)).toBe(49);
+  });
+
+  it('rebuilds an entry whose engine file or data file is gone, and writes the engine again', async () => {
+    const bytes = await componentWithData(7);
+    const digest = sha256Hex(bytes);
+    const cache = new TranspileCache(dir, { transpile: counting, splitAt: 0 });
+    const { entry } = await cache.get(digest, bytes);
+    const { engineDigest } = splitOf(entry);
+    const enginePath = cache.enginePath(engineDigest);
+    const engine = await readFile(enginePath);
+
+    await rm(enginePath);
+    const rebuilt = await cache.get(digest, bytes);
+    expect(rebuilt.hit).toBe(false);
+    expect(calls).toBe(2);
+    expect(splitOf(rebuilt.entry).engineDigest).toBe(engineDigest);
+    expect((await readFile(enginePath)).equals(engine)).toBe(true);
+    expect((await cache.get(digest, bytes)).hit).toBe(true);
+
+    await rm(join(entry.dir, 'component.core.wasm.data'));
+    expect((await cache.get(digest, bytes)).hit).toBe(false);
+    expect(calls).toBe(3);
+    expect(await runAdd(cache, rebuilt.entry, 1, 1)).toBe(9);
+  });
+
+  it('throws EngineDamagedError for a damaged engine file and removes it; the next get rebuilds it', async () => {
+    const bytes = await componentWithData(7);
+    const digest = sha256Hex(bytes);
+    const cache = new TranspileCache(dir, { transpile: counting, splitAt: 0 });
+    const { entry } = await cache.get(digest, bytes);
+    const { engineDigest } = splitOf(entry);
+    const enginePath = cache.enginePath(engineDigest);
+    const engine = await readFile(enginePath);
+    const damaged = Uint8Array.from(engine);
+    damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 0xff;
+    await writeFile(enginePath, damaged);
+
+    const err = await cache.engineBytes(engineDigest).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineDamagedError);
+    expect((err as EngineDamagedError).engineDigest).toBe(engineDigest);
+    expect((err as Error).message).toBe(`the cached engine ${engineDigest} did not match its hash and was removed`);
+    expect(existsSync(enginePath)).toBe(false);
+    await expect(cache.engineBytes(engineDigest)).rejects.toThrow(`the cached engine ${engineDigest} is missing`);
+    await expect(cache.engineBytes('../../etc/passwd')).rejects.toThrow(EngineDamagedError);
+    await expect(cache.engineBytes('../../etc/passwd')).rejects.toThrow('is not named by a sha256');
+
+    const rebuilt = await cache.get(digest, bytes);
+    expect(rebuilt.hit).toBe(false);
+    expect(calls).toBe(2);
+    expect(Buffer.from(await cache.engineBytes(engineDigest)).equals(engine)).toBe(true);
+  });
+
+  it('forgets an entry: the next get transpiles again', async () => {
+    const bytes = await componentWithData(7);
+    const digest = sha256Hex(bytes);
+    const cache = new TranspileCache(dir, { transpile: counting, splitAt: 0 });
+    const { entry } = await cache.get(digest, bytes);
+    expect((await cache.get(digest, bytes)).hit).toBe(true);
+    await cache.forget(digest);
+    expect(existsSync(entry.dir)).toBe(false);
+    // the engine may be shared with other entries: it stays
+    expect(existsSync(cache.enginePath(splitOf(entry).engineDigest))).toBe(true);
+    const again = await cache.get(digest, bytes);
+    expect(again.hit).toBe(false);
+    expect(calls).toBe(2);
+    expect(again.entry.splitModules).toEqual(entry.splitModules);
+    await expect(cache.forget('../outside')).rejects.toThrow('is not a lowercase sha256 hex string');
+  });
+
+  it('keeps a core module smaller than splitAt (by default 1 MiB) whole', async () => {
+    const bytes = await componentWithData(7);
+    const digest = sha256Hex(bytes);
+    const size = (await wholeCore(bytes)).length;
+    const byDefault = await new TranspileCache(dir, { transpile: counting }).get(digest, bytes);
+    expect(byDefault.entry.splitModules.size).toBe(0);
+    expect(byDefault.entry.coreModules.get('component.core.wasm')?.length).toBe(size);
+    expect(existsSync(join(dir, 'engines'))).toBe(false);
+
+    await mkdir(join(dir, 'at'));
+    await mkdir(join(dir, 'above'));
+    const at = await new TranspileCache(join(dir, 'at'), { transpile: counting, splitAt: size }).get(digest, bytes);
+    expect([...at.entry.splitModules.keys()]).toEqual(['component.core.wasm']);
+    const above = await new TranspileCache(join(dir, 'above'), { transpile: counting, splitAt: size + 1 }).get(
+      digest,
+      bytes,
+    );
+    expect(above.entry.splitModules.size).toBe(0);
+    expect([...above.entry.coreModules.keys()]).toEqual(['component.core.wasm']);
+  });
+
+  it('keeps whole the core modules that cannot be split (no data, a start function)', async () => {
+    const bytes = await tinyComponent('unsplittable');
+    const { entry } = await new TranspileCache(dir, { transpile: counting, splitAt: 0 }).get(sha256Hex(bytes), bytes);
+    expect(entry.splitModules.size).toBe(0);
+    expect([...entry.coreModules.keys()].sort()).toEqual(['component.core.wasm', 'component.core2.wasm']);
+  });
+
+  it('keeps whole a core module whose engine would not validate (its code uses data.drop)', async () => {
+    const bytes = await componentWithData(7, { dataDrop: true });
+    const whole = await wholeCore(bytes);
+    const parts = splitDataSegments(whole);
+    // splitDataSegments does split it: only the validation keeps it whole
+    if ('refused' in parts) throw new Error(`refused: ${parts.refused}`);
+    expect(WebAssembly.validate(parts.engine)).toBe(false);
+
+    const cache = new TranspileCache(dir, { transpile: counting, splitAt: 0 });
+    const { entry } = await cache.get(sha256Hex(bytes), bytes);
+    expect(entry.splitModules.size).toBe(0);
+    expect(Buffer.from(entry.coreModules.get('component.core.wasm') ?? []).equals(whole)).toBe(true);
+    expect(existsSync(join(dir, 'engines')) ? await readdir(join(dir, 'engines')) : []).toEqual([]);
+    expect(await runAdd(cache, entry, 2, 3)).toBe(12);
   });
 });

@@ -435,6 +435,8 @@ export class TranspileCache {
       const parts = splitModule(content);
       if (!parts) continue;
       const engineDigest = sha256Hex(parts.engine);
+      // the worker tells split modules apart by their compiled engine: one engine per component
+      if (Object.values(split).some((s) => s.engine === engineDigest)) continue;
       await this.writeEngine(engineDigest, parts.engine);
       delete files[name];
       files[`${name}.data`] = parts.data;

@@ -229,6 +229,9 @@ try {
       const m = modules[name];
       if (!m) throw new Error(`the component asked for an unknown core module ${name}`);
       if (m instanceof WebAssembly.Module) return m;
+      // instantiateCore knows a split module by its engine (the cache splits one module per engine)
+      const other = engines.get(m.engine);
+      if (other && other !== m) throw new Error(`core module ${name} shares its engine with another module`);
       engines.set(m.engine, m);
       return m.engine;
     },
