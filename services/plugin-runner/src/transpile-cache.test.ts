@@ -433,14 +433,19 @@ describe('TranspileCache, core modules kept as a shared engine plus their data',
     expect(await runAdd(cache, again.entry, 20, 22)).toBe(49);
   });
 
-  it('rebuilds an entry whose engine file or data file is gone, and writes the engine again', async () => {
+  /** A component with data, transpiled with its core module split, and its engine file as written. */
+  async function splitEntry() {
     const bytes = await componentWithData(7);
     const digest = sha256Hex(bytes);
     const cache = new TranspileCache(dir, { transpile: counting, splitAt: 0 });
     const { entry } = await cache.get(digest, bytes);
     const { engineDigest } = splitOf(entry);
     const enginePath = cache.enginePath(engineDigest);
-    const engine = await readFile(enginePath);
+    return { bytes, digest, cache, entry, engineDigest, enginePath, engine: await readFile(enginePath) };
+  }
+
+  it('rebuilds an entry whose engine file or data file is gone, and writes the engine again', async () => {
+    const { bytes, digest, cache, entry, engineDigest, enginePath, engine } = await splitEntry();
 
     await rm(enginePath);
     const rebuilt = await cache.get(digest, bytes);
@@ -457,13 +462,7 @@ describe('TranspileCache, core modules kept as a shared engine plus their data',
   });
 
   it('throws EngineDamagedError for a damaged engine file and removes it; the next get rebuilds it', async () => {
-    const bytes = await componentWithData(7);
-    const digest = sha256Hex(bytes);
-    const cache = new TranspileCache(dir, { transpile: counting, splitAt: 0 });
-    const { entry } = await cache.get(digest, bytes);
-    const { engineDigest } = splitOf(entry);
-    const enginePath = cache.enginePath(engineDigest);
-    const engine = await readFile(enginePath);
+    const { bytes, digest, cache, engineDigest, enginePath, engine } = await splitEntry();
     const damaged = Uint8Array.from(engine);
     damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 0xff;
     await writeFile(enginePath, damaged);
