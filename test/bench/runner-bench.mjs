@@ -489,6 +489,15 @@ async function measureGuest(guest, port) {
     rssPerWarmInstanceMb: { runner: tp.rssPerWarmInstanceMb, preview2ShimInProcess: p2.rssPerInstanceMb },
   };
   const g = guest;
+  /** a cold-start row, beside the in-process baseline @param {string} what @param {{ p50: number }} cold @param {string} goal */
+  const coldRow = (what, cold, goal) => [
+    g,
+    what,
+    ms(cold.p50),
+    `${ms(coldBaseMs.p50)} jco + preview2-shim in-process`,
+    ratio(cold.p50, coldBaseMs.p50),
+    goal,
+  ];
   const rows = [
     [
       g,
@@ -522,34 +531,17 @@ async function measureGuest(guest, port) {
       `${(p2.search5.p50 / warm.search5.runner.p50).toFixed(1)}x faster`,
       '',
     ],
-    [
-      g,
-      'cold start of a source, disk cache to first result, p50',
-      ms(coldMs.p50),
-      `${ms(coldBaseMs.p50)} jco + preview2-shim in-process`,
-      ratio(coldMs.p50, coldBaseMs.p50),
-      '< 50 ms',
-    ],
+    coldRow('cold start of a source, disk cache to first result, p50', coldMs, '< 50 ms'),
     ...(coldSharedMs
       ? [
-          [
-            g,
+          coldRow(
             `same, another JS source loaded, its call ${NEIGHBOUR_SETTLE_MS} ms before (shared engine), p50`,
-            ms(coldSharedMs.p50),
-            `${ms(coldBaseMs.p50)} jco + preview2-shim in-process`,
-            ratio(coldSharedMs.p50, coldBaseMs.p50),
+            coldSharedMs,
             '< 50 ms',
-          ],
+          ),
         ]
       : []),
-    [
-      g,
-      'same, the runner created in the timed span too, p50',
-      ms(coldWithRunnerMs.p50),
-      `${ms(coldBaseMs.p50)} jco + preview2-shim in-process`,
-      ratio(coldWithRunnerMs.p50, coldBaseMs.p50),
-      '',
-    ],
+    coldRow('same, the runner created in the timed span too, p50', coldWithRunnerMs, ''),
     [
       g,
       'warm call, no I/O, p50',

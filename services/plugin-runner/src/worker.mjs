@@ -175,10 +175,8 @@ const host = {
 /** The instance's wasm memories, so each reply can say how big they are. @type {WebAssembly.Memory[]} */
 const memories = [];
 
-/**
- * Engines handed to the glue (see EngineCoreModule in source-worker.ts), by module.
- * @type {Map<WebAssembly.Module, { initialPages: number, maximumPages: number, data: Uint8Array }>}
- */
+/** @typedef {import('./source-worker.js').EngineCoreModule} EngineCoreModule */
+/** Split core modules handed to the glue, by their engine. @type {Map<WebAssembly.Module, EngineCoreModule>} */
 const engines = new Map();
 
 /**
@@ -222,7 +220,7 @@ try {
   const { imports } = created;
   pressure = created.pressure;
   const component = await import(data.componentUrl);
-  /** @type {Record<string, WebAssembly.Module | { engine: WebAssembly.Module, initialPages: number, maximumPages: number, data: Uint8Array }>} */
+  /** @type {import('./source-worker.js').CoreModules} */
   const modules = data.modules ?? (await fromRunner('modules')).modules;
   const instance = await component.instantiate(
     (/** @type {string} */ name) => {
