@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostAllowlist, isTargetProblem, MAX_PATH_LENGTH, parseRequestTarget } from './allowlist.js';
 import { BatchReader, channelBuffer, MAILBOX_BYTES } from './http-channel.mjs';
 import {
+  CALL_CANCELLED,
   checkedPath,
   type HttpEvent,
   type HttpPolicy,
@@ -339,7 +340,7 @@ describe('SourceHttp', () => {
     const h = new SourceHttp(policy());
     const { port1, port2 } = new MessageChannel();
     const signal = new Int32Array(new SharedArrayBuffer(4));
-    const detach = h.attach(port1, signal, () => Date.now() + 5000);
+    const { detach } = h.attach(port1, signal, () => Date.now() + 5000);
     port2.postMessage(message('up.test', '/via-port'));
     const events: HttpEvent[] = [];
     const seqs: number[] = [];
@@ -364,7 +365,7 @@ describe('SourceHttp', () => {
     const { port1, port2 } = new MessageChannel();
     const buffer = channelBuffer();
     const signal = new Int32Array(buffer);
-    const detach = h.attach(port1, signal, () => Date.now() + 5000);
+    const { detach } = h.attach(port1, signal, () => Date.now() + 5000);
     // one small response, then one whose body comes in several reads while the mailbox is still full
     port2.postMessage(message('up.test', '/via-port'));
     port2.postMessage(message('up.test', `/big/${MAILBOX_BYTES + 1000}`));
@@ -397,7 +398,7 @@ describe('SourceHttp', () => {
     const h = new SourceHttp(policy());
     const { port1, port2 } = new MessageChannel();
     const signal = new Int32Array(new SharedArrayBuffer(4));
-    const detach = h.attach(port1, signal, () => Date.now() + 5000);
+    const { detach } = h.attach(port1, signal, () => Date.now() + 5000);
     const first = message('up.test', '/hang');
     port2.postMessage(first);
     port2.postMessage(message('up.test', '/hang'));
@@ -411,6 +412,53 @@ describe('SourceHttp', () => {
     expect(h.active).toBe(0);
     // an aborted request reports nothing
     expect(receiveMessageOnPort(port2)).toBeUndefined();
+    port2.close();
+    h.close();
+  });
+
+  it('cancelCall aborts every request of the instance with an error event for each and refuses new ones until callStarted', async () => {
+    const h = new SourceHttp(policy({ maxConcurrency: 1 }));
+    const { port1, port2 } = new MessageChannel();
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const attached = h.attach(port1, signal, () => Date.now() + 5000);
+    const inFlight = message('up.test', '/hang');
+    // waits for the one slot
+    const queued = message('up.test', '/hang');
+    port2.postMessage(inFlight);
+    port2.postMessage(queued);
+    for (let i = 0; i < 200 && h.active < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(h.active).toBe(1);
+    const events: HttpEvent[] = [];
+    const collect = async (until: () => boolean) => {
+      for (let i = 0; i < 200 && !until(); i++) {
+        await new Promise((r) => setTimeout(r, 5));
+        for (let m = receiveMessageOnPort(port2); m; m = receiveMessageOnPort(port2)) {
+          events.push(...(m.message as { events: HttpEvent[] }).events);
+        }
+      }
+    };
+    attached.cancelCall();
+    await collect(() => events.length >= 2 && h.active === 0);
+    expect(events.map((e) => [e.id, e.type === 'error' ? e.code : e.type]).sort()).toEqual(
+      [
+        [inFlight.id, CALL_CANCELLED],
+        [queued.id, CALL_CANCELLED],
+      ].sort(),
+    );
+    expect(h.active).toBe(0);
+    // the cancelled call goes on sending: refused at once, nothing reaches the upstream
+    const before = seen.length;
+    const late = message('up.test', '/after-cancel');
+    port2.postMessage(late);
+    await collect(() => events.length >= 3);
+    expect(events[2]).toEqual({ id: late.id, type: 'error', code: CALL_CANCELLED });
+    attached.callStarted();
+    const next = message('up.test', '/next-call');
+    port2.postMessage(next);
+    await collect(() => events.some((e) => e.id === next.id && e.type === 'end'));
+    expect(events.filter((e) => e.id === next.id).map((e) => e.type)).toEqual(['head', 'chunk', 'end']);
+    expect(seen.slice(before).map((r) => r.url)).toEqual(['/next-call']);
+    attached.detach();
     port2.close();
     h.close();
   });

@@ -34,6 +34,24 @@ export interface RequestMessage {
   timeouts: { connectMs?: number; firstByteMs?: number; betweenBytesMs?: number };
 }
 
+/** What SourceHttp.attach returns for one worker (one instance) of the source. */
+export interface HttpAttachment {
+  /** The worker is going away: aborts whatever is in flight without a word to it, closes the port. */
+  detach(): void;
+  /**
+   * The instance's current call was given up (its client cancelled, or its deadline passed): every
+   * request of the instance, queued or in flight, is aborted now and the guest gets an `error` event
+   * for it (CALL_CANCELLED), and every request it sends from now on is refused the same way until
+   * callStarted(). The instance stays usable.
+   */
+  cancelCall(): void;
+  /** A new call starts on the instance: its requests are served again (no-op unless cancelled). */
+  callStarted(): void;
+}
+
+/** The wasi:http error a request of a cancelled call gets. */
+export const CALL_CANCELLED: ErrorCode = { tag: 'internal-error', val: 'the call was cancelled' };
+
 export type HttpEvent =
   | { id: number; type: 'head'; status: number; headers: Array<[string, Uint8Array]> }
   | { id: number; type: 'chunk'; data: Uint8Array }
@@ -241,18 +259,22 @@ export class SourceHttp {
    * the event loop go back as one numbered batch, in the mailbox of `signal`'s buffer when it has
    * one and the batch fits (http-channel.mjs), else on the port as `{ seq, events }`, each followed
    * by a bump of the signal word (the worker blocks on it with Atomics.wait).
-   * Returns a function that detaches, aborting whatever is still in flight.
+   * Returns the attachment: detach() when the worker goes away, cancelCall() and callStarted()
+   * around a call its caller gave up on (see HttpAttachment).
    */
   attach(
     port: MessagePort,
     signal: Int32Array,
     deadline: () => number,
     onRateLimited?: (retryAfterSeconds: number) => void,
-  ): () => void {
+  ): HttpAttachment {
     const active = new Map<number, Cancel>();
-    // a rate-limit wait ends early only when the worker goes away (a dropped request is let go after it)
-    const detached = new AbortController();
+    // a rate-limit wait ends early only when the worker goes away or the call is cancelled (a
+    // dropped request is let go after it)
+    let admissions = new AbortController();
     let closed = false;
+    // between cancelCall() and callStarted(): the cancelled call's requests are refused
+    let cancelled = false;
     const channel = new ChannelWriter(signal);
     let nextSeq = 0;
     let batch: HttpEvent[] | undefined;
@@ -290,16 +312,38 @@ export class SourceHttp {
         return;
       }
       if (msg.type !== 'request' || active.has(msg.id)) return;
+      if (cancelled) {
+        emit({ id: msg.id, type: 'error', code: CALL_CANCELLED });
+        return;
+      }
       const cancel = new Cancel();
       active.set(msg.id, cancel);
-      void this.run(msg, deadline(), emit, cancel, detached.signal, onRateLimited).finally(() => active.delete(msg.id));
+      void this.run(msg, deadline(), emit, cancel, admissions.signal, onRateLimited).finally(() =>
+        active.delete(msg.id),
+      );
     });
-    return () => {
-      closed = true;
-      detached.abort();
-      for (const cancel of active.values()) cancel.abort();
-      active.clear();
-      port.close();
+    return {
+      detach: () => {
+        closed = true;
+        admissions.abort();
+        for (const cancel of active.values()) cancel.abort();
+        active.clear();
+        port.close();
+      },
+      cancelCall: () => {
+        if (closed) return;
+        cancelled = true;
+        admissions.abort();
+        for (const [id, cancel] of active) {
+          emit({ id, type: 'error', code: CALL_CANCELLED });
+          cancel.abort();
+        }
+        active.clear();
+      },
+      callStarted: () => {
+        cancelled = false;
+        if (admissions.signal.aborted) admissions = new AbortController();
+      },
     };
   }
 

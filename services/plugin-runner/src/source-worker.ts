@@ -1,7 +1,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { usableCores } from './cpu-quota.js';
 import { channelBuffer } from './http-channel.mjs';
-import type { SourceHttp } from './http-host.js';
+import type { HttpAttachment, SourceHttp } from './http-host.js';
 import type { Logger } from './logger.js';
 
 /** The worker entry; a plain .mjs file so it runs the same from src/ and from dist/. */
@@ -204,7 +204,7 @@ export class SourceWorker {
   readonly ready: Promise<void>;
   dead = false;
   private readonly worker: Worker;
-  private readonly detachHttp: () => void;
+  private readonly http: HttpAttachment;
   private pending: { id: number; resolve: (r: WorkerReply) => void } | undefined;
   private nextId = 1;
   private deathReason = 'the instance stopped';
@@ -249,7 +249,7 @@ export class SourceWorker {
         (err: Error) => this.kill(`the component could not be compiled: ${err.message}`),
       );
     }
-    this.detachHttp = setup.http.attach(port1, new Int32Array(signal), setup.deadline, setup.onRateLimited);
+    this.http = setup.http.attach(port1, new Int32Array(signal), setup.deadline, setup.onRateLimited);
     this.forwardConsole();
 
     const started = settle as { resolve: () => void; reject: (e: Error) => void };
@@ -320,7 +320,7 @@ export class SourceWorker {
     if (!this.dead) {
       this.dead = true;
       this.deathReason = reason;
-      this.detachHttp();
+      this.http.detach();
     }
     const p = this.pending;
     if (p) {
