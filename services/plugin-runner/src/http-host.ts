@@ -12,7 +12,7 @@ import {
   type RequestTarget,
 } from './allowlist.js';
 import { HostScheduler, type SourceScheduler } from './host-scheduler.js';
-import { ChannelWriter } from './http-channel.mjs';
+import { ChannelWriter, type FlowWords, MAX_UNREAD_RESPONSE_BYTES } from './http-channel.mjs';
 import type { Logger } from './logger.js';
 
 /** A wasi:http error-code variant as jco passes it. */
@@ -47,6 +47,8 @@ export interface HttpAttachment {
   cancelCall(): void;
   /** A new call starts on the instance: its requests are served again (no-op unless cancelled). */
   callStarted(): void;
+  /** The instance's accounting of response and request body bytes (read-only use: stats, tests). */
+  readonly flow: InstanceFlow;
 }
 
 /** The wasi:http error a request of a cancelled call gets. */
@@ -97,6 +99,12 @@ const REFUSAL_LOGS = 20;
 const REFUSAL_WINDOW_MS = 10_000;
 /** Requests waiting for a slot beyond max_concurrency, as a multiple of it, before new ones fail. */
 const QUEUE_FACTOR = 16;
+/**
+ * Messages of one instance the main thread handles in one turn of its event loop; the rest wait for
+ * the next turn (setImmediate), so another instance's messages and I/O come in between and a plugin
+ * sending requests in a loop cannot keep the main thread to itself.
+ */
+export const MESSAGES_PER_INSTANCE_PER_TURN = 32;
 /** (scheme, authority) pairs whose parsed and allowlist-checked form a source keeps; past it, all are dropped. */
 const MAX_KNOWN_AUTHORITIES = 256;
 /** Longest scheme and authority kept (a host name is at most 253 bytes, plus brackets and a port). */
@@ -159,6 +167,79 @@ class Cancel {
   /** Runs `hook` on abort (one at a time; undefined removes it). */
   onAbort(hook: (() => void) | undefined): void {
     this.hook = hook;
+  }
+}
+
+/** What a worker posts on its HTTP port. */
+type PortMessage = RequestMessage | { type: 'abort'; id: number } | { type: 'resume' };
+
+/**
+ * One instance's share of the host's HTTP memory: response body bytes handed to it that its guest
+ * has not read or dropped (counted against MAX_UNREAD_RESPONSE_BYTES: at the cap its response
+ * streams are paused, so Node stops reading their sockets, until the guest has given up half), and
+ * its request bodies, reported to the worker once written out or dropped (it counts them against
+ * MAX_UNSENT_REQUEST_BYTES until then).
+ */
+export class InstanceFlow {
+  /** response body bytes emitted to the worker, a running total compared with its RELEASED (mod 2^32) */
+  private emitted = 0;
+  private readonly streams = new Set<http.IncomingMessage>();
+  /** this instance's responses are paused */
+  heldBack = false;
+  /** times its responses were paused */
+  holds = 0;
+
+  constructor(
+    private readonly words: FlowWords,
+    readonly maxUnread: number = MAX_UNREAD_RESPONSE_BYTES,
+  ) {}
+
+  /** Response body bytes handed to the instance that its guest has not read or dropped. */
+  get unread(): number {
+    return (this.emitted - this.words.released()) | 0;
+  }
+
+  /** Body bytes on their way to the instance. */
+  chunkEmitted(bytes: number): void {
+    this.emitted = (this.emitted + bytes) | 0;
+    if (!this.heldBack && this.unread > this.maxUnread) this.holdBack();
+  }
+
+  private holdBack(): void {
+    // the worker asks for more once the guest has given up half of the cap
+    if (!this.words.holdBack(this.emitted - this.maxUnread / 2)) return;
+    this.heldBack = true;
+    this.holds++;
+    for (const res of this.streams) res.pause();
+  }
+
+  /** The worker says its guest has read or dropped enough. */
+  resume(): void {
+    if (!this.heldBack) return;
+    this.heldBack = false;
+    if (this.unread > this.maxUnread) {
+      this.holdBack();
+      return;
+    }
+    for (const res of this.streams) res.resume();
+  }
+
+  /** A response of this instance whose body is on its way. */
+  track(res: http.IncomingMessage): void {
+    this.streams.add(res);
+    if (this.heldBack) res.pause();
+  }
+
+  untrack(res: http.IncomingMessage): void {
+    this.streams.delete(res);
+  }
+
+  bodyDone(bytes: number): void {
+    this.words.bodyDone(bytes);
+  }
+
+  requestFinished(): void {
+    this.words.requestFinished();
   }
 }
 
@@ -232,7 +313,8 @@ export class SourceHttp {
     rateLimited: 0,
   };
   private inFlight = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** requests waiting for a slot; called with true, a finished request's slot is handed over */
+  private readonly waiting: Array<(slot: boolean) => void> = [];
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly lookup: LookupFn;
   private refusals = { since: 0, logged: 0, suppressed: 0 };
@@ -276,6 +358,7 @@ export class SourceHttp {
     // between cancelCall() and callStarted(): the cancelled call's requests are refused
     let cancelled = false;
     const channel = new ChannelWriter(signal);
+    const flow = new InstanceFlow(channel.flow);
     let nextSeq = 0;
     let batch: HttpEvent[] | undefined;
     const flush = () => {
@@ -299,35 +382,96 @@ export class SourceHttp {
     };
     const emit = (event: HttpEvent) => {
       if (closed) return;
+      if (event.type === 'chunk') flow.chunkEmitted(event.data.length);
       if (batch) batch.push(event);
       else {
         batch = [event];
         queueMicrotask(flush);
       }
     };
-    port.on('message', (msg: RequestMessage | { type: 'abort'; id: number }) => {
-      if (closed) return;
+    // every request leaves `active` (or the deferred ones) exactly once, and the worker is told then
+    const handle = (msg: PortMessage) => {
       if (msg.type === 'abort') {
-        active.get(msg.id)?.abort();
+        const cancel = active.get(msg.id);
+        if (!cancel) return;
+        active.delete(msg.id);
+        cancel.abort();
+        flow.requestFinished();
+        return;
+      }
+      if (msg.type === 'resume') {
+        flow.resume();
         return;
       }
       if (msg.type !== 'request' || active.has(msg.id)) return;
       if (cancelled) {
         emit({ id: msg.id, type: 'error', code: CALL_CANCELLED });
+        flow.requestFinished();
         return;
       }
       const cancel = new Cancel();
       active.set(msg.id, cancel);
-      void this.run(msg, deadline(), emit, cancel, admissions.signal, onRateLimited).finally(() =>
-        active.delete(msg.id),
-      );
+      void this.run(msg, deadline(), emit, cancel, admissions.signal, onRateLimited, flow).finally(() => {
+        if (active.get(msg.id) !== cancel) return;
+        active.delete(msg.id);
+        flow.requestFinished();
+      });
+    };
+
+    // at most MESSAGES_PER_INSTANCE_PER_TURN messages a turn: `burst` counts them, reset by an
+    // immediate scheduled halfway (so a turn with few messages schedules nothing)
+    let burst = 0;
+    const endOfBurst = () => {
+      burst = 0;
+    };
+    const deferred: PortMessage[] = [];
+    /** deferred requests not dropped yet: an abort of one drops both, before any work */
+    const deferredRequests = new Set<number>();
+    let draining = false;
+    const defer = (msg: PortMessage) => {
+      if (msg.type === 'abort' && deferredRequests.delete(msg.id)) {
+        flow.requestFinished();
+        return;
+      }
+      if (msg.type === 'request') deferredRequests.add(msg.id);
+      deferred.push(msg);
+      if (!draining) {
+        draining = true;
+        setImmediate(drain);
+      }
+    };
+    const drain = () => {
+      draining = false;
+      if (closed) return;
+      const turn = deferred.splice(0, MESSAGES_PER_INSTANCE_PER_TURN);
+      for (const msg of turn) {
+        if (msg.type === 'request' && !deferredRequests.delete(msg.id)) continue;
+        handle(msg);
+      }
+      burst = 0;
+      if (deferred.length > 0) {
+        draining = true;
+        setImmediate(drain);
+      }
+    };
+    port.on('message', (msg: PortMessage) => {
+      if (closed) return;
+      if (deferred.length > 0 || burst >= MESSAGES_PER_INSTANCE_PER_TURN) {
+        defer(msg);
+        return;
+      }
+      if (++burst === MESSAGES_PER_INSTANCE_PER_TURN / 2) setImmediate(endOfBurst);
+      handle(msg);
     });
     return {
+      flow,
       detach: () => {
         closed = true;
         admissions.abort();
         for (const cancel of active.values()) cancel.abort();
         active.clear();
+        deferred.length = 0;
+        deferredRequests.clear();
         port.close();
       },
       cancelCall: () => {
@@ -337,8 +481,14 @@ export class SourceHttp {
         for (const [id, cancel] of active) {
           emit({ id, type: 'error', code: CALL_CANCELLED });
           cancel.abort();
+          flow.requestFinished();
         }
         active.clear();
+        for (const id of deferredRequests) {
+          emit({ id, type: 'error', code: CALL_CANCELLED });
+          flow.requestFinished();
+        }
+        deferredRequests.clear();
       },
       callStarted: () => {
         cancelled = false;
@@ -350,7 +500,7 @@ export class SourceHttp {
   close(): void {
     this.agents.http.destroy();
     this.agents.https.destroy();
-    for (const wake of this.waiting.splice(0)) wake();
+    for (const wake of this.waiting.splice(0)) wake(false);
   }
 
   /** Performs one request, reporting its outcome through `emit`. Never throws. */
@@ -374,11 +524,23 @@ export class SourceHttp {
     signal: Cancel,
     admitSignal: AbortSignal,
     onRateLimited?: (retryAfterSeconds: number) => void,
+    flow?: InstanceFlow,
   ): Promise<void> {
     const { id } = msg;
     const log = this.policy.logger;
     const source = this.policy.sourceId;
     let slot = false;
+    // the body counts as unsent in the worker until it is written out or dropped (exactly once)
+    let bodyHeld = msg.body?.length ?? 0;
+    const bodyDone =
+      bodyHeld === 0
+        ? undefined
+        : () => {
+            if (bodyHeld === 0) return;
+            flow?.bodyDone(bodyHeld);
+            bodyHeld = 0;
+            msg.body = null;
+          };
     try {
       const { target, headers } = this.check(msg);
       const admission = await this.scheduler.admit(target, deadline, admitSignal);
@@ -392,10 +554,24 @@ export class SourceHttp {
         if (this.waiting.length >= this.policy.maxConcurrency * QUEUE_FACTOR) {
           throw new RequestFailure({ tag: 'connection-limit-reached' }, 'too many requests waiting for a slot');
         }
-        await new Promise<void>((resolve) => this.waiting.push(resolve));
+        // a request dropped while it waits leaves the line at once
+        slot = await new Promise<boolean>((resolve) => {
+          const wake = (handedOver: boolean) => {
+            signal.onAbort(undefined);
+            resolve(handedOver);
+          };
+          this.waiting.push(wake);
+          signal.onAbort(() => {
+            const at = this.waiting.indexOf(wake);
+            if (at >= 0) this.waiting.splice(at, 1);
+            resolve(false);
+          });
+        });
+        if (!slot) return;
+      } else {
+        this.inFlight++;
+        slot = true;
       }
-      this.inFlight++;
-      slot = true;
       this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
       if (signal.aborted) return;
       const resolving = this.resolve(target);
@@ -406,7 +582,7 @@ export class SourceHttp {
         { source, method: msg.method, url: `${target.scheme}://${target.authority}${target.path}` },
         'plugin request',
       );
-      await this.perform(msg, target, headers, address, deadline, emit, signal);
+      await this.perform(msg, target, headers, address, deadline, emit, signal, flow, bodyDone);
     } catch (err) {
       if (signal.aborted) return;
       if (err instanceof RequestFailure) {
@@ -425,9 +601,12 @@ export class SourceHttp {
         emit({ id, type: 'error', code: { tag: 'internal-error', val: message } });
       }
     } finally {
+      bodyDone?.();
       if (slot) {
-        this.inFlight--;
-        this.waiting.shift()?.();
+        // the slot goes straight to the next request waiting, so none can slip in between
+        const next = this.waiting.shift();
+        if (next) next(true);
+        else this.inFlight--;
       }
     }
   }
@@ -605,6 +784,8 @@ export class SourceHttp {
     deadline: number,
     emit: (e: HttpEvent) => void,
     signal: Cancel,
+    flow: InstanceFlow | undefined,
+    bodyDone: (() => void) | undefined,
   ): Promise<void> {
     const { id } = msg;
     const max = this.policy.maxResponseBytes;
@@ -624,12 +805,14 @@ export class SourceHttp {
       let gotHead = false;
       let done = false;
       let received = 0;
+      let response: http.IncomingMessage | undefined;
       const timers: NodeJS.Timeout[] = [];
       const finish = (event?: HttpEvent) => {
         if (done) return;
         done = true;
         for (const t of timers) clearTimeout(t);
         signal.onAbort(undefined);
+        if (response) flow?.untrack(response);
         if (event) emit(event);
         resolve();
       };
@@ -661,15 +844,18 @@ export class SourceHttp {
       });
       signal.onAbort(onAbort);
       timers.push(setTimeout(() => fail({ tag: 'HTTP-response-timeout' }, 'call deadline reached'), remaining));
-      if (msg.timeouts.firstByteMs !== undefined) {
+      // the plugin's own timeouts only when shorter than the deadline's (which also keeps a huge one
+      // from reaching setTimeout, which would make it 1 ms and print a warning)
+      const { firstByteMs, connectMs, betweenBytesMs } = msg.timeouts;
+      if (firstByteMs !== undefined && firstByteMs < remaining) {
         timers.push(
           setTimeout(() => {
             if (!gotHead) fail({ tag: 'HTTP-response-timeout' }, 'first-byte timeout');
-          }, msg.timeouts.firstByteMs),
+          }, firstByteMs),
         );
       }
-      if (msg.timeouts.connectMs !== undefined) {
-        const ms = msg.timeouts.connectMs;
+      if (connectMs !== undefined && connectMs < remaining) {
+        const ms = connectMs;
         req.on('socket', (socket) => {
           if (!socket.connecting) return;
           const t = setTimeout(() => fail({ tag: 'connection-timeout' }, 'connect timeout'), ms);
@@ -677,14 +863,15 @@ export class SourceHttp {
           socket.once('connect', () => clearTimeout(t));
         });
       }
-      if (msg.timeouts.betweenBytesMs !== undefined) {
-        req.setTimeout(msg.timeouts.betweenBytesMs, () =>
+      if (betweenBytesMs !== undefined && betweenBytesMs < remaining) {
+        req.setTimeout(betweenBytesMs, () =>
           fail({ tag: gotHead ? 'connection-read-timeout' : 'HTTP-response-timeout' }, 'between-bytes timeout'),
         );
       }
       req.on('error', (err) => fail(mapNodeError(err, gotHead), err.message));
       req.on('response', (res) => {
         gotHead = true;
+        if (done) return;
         const retryAfter = res.headers['retry-after'];
         if (typeof retryAfter === 'string') void this.scheduler.observe(target, res.statusCode ?? 0, retryAfter);
         const raw = res.rawHeaders;
@@ -701,6 +888,10 @@ export class SourceHttp {
           );
           return;
         }
+        if (flow) {
+          response = res;
+          flow.track(res);
+        }
         res.on('data', (chunk: Buffer) => {
           if (done) return;
           received += chunk.length;
@@ -715,7 +906,10 @@ export class SourceHttp {
         res.on('error', (err) => fail(mapNodeError(err, true), err.message));
         res.on('aborted', () => fail({ tag: 'HTTP-response-incomplete' }, 'response aborted'));
       });
-      if (msg.body) this.stats.bytesOut += msg.body.length;
+      if (msg.body) {
+        this.stats.bytesOut += msg.body.length;
+        if (bodyDone) req.once('finish', bodyDone);
+      }
       req.end(msg.body ?? undefined);
     });
   }

@@ -15,6 +15,13 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import {
+  FlowWords,
+  MAX_REQUESTS_IN_HOST,
+  MAX_UNREAD_RESPONSE_BYTES,
+  MAX_UNSENT_REQUEST_BYTES,
+  threadFlow,
+} from './http-channel.mjs';
 
 const symbolDispose = Symbol.dispose || Symbol.for('dispose');
 /** Marks internal construction of resources whose WIT type has no constructor. */
@@ -33,17 +40,10 @@ const WAIT_SLICE_MS = 50;
  */
 const MAX_FIELDS_BYTES = 64 * 1024;
 /**
- * Most response body bytes an instance may leave unread in the host (bodies of responses it has not
- * read yet, or never will): each response is capped by max_response_bytes, but a guest that starts
- * request after request and keeps their bodies would otherwise grow the host's memory without end.
+ * Longest timeout handed to the host, in ms: the most Node's timers take (longer ones become 1 ms,
+ * with a warning). The host cuts every request timeout to the call's deadline anyway.
  */
-const MAX_UNREAD_RESPONSE_BYTES = 64 * 1024 * 1024;
-/**
- * Most request body bytes an instance may have written and not sent: each body is capped by
- * max_response_bytes, but a guest that fills body after body and never sends them would otherwise
- * keep them all in the host.
- */
-const MAX_UNSENT_REQUEST_BYTES = 64 * 1024 * 1024;
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Field names the plugin may not set; the host sets Host, Content-Length and framing itself. */
 const FORBIDDEN_FIELDS = new Set([
@@ -81,13 +81,16 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * @property {(level: string, message: string) => void} log
  * @property {(stream: 'stdout' | 'stderr', bytes: Uint8Array) => void} output
  * @property {(code: number) => never} exit must throw; the instance is then finished
- * @property {(message: HttpRequestMessage | { type: 'abort', id: number }) => void} post
+ * @property {(message: HttpRequestMessage | { type: 'abort', id: number } | { type: 'resume' }, transfer?: ArrayBuffer[]) => void} post
+ *   `transfer`: buffers the message owns (a request body), which may be moved instead of copied
  * @property {() => HttpEvent | undefined} receive takes one event without blocking
  * @property {() => number} signalValue the current value of the wake-up word
  * @property {(seen: number, timeoutMs: number) => void} wait blocks until the word changes from `seen` or the timeout
  * @property {number} maxRequestBodyBytes
  * @property {number} [maxUnsentRequestBytes] MAX_UNSENT_REQUEST_BYTES unless given (tests give less)
  * @property {number} [maxUnreadResponseBytes] MAX_UNREAD_RESPONSE_BYTES unless given (tests give less)
+ * @property {number} [maxRequestsInHost] MAX_REQUESTS_IN_HOST unless given (tests give less)
+ * @property {FlowWords} [flow] the channel's flow words; the worker thread's channel (threadFlow) unless given
  */
 
 /** @param {string} message */
@@ -127,17 +130,28 @@ function streamFailed(message, httpCode) {
   return { tag: 'last-operation-failed', val: ioError(message, httpCode) };
 }
 
+/**
+ * Why a wait can never end (a trap message), or undefined: a response body that can only come once
+ * the guest reads or drops others (see Waiter).
+ * @typedef {() => string | undefined} Starved
+ */
+
 class Pollable {
   /** @type {() => boolean} */ #ready;
   /** @type {bigint | undefined} */ #deadline;
   /** @type {Waiter} */ #waiter;
+  /** @type {Starved | undefined} */ #starved;
 
-  /** @param {symbol} token @param {Waiter} waiter @param {() => boolean} ready @param {bigint} [deadline] */
-  constructor(token, waiter, ready, deadline) {
+  /**
+   * @param {symbol} token @param {Waiter} waiter @param {() => boolean} ready @param {bigint} [deadline]
+   * @param {Starved} [starved]
+   */
+  constructor(token, waiter, ready, deadline, starved) {
     if (token !== INTERNAL) throw trap('wasi:io/poll.pollable has no constructor');
     this.#waiter = waiter;
     this.#ready = ready;
     this.#deadline = deadline;
+    this.#starved = starved;
   }
 
   ready() {
@@ -146,16 +160,20 @@ class Pollable {
   }
 
   block() {
-    this.#waiter.waitUntil(this.#ready, this.#deadline);
+    this.#waiter.waitUntil(this.#ready, this.#deadline, this.#starved);
   }
 
   /** @param {Pollable} p */
   static parts(p) {
-    return { ready: p.#ready, deadline: p.#deadline };
+    return { ready: p.#ready, deadline: p.#deadline, starved: p.#starved };
   }
 }
 
-/** Blocking waits: drain host events, check, sleep on the signal word, repeat. */
+/**
+ * Blocking waits: drain host events, check, sleep on the signal word, repeat. A wait only for what
+ * the host holds back until the guest reads or drops other response bodies can never end: it traps
+ * at once, naming the cap, instead of sleeping until the call's deadline.
+ */
 class Waiter {
   /** @type {WasiHost} */ #host;
   /** @type {(event: HttpEvent) => void} */ #apply;
@@ -170,12 +188,17 @@ class Waiter {
     for (let event = this.#host.receive(); event !== undefined; event = this.#host.receive()) this.#apply(event);
   }
 
-  /** @param {() => boolean} ready @param {bigint} [deadline] monotonic ns after which `ready` is true by itself */
-  waitUntil(ready, deadline) {
+  /**
+   * @param {() => boolean} ready @param {bigint} [deadline] monotonic ns after which `ready` is true by itself
+   * @param {Starved} [starved]
+   */
+  waitUntil(ready, deadline, starved) {
     for (;;) {
       const seen = this.#host.signalValue();
       this.drain();
       if (ready()) return;
+      const never = deadline === undefined ? starved?.() : undefined;
+      if (never) throw trap(never);
       this.#host.wait(seen, sliceUntil(deadline));
     }
   }
@@ -184,6 +207,7 @@ class Waiter {
   poll(list) {
     if (list.length === 0) throw trap('wasi:io/poll.poll called with an empty list');
     const parts = list.map((p) => Pollable.parts(p));
+    const starvable = parts.every((part) => part.starved !== undefined && part.deadline === undefined);
     for (;;) {
       const seen = this.#host.signalValue();
       this.drain();
@@ -198,6 +222,10 @@ class Waiter {
         }
       }
       if (ready.length > 0) return Uint32Array.from(ready);
+      if (starvable) {
+        const reasons = parts.map((part) => part.starved?.());
+        if (reasons.every((reason) => reason !== undefined)) throw trap(/** @type {string} */ (reasons[0]));
+      }
       this.#host.wait(seen, sliceUntil(deadline));
     }
   }
@@ -215,6 +243,7 @@ function sliceUntil(deadline) {
  * @property {() => boolean} ready
  * @property {(max: number) => Uint8Array | 'closed' | { error: IoError }} read
  * @property {() => void} [dispose]
+ * @property {Starved} [starved]
  */
 
 class InputStream {
@@ -239,7 +268,7 @@ class InputStream {
 
   /** @param {bigint} len */
   blockingRead(len) {
-    this.#waiter.waitUntil(this.#source.ready);
+    this.#waiter.waitUntil(this.#source.ready, undefined, this.#source.starved);
     return this.read(len);
   }
 
@@ -254,7 +283,7 @@ class InputStream {
   }
 
   subscribe() {
-    return new Pollable(INTERNAL, this.#waiter, this.#source.ready);
+    return new Pollable(INTERNAL, this.#waiter, this.#source.ready, undefined, this.#source.starved);
   }
 
   [symbolDispose]() {
@@ -538,17 +567,29 @@ class RequestOptions {
   /** @param {RequestOptions | undefined} o */
   static millis(o) {
     /** @param {bigint | undefined} ns */
-    const ms = (ns) => (ns === undefined ? undefined : Math.max(1, Number(ns / 1_000_000n)));
+    const ms = (ns) => (ns === undefined ? undefined : Math.min(MAX_TIMEOUT_MS, Math.max(1, Number(ns / 1_000_000n))));
     return o ? { connectMs: ms(o.#connect), firstByteMs: ms(o.#firstByte), betweenBytesMs: ms(o.#betweenBytes) } : {};
   }
 }
 
-/** Request body bytes of one instance written and not yet sent or discarded (see MAX_UNSENT_REQUEST_BYTES). */
+/**
+ * Request body bytes of one instance written and not yet sent or discarded (see
+ * MAX_UNSENT_REQUEST_BYTES): in the worker, and handed to the host until it reports them written
+ * out or dropped.
+ */
 class UnsentBytes {
+  /** written into bodies not handed to the host yet */
   bytes = 0;
-  /** @param {number} limit */
-  constructor(limit) {
+  /** handed to the host, a running total compared with the host's (mod 2^32) */
+  handedOver = 0;
+  /** @param {number} limit @param {FlowWords} flow */
+  constructor(limit, flow) {
     this.limit = limit;
+    this.flow = flow;
+  }
+
+  held() {
+    return this.bytes + ((this.handedOver - this.flow.bodyBytesDone()) | 0);
   }
 }
 
@@ -588,7 +629,8 @@ class OutgoingBody {
             val: BigInt(this.#size + bytes.length),
           });
         }
-        if (this.#unsent.bytes + bytes.length > this.#unsent.limit) {
+        if (this.#unsent.held() + bytes.length > this.#unsent.limit) {
+          // not sent: written here, or handed to the host and not yet written out to the upstream
           throw trap(`the plugin holds more than ${this.#unsent.limit} bytes of request bodies it has not sent`);
         }
         this.#chunks.push(bytes.slice());
@@ -607,12 +649,16 @@ class OutgoingBody {
     body.#onFinish?.();
   }
 
-  /** The body's bytes, once: they stop counting as unsent. @param {OutgoingBody} body */
-  static bytes(body) {
+  /**
+   * The body's bytes, once, as they are handed to the host: they count as unsent until the host
+   * reports them written out or dropped. @param {OutgoingBody} body
+   */
+  static handOver(body) {
     const size = body.#size;
     const chunks = body.#chunks;
     OutgoingBody.release(body);
     if (size === 0) return null;
+    body.#unsent.handedOver = (body.#unsent.handedOver + size) | 0;
     const out = new Uint8Array(size);
     let off = 0;
     for (const c of chunks) {
@@ -759,27 +805,42 @@ class HttpClient {
   /** @type {Map<number, Pending>} */ pending = new Map();
   nextId = 1;
   /** @type {WasiHost} */ host;
-  /** response body bytes received and not yet read or discarded (see MAX_UNREAD_RESPONSE_BYTES) */
+  /**
+   * response body bytes received and not yet read or discarded; the host holds responses back at
+   * maxUnread of them and what is still on the way (see MAX_UNREAD_RESPONSE_BYTES)
+   */
   unread = 0;
   maxUnread = MAX_UNREAD_RESPONSE_BYTES;
+  /** @type {FlowWords} */ flow;
+  /** requests handed to the host, a running total compared with the host's FINISHED (mod 2^32) */
+  handedOver = 0;
+  maxInHost = MAX_REQUESTS_IN_HOST;
 
-  /** @param {WasiHost} host */
-  constructor(host) {
+  /** @param {WasiHost} host @param {FlowWords} flow */
+  constructor(host, flow) {
     this.host = host;
+    this.flow = flow;
     this.maxUnread = host.maxUnreadResponseBytes ?? MAX_UNREAD_RESPONSE_BYTES;
+    this.maxInHost = host.maxRequestsInHost ?? MAX_REQUESTS_IN_HOST;
+  }
+
+  /** Requests the host has and is not done with. */
+  inHost() {
+    return (this.handedOver - this.flow.finishedRequests()) | 0;
   }
 
   /** @param {HttpEvent} e */
   apply(e) {
     const p = this.pending.get(e.id);
-    if (!p) return;
+    if (!p) {
+      // a body chunk of a request the guest dropped meanwhile: given up at once
+      if (e.type === 'chunk') this.#release(e.data.length);
+      return;
+    }
     if (e.type === 'head') p.head = { status: e.status, headers: e.headers };
     else if (e.type === 'chunk') {
       p.chunks.push(e.data);
       this.unread += e.data.length;
-      if (this.unread > this.maxUnread) {
-        throw trap(`the plugin left more than ${this.maxUnread} bytes of response bodies unread`);
-      }
     } else if (e.type === 'end') p.ended = true;
     else if (e.type === 'error') {
       if (p.head) p.bodyError = e.code;
@@ -791,15 +852,53 @@ class HttpClient {
   /** @param {number} bytes */
   consumed(bytes) {
     this.unread -= bytes;
+    this.#release(bytes);
+  }
+
+  /** @param {number} bytes given up by the guest: the host counts them no more */
+  #release(bytes) {
+    if (this.flow.release(bytes)) this.host.post({ type: 'resume' });
   }
 
   /** @param {Pending} p */
   abort(p) {
     if (p.aborted) return;
     p.aborted = true;
-    for (const c of p.chunks.splice(0)) this.unread -= c.length;
+    let dropped = 0;
+    for (const c of p.chunks.splice(0)) dropped += c.length;
+    this.unread -= dropped;
+    if (dropped > 0) this.#release(dropped);
     this.pending.delete(p.id);
     if (!p.ended) this.host.post({ type: 'abort', id: p.id });
+  }
+
+  /**
+   * Why waiting for more of `p`'s body can never end, if it cannot: the host holds this instance's
+   * responses back until the guest reads or drops others, and `p` has nothing left to read.
+   * @param {Pending} p
+   */
+  starved(p) {
+    if (p.chunks.length > 0 || p.ended || p.aborted || !this.flow.heldBack()) return undefined;
+    return `${this.overCap()} and waits for more`;
+  }
+
+  overCap() {
+    return `the plugin left more than ${this.maxUnread} bytes of response bodies unread`;
+  }
+
+  /**
+   * Blocks while the host has maxInHost of this instance's requests it is not done with (each ends
+   * by the call's deadline at the latest; a dropped one as soon as the host sees the drop).
+   * @param {Waiter} waiter
+   */
+  waitForRoom(waiter) {
+    if (this.inHost() < this.maxInHost) return;
+    this.flow.waitingForSlot(true);
+    try {
+      waiter.waitUntil(() => this.inHost() < this.maxInHost);
+    } finally {
+      this.flow.waitingForSlot(false);
+    }
   }
 }
 
@@ -922,6 +1021,7 @@ class IncomingBody {
         return new Uint8Array(0);
       },
       dispose: () => client.abort(p),
+      starved: () => client.starved(p),
     };
     return new InputStream(INTERNAL, this.#waiter, source);
   }
@@ -1027,9 +1127,11 @@ function randomU64() {
  * @param {WasiHost} host
  */
 export function createImports(host) {
-  const client = new HttpClient(host);
+  // no channel (an import object made outside a worker): words nobody on the host's side reads
+  const flow = host.flow ?? threadFlow() ?? new FlowWords(new SharedArrayBuffer(4));
+  const client = new HttpClient(host, flow);
   const waiter = new Waiter(host, (e) => client.apply(e));
-  const unsent = new UnsentBytes(host.maxUnsentRequestBytes ?? MAX_UNSENT_REQUEST_BYTES);
+  const unsent = new UnsentBytes(host.maxUnsentRequestBytes ?? MAX_UNSENT_REQUEST_BYTES, flow);
   const OutgoingRequest = defineOutgoingRequest(waiter, host.maxRequestBodyBytes, unsent);
 
   /** @param {'stdout' | 'stderr'} name @returns {Sink} */
@@ -1052,7 +1154,14 @@ export function createImports(host) {
         if (body) OutgoingBody.release(body);
         return;
       }
-      host.post({ ...message, body: body ? OutgoingBody.bytes(body) : null });
+      // the host holds this instance's responses back: one more request would only add to them
+      if (flow.heldBack()) throw trap(client.overCap());
+      client.waitForRoom(waiter);
+      const bytes = body ? OutgoingBody.handOver(body) : null;
+      client.handedOver = (client.handedOver + 1) | 0;
+      // the body is this message's own copy: moved to the host, not copied again
+      if (bytes) host.post({ ...message, body: bytes }, [bytes.buffer]);
+      else host.post({ ...message, body: null });
     };
     if (body && !OutgoingBody.isFinished(body)) OutgoingBody.onFinish(body, send);
     else send();
@@ -1141,7 +1250,8 @@ export function createImports(host) {
    */
   const pressure = () => {
     if (client.unread > client.maxUnread / 2) return `it left ${client.unread} bytes of response bodies unread`;
-    if (unsent.bytes > unsent.limit / 2) return `it holds ${unsent.bytes} bytes of request bodies it has not sent`;
+    const unsentBytes = unsent.held();
+    if (unsentBytes > unsent.limit / 2) return `it holds ${unsentBytes} bytes of request bodies it has not sent`;
     return undefined;
   };
   return { imports, pendingRequests: () => client.pending.size, pressure };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ChannelWriter, channelBuffer, FlowWords } from './http-channel.mjs';
 import { createImports } from './wasi-imports.mjs';
 
 // biome-ignore lint/suspicious/noExplicitAny: the import object is untyped glue, exercised as jco would
@@ -11,7 +12,12 @@ function fakeHost(overrides: Record<string, unknown> = {}) {
   const output: Array<[string, string]> = [];
   const logs: Array<[string, string]> = [];
   let signal = 0;
+  // the channel's flow words: `flow` is the worker's view, `hostFlow` the host's
+  const sab = channelBuffer();
+  const flow = new FlowWords(sab);
+  const hostFlow = new ChannelWriter(new Int32Array(sab)).flow;
   const host = {
+    flow,
     getSetting: (key: string) => ({ token: 'abc' })[key as 'token'],
     log: (level: string, message: string) => logs.push([level, message]),
     output: (stream: string, bytes: Uint8Array) => output.push([stream, new TextDecoder().decode(bytes)]),
@@ -28,7 +34,7 @@ function fakeHost(overrides: Record<string, unknown> = {}) {
     ...overrides,
   };
   const { imports, pressure } = createImports(host as Any);
-  return { imports: imports as Record<string, Any>, posted, events, output, logs, pressure };
+  return { imports: imports as Record<string, Any>, posted, events, output, logs, pressure, hostFlow };
 }
 
 function thrown(fn: () => unknown): unknown {
@@ -231,7 +237,7 @@ describe('wasi:http types', () => {
 
   it('counts unsent request bodies until they are sent or dropped, and closes a dropped request body', () => {
     // with room for two 16-byte bodies, bodies written and then sent or dropped must not add up
-    const { imports, posted, pressure } = fakeHost({ maxUnsentRequestBytes: 32 });
+    const { imports, posted, pressure, hostFlow } = fakeHost({ maxUnsentRequestBytes: 32 });
     const { Fields, OutgoingRequest, OutgoingBody } = imports['wasi:http/types'];
     const dispose = Symbol.dispose ?? Symbol.for('dispose');
     for (let i = 0; i < 3; i++) {
@@ -242,6 +248,8 @@ describe('wasi:http types', () => {
       imports['wasi:http/outgoing-handler'].handle(sent, undefined);
       OutgoingBody.finish(body, undefined);
       expect(posted.at(-1)).toMatchObject({ type: 'request', body: enc('x'.repeat(16)) });
+      // the host wrote it out
+      hostFlow.bodyDone(16);
 
       const dropped = new OutgoingRequest(new Fields());
       const out = dropped.body().write();
@@ -262,9 +270,83 @@ describe('wasi:http types', () => {
     );
   });
 
+  it('counts a body handed to the host as unsent until the host reports it written out or dropped, and moves it', () => {
+    const { imports, posted, hostFlow } = fakeHost({ maxUnsentRequestBytes: 32 });
+    const { Fields, OutgoingRequest, OutgoingBody } = imports['wasi:http/types'];
+    const send = () => {
+      const req = new OutgoingRequest(new Fields());
+      req.setAuthority('up.test');
+      const body = req.body();
+      body.write().write(enc('x'.repeat(16)));
+      imports['wasi:http/outgoing-handler'].handle(req, undefined);
+      OutgoingBody.finish(body, undefined);
+    };
+    send();
+    send();
+    // both are in the host, queued or being written: a third body is refused before it is copied
+    expect(() => send()).toThrow('the plugin holds more than 32 bytes of request bodies it has not sent');
+    expect(posted.filter((m) => m.type === 'request')).toHaveLength(2);
+    hostFlow.bodyDone(16);
+    send();
+    expect(posted.filter((m) => m.type === 'request')).toHaveLength(3);
+  });
+
+  it('waits at MAX_REQUESTS_IN_HOST requests the host is not done with, dropped ones included', () => {
+    let finishOnWait = 0;
+    const host = fakeHost({
+      maxRequestsInHost: 2,
+      wait: () => {
+        if (finishOnWait > 0) {
+          finishOnWait--;
+          host.hostFlow.requestFinished();
+        }
+      },
+    });
+    const { imports, posted } = host;
+    const { Fields, OutgoingRequest } = imports['wasi:http/types'];
+    const dispose = Symbol.dispose ?? Symbol.for('dispose');
+    const sendAndDrop = () => {
+      const req = new OutgoingRequest(new Fields());
+      req.setAuthority('up.test');
+      imports['wasi:http/outgoing-handler'].handle(req, undefined)[dispose]();
+    };
+    sendAndDrop();
+    sendAndDrop();
+    expect(posted.filter((m) => m.type === 'request')).toHaveLength(2);
+    // the third waits until the host has seen to one of them
+    finishOnWait = 1;
+    sendAndDrop();
+    expect(finishOnWait).toBe(0);
+    expect(posted.filter((m) => m.type === 'request')).toHaveLength(3);
+  });
+
+  it('clamps guest timeouts to what a timer takes', () => {
+    const { imports, posted } = fakeHost();
+    const { Fields, OutgoingRequest, RequestOptions } = imports['wasi:http/types'];
+    const options = new RequestOptions();
+    const max = 2n ** 64n - 1n;
+    options.setConnectTimeout(max);
+    options.setFirstByteTimeout(max);
+    options.setBetweenBytesTimeout(0n);
+    const req = new OutgoingRequest(new Fields());
+    req.setAuthority('up.test');
+    imports['wasi:http/outgoing-handler'].handle(req, options);
+    expect(posted.at(-1)?.timeouts).toEqual({ connectMs: 2 ** 31 - 1, firstByteMs: 2 ** 31 - 1, betweenBytesMs: 1 });
+  });
+
+  it('sleeps in slices however long a clock wait the guest asks for', () => {
+    const waits: number[] = [];
+    const { imports } = fakeHost({ wait: (_seen: number, ms: number) => waits.push(ms) });
+    const clock = imports['wasi:clocks/monotonic-clock'];
+    const forever = clock.subscribeDuration(2n ** 64n - 1n);
+    const soon = clock.subscribeDuration(1_000_000n);
+    expect(Array.from(imports['wasi:io/poll'].poll([forever, soon]))).toEqual([1]);
+    expect(waits.every((ms) => Number.isInteger(ms) && ms >= 0 && ms <= 50)).toBe(true);
+  });
+
   it('counts unread response bytes until they are read or their response is dropped', () => {
     // room for 8 unread bytes: bodies read, or dropped unread, over and over must not add up
-    const { imports, events, pressure } = fakeHost({ maxUnreadResponseBytes: 8 });
+    const { imports, events, pressure, hostFlow, posted } = fakeHost({ maxUnreadResponseBytes: 8 });
     const { Fields, OutgoingRequest } = imports['wasi:http/types'];
     const dispose = Symbol.dispose ?? Symbol.for('dispose');
     let id = 0;
@@ -289,6 +371,34 @@ describe('wasi:http types', () => {
     const kept = get();
     expect(kept.status()).toBe(200);
     expect(pressure()).toBe('it left 5 bytes of response bodies unread');
-    expect(() => get()).toThrow('the plugin left more than 8 bytes of response bodies unread');
+    // every byte read or dropped was reported to the host: 4 x 10, the kept 5 not
+    expect(hostFlow.released()).toBe(40);
+    // the host holds responses back until the guest gives up 4 more bytes: a guest waiting for a
+    // body with nothing in it meanwhile would wait forever, and traps naming the cap
+    const req = new OutgoingRequest(new Fields());
+    req.setAuthority('up.test');
+    const future = imports['wasi:http/outgoing-handler'].handle(req, undefined);
+    id++;
+    events.push({ id, type: 'head', status: 200, headers: [] });
+    future.subscribe().block();
+    const starving = future.get().val.val.consume().stream();
+    expect(hostFlow.holdBack(44)).toBe(true);
+    expect(() => starving.blockingRead(10n)).toThrow(
+      'the plugin left more than 8 bytes of response bodies unread and waits for more',
+    );
+    expect(() => imports['wasi:io/poll'].poll([starving.subscribe()])).toThrow('and waits for more');
+    // and a new request would only add to what the host holds back
+    const another = new OutgoingRequest(new Fields());
+    another.setAuthority('up.test');
+    expect(() => imports['wasi:http/outgoing-handler'].handle(another, undefined)).toThrow(
+      'the plugin left more than 8 bytes of response bodies unread',
+    );
+    // reading the kept body gives up enough: the worker asks the host to go on, once
+    const keptBody = kept.consume().stream();
+    expect(keptBody.read(3n)).toHaveLength(3);
+    expect(posted.filter((m) => m.type === 'resume')).toHaveLength(0);
+    expect(keptBody.read(3n)).toHaveLength(2);
+    expect(posted.filter((m) => m.type === 'resume')).toHaveLength(1);
+    expect(starving.read(10n)).toHaveLength(0);
   });
 });
