@@ -14,6 +14,7 @@ import {
   checkedPath,
   type HttpEvent,
   type HttpPolicy,
+  MESSAGES_PER_INSTANCE_PER_TURN,
   parseConnectTo,
   type RequestMessage,
   SourceHttp,
@@ -461,6 +462,168 @@ describe('SourceHttp', () => {
     attached.detach();
     port2.close();
     h.close();
+  });
+
+  describe('per-instance bounds', () => {
+    /** A second upstream: a body of /stream/<bytes>, or a POST it never reads (/sink). */
+    let upstream: http.Server;
+    let upstreamPort: number;
+    beforeAll(async () => {
+      const chunk = Buffer.alloc(64 * 1024, 's');
+      upstream = http.createServer((req, res) => {
+        if (req.url === '/sink') {
+          req.pause();
+          return;
+        }
+        if (req.method === 'POST') {
+          req.resume();
+          req.on('end', () => res.end('took it'));
+          return;
+        }
+        const total = Number((req.url ?? '').slice('/stream/'.length));
+        let sent = 0;
+        const more = () => {
+          while (sent < total) {
+            sent += chunk.length;
+            if (!res.write(chunk)) {
+              res.once('drain', more);
+              return;
+            }
+          }
+          res.end();
+        };
+        more();
+      });
+      await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+      upstreamPort = (upstream.address() as AddressInfo).port;
+    });
+    afterAll(async () => {
+      upstream.closeAllConnections();
+      await new Promise((resolve) => upstream.close(resolve));
+    });
+
+    const attachTo = (h: SourceHttp, maxUnread?: number) => {
+      const { port1, port2 } = new MessageChannel();
+      const buffer = channelBuffer();
+      const attached = h.attach(port1, new Int32Array(buffer), () => Date.now() + 10_000, undefined, maxUnread);
+      const reader = new BatchReader(buffer, port2);
+      const events: HttpEvent[] = [];
+      const pump = async (until: () => boolean, rounds = 400) => {
+        for (let i = 0; i < rounds && !until(); i++) {
+          await new Promise((r) => setTimeout(r, 5));
+          for (let batch = reader.next(); batch; batch = reader.next()) events.push(...(batch as HttpEvent[]));
+        }
+      };
+      return { attached, port2, reader, events, pump };
+    };
+    const streamPolicy = () =>
+      policy({
+        maxResponseBytes: 64 * 1024 * 1024,
+        connectTo: parseConnectTo({ 'up.test:80': `127.0.0.1:${upstreamPort}` }),
+      });
+    const bodyBytes = (events: HttpEvent[]) => events.reduce((n, e) => n + (e.type === 'chunk' ? e.data.length : 0), 0);
+
+    it('pauses an instance at its unread cap, keeps what Node buffers for the paused socket small, and resumes when the guest gives up half', async () => {
+      const h = new SourceHttp(streamPolicy());
+      const cap = 1024 * 1024;
+      const total = 16 * 1024 * 1024;
+      const { attached, port2, reader, events, pump } = attachTo(h, cap);
+      port2.postMessage(message('up.test', `/stream/${total}`));
+      await pump(() => attached.flow.heldBack);
+      expect(attached.flow.heldBack).toBe(true);
+      // settle: nothing more reaches the guest, and the socket is not read much further
+      await pump(() => false, 20);
+      const emitted = bodyBytes(events);
+      expect(emitted).toBeGreaterThan(cap);
+      expect(emitted).toBeLessThan(cap + 256 * 1024);
+      expect(attached.flow.unread).toBe(emitted);
+      const sockets = Object.values((h as unknown as { agents: { http: http.Agent } }).agents.http.sockets).flat();
+      const bytesRead = sockets.reduce((n, socket) => n + (socket?.bytesRead ?? 0), 0);
+      console.log(`paused at ${emitted} bytes emitted; the host's socket had read ${bytesRead}`);
+      expect(bytesRead - emitted).toBeLessThan(1024 * 1024);
+      // the guest reads half: the worker side asks for more, once
+      expect(reader.flow.release(emitted - cap / 2 - 1)).toBe(false);
+      expect(reader.flow.release(1)).toBe(true);
+      port2.postMessage({ type: 'resume' });
+      await pump(() => bodyBytes(events) > emitted);
+      expect(bodyBytes(events)).toBeGreaterThan(emitted);
+      // reading everything as it comes lets the whole body through
+      await pump(() => {
+        if (reader.flow.release(attached.flow.unread)) port2.postMessage({ type: 'resume' });
+        return events.some((e) => e.type === 'end');
+      });
+      expect(bodyBytes(events)).toBe(total);
+      expect(attached.flow.holds).toBeGreaterThan(1);
+      attached.detach();
+      port2.close();
+      h.close();
+    });
+
+    it('reports a request body done when it is written out or dropped, never while it waits', async () => {
+      const h = new SourceHttp({ ...streamPolicy(), maxConcurrency: 1 });
+      const { attached, port2, reader, events, pump } = attachTo(h);
+      const body = (n: number) => ({ body: new Uint8Array(n), method: 'POST' });
+      port2.postMessage(message('up.test', '/taken', body(1000)));
+      await pump(() => events.some((e) => e.type === 'end'));
+      expect(reader.flow.bodyBytesDone()).toBe(1000);
+      // a 4 MiB body to an upstream that never reads, and one queued behind it for the one slot
+      const stuck = message('up.test', '/sink', body(4 * 1024 * 1024));
+      const queued = message('up.test', '/sink', body(3000));
+      port2.postMessage(stuck);
+      port2.postMessage(queued);
+      await pump(() => false, 40);
+      expect(reader.flow.bodyBytesDone()).toBe(1000);
+      expect(reader.flow.finishedRequests()).toBe(1);
+      port2.postMessage({ type: 'abort', id: queued.id });
+      await pump(() => reader.flow.bodyBytesDone() === 4000);
+      expect(reader.flow.bodyBytesDone()).toBe(4000);
+      port2.postMessage({ type: 'abort', id: stuck.id });
+      await pump(() => reader.flow.bodyBytesDone() === 4000 + 4 * 1024 * 1024);
+      expect(reader.flow.bodyBytesDone()).toBe(4000 + 4 * 1024 * 1024);
+      expect(reader.flow.finishedRequests()).toBe(3);
+      expect(h.active).toBe(0);
+      attached.detach();
+      port2.close();
+      h.close();
+    });
+
+    it('handles a burst of one instance over turns, and a request dropped before its turn never starts', async () => {
+      const h = new SourceHttp(policy({ maxConcurrency: 2 }));
+      const { attached, port2, reader, pump } = attachTo(h);
+      const before = seen.length;
+      const burst = Array.from({ length: 4 * MESSAGES_PER_INSTANCE_PER_TURN }, () => message('up.test', '/hang'));
+      for (const m of burst) port2.postMessage(m);
+      for (const m of burst) port2.postMessage({ type: 'abort', id: m.id });
+      await pump(() => reader.flow.finishedRequests() === burst.length && h.active === 0);
+      expect(reader.flow.finishedRequests()).toBe(burst.length);
+      expect(h.active).toBe(0);
+      // only requests of the first turns got to the upstream (two at a time); the rest were dropped
+      // while they waited for their turn
+      expect(seen.length - before).toBeLessThanOrEqual(2);
+      attached.detach();
+      port2.close();
+      h.close();
+    });
+
+    it('arms no timer for a guest timeout longer than the call has left', async () => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => warnings.push(w.name);
+      process.on('warning', onWarning);
+      try {
+        const h = new SourceHttp(policy());
+        const huge = Number.MAX_SAFE_INTEGER;
+        const r = await run(
+          h,
+          message('up.test', '/slow', { timeouts: { connectMs: huge, firstByteMs: huge, betweenBytesMs: huge } }),
+        );
+        expect(r.body).toBe('slow');
+        h.close();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      } finally {
+        process.off('warning', onWarning);
+      }
+      expect(warnings).toEqual([]);
+    });
   });
 
   it('verifies TLS certificates: a self-signed upstream fails with TLS-certificate-error', async () => {

@@ -349,6 +349,8 @@ export class SourceHttp {
     signal: Int32Array,
     deadline: () => number,
     onRateLimited?: (retryAfterSeconds: number) => void,
+    /** MAX_UNREAD_RESPONSE_BYTES unless given (tests give less) */
+    maxUnreadResponseBytes = MAX_UNREAD_RESPONSE_BYTES,
   ): HttpAttachment {
     const active = new Map<number, Cancel>();
     // a rate-limit wait ends early only when the worker goes away or the call is cancelled (a
@@ -358,7 +360,7 @@ export class SourceHttp {
     // between cancelCall() and callStarted(): the cancelled call's requests are refused
     let cancelled = false;
     const channel = new ChannelWriter(signal);
-    const flow = new InstanceFlow(channel.flow);
+    const flow = new InstanceFlow(channel.flow, maxUnreadResponseBytes);
     let nextSeq = 0;
     let batch: HttpEvent[] | undefined;
     const flush = () => {

@@ -873,13 +873,14 @@ class HttpClient {
   }
 
   /**
-   * Why waiting for more of `p`'s body can never end, if it cannot: the host holds this instance's
-   * responses back until the guest reads or drops others, and `p` has nothing left to read.
+   * Why waiting for more of `p` (its head, or its body) cannot end, if it cannot: the host holds
+   * this instance's responses back until the guest reads or drops others (and a request waiting for
+   * a slot gets none while paused responses hold them), and `p` has nothing to hand out.
    * @param {Pending} p
    */
   starved(p) {
-    if (p.chunks.length > 0 || p.ended || p.aborted || !this.flow.heldBack()) return undefined;
-    return `${this.overCap()} and waits for more`;
+    if (p.chunks.length > 0 || p.ended || p.aborted || p.error !== undefined || !this.flow.heldBack()) return undefined;
+    return this.overCap();
   }
 
   overCap() {
@@ -918,7 +919,14 @@ class FutureIncomingResponse {
 
   subscribe() {
     const p = this.#p;
-    return new Pollable(INTERNAL, this.#waiter, () => p.head !== undefined || p.error !== undefined || p.aborted);
+    const client = this.#client;
+    return new Pollable(
+      INTERNAL,
+      this.#waiter,
+      () => p.head !== undefined || p.error !== undefined || p.aborted,
+      undefined,
+      () => (p.head === undefined ? client.starved(p) : undefined),
+    );
   }
 
   get() {

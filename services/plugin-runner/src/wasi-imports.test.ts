@@ -383,10 +383,8 @@ describe('wasi:http types', () => {
     future.subscribe().block();
     const starving = future.get().val.val.consume().stream();
     expect(hostFlow.holdBack(44)).toBe(true);
-    expect(() => starving.blockingRead(10n)).toThrow(
-      'the plugin left more than 8 bytes of response bodies unread and waits for more',
-    );
-    expect(() => imports['wasi:io/poll'].poll([starving.subscribe()])).toThrow('and waits for more');
+    expect(() => starving.blockingRead(10n)).toThrow('the plugin left more than 8 bytes of response bodies unread');
+    expect(() => imports['wasi:io/poll'].poll([starving.subscribe()])).toThrow('bytes of response bodies unread');
     // and a new request would only add to what the host holds back
     const another = new OutgoingRequest(new Fields());
     another.setAuthority('up.test');
