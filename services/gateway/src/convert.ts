@@ -212,8 +212,3 @@ export function listingName(listing: Listing): string | undefined {
 export function filterValuesForPlugin(filters: FilterValue[]): { id: string; values: string[] }[] {
   return filters.map((f) => ({ id: f.id, values: [...f.values] }));
 }
-
-/** A cursor from a request: empty means the first page. */
-export function cursorForPlugin(cursor: string): string | undefined {
-  return cursor === '' ? undefined : cursor;
-}

@@ -7,6 +7,7 @@ import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { loadOrCreateCursorSecret } from './cursor.js';
 import { ServerMetrics } from './metrics.js';
 import { PluginManager } from './plugin-manager.js';
 import { registerPluginService } from './plugin-service.js';
@@ -69,6 +70,8 @@ export async function startEmbeddedServer(
   });
   try {
     await plugins.start();
+    // kept in the data directory (mode 0600) so the cursors clients hold survive a restart
+    const cursorSecret = await loadOrCreateCursorSecret(join(config.dataDir, 'cursor-secret'));
     const server = await createServer({
       host: config.host,
       port: config.port,
@@ -76,8 +79,10 @@ export async function startEmbeddedServer(
       routes: (router) => {
         registerSourceService(router, {
           plugins,
+          // { timeoutMs, signal }: the client's deadline and cancellation reach the runner, which stops the call
           call: (id, op, args, options) => runner.call(id, op, args, options),
           health,
+          cursorSecret,
         });
         registerPluginService(router, plugins, { health });
         registerRegistryService(router, registry, { adminToken: config.adminToken });

@@ -4,9 +4,21 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { PluginOutputError } from './convert.js';
 
+/** The most of any client- or plugin-supplied text an error message repeats. */
+export const MAX_ECHO_CHARS = 200;
+
+/**
+ * Text from a request or a plugin as an error message may repeat it: at most MAX_ECHO_CHARS, with
+ * an ellipsis, so no input can make a grpc-message (a header) or a detail unboundedly large.
+ */
+export function echo(text: string, max = MAX_ECHO_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
 /** The plugin's typed error as the API's SourceError detail, and the gRPC status that fits it. */
 function describeSourceError(sourceId: string, tag: string, val: unknown): { code: Code; detail: SourceError } {
-  const text = typeof val === 'string' ? val : '';
+  // the plugin's own text is cut here too: the gateway does not rely on the runner's cap
+  const text = typeof val === 'string' ? echo(val) : '';
   const detail: MessageInitShape<typeof SourceErrorSchema> & { message: string } = { sourceId, message: '' };
   let code: Code;
   switch (tag) {
@@ -54,16 +66,28 @@ function describeSourceError(sourceId: string, tag: string, val: unknown): { cod
       break;
     default:
       code = Code.Internal;
-      detail.message = `source '${sourceId}' failed: ${text || tag}`;
-      detail.kind = { case: 'internal', value: { detail: text || tag } };
+      detail.message = `source '${sourceId}' failed: ${text || echo(tag)}`;
+      detail.kind = { case: 'internal', value: { detail: text || echo(tag) } };
   }
   return { code, detail: create(SourceErrorSchema, detail) };
 }
 
 /** Maps anything a plugin call can throw to a ConnectError with a real status code. */
-export function toConnectError(sourceId: string, error: unknown): ConnectError {
+export function toConnectError(rawSourceId: string, error: unknown): ConnectError {
+  const sourceId = echo(rawSourceId);
   if (error instanceof ConnectError) return error;
   if (error instanceof PluginCallError) {
+    // the caller went away or cancelled: not the source's failure (a string compare, since the
+    // runner's kind union gains 'cancelled' with its cancellation support)
+    if ((error.kind as string) === 'cancelled') {
+      return new ConnectError(
+        `source '${sourceId}': ${echo(error.message)}`,
+        Code.Canceled,
+        undefined,
+        undefined,
+        error,
+      );
+    }
     switch (error.kind) {
       case 'source-error': {
         const { tag, val } = error.sourceError ?? { tag: 'internal', val: error.message };
@@ -72,7 +96,7 @@ export function toConnectError(sourceId: string, error: unknown): ConnectError {
       }
       case 'deadline-exceeded':
         return new ConnectError(
-          `source '${sourceId}': ${error.message}`,
+          `source '${sourceId}': ${echo(error.message)}`,
           Code.DeadlineExceeded,
           undefined,
           undefined,
@@ -80,7 +104,7 @@ export function toConnectError(sourceId: string, error: unknown): ConnectError {
         );
       case 'not-loaded':
         return new ConnectError(
-          `source '${sourceId}' is not loaded: ${error.message}`,
+          `source '${sourceId}' is not loaded: ${echo(error.message)}`,
           Code.Unavailable,
           undefined,
           undefined,
@@ -88,10 +112,10 @@ export function toConnectError(sourceId: string, error: unknown): ConnectError {
         );
       case 'unavailable':
         // the source's circuit is open: the message says why and when it is retried
-        return new ConnectError(error.message, Code.Unavailable, undefined, undefined, error);
+        return new ConnectError(echo(error.message), Code.Unavailable, undefined, undefined, error);
       case 'refused':
         return new ConnectError(
-          `source '${sourceId}': ${error.message}`,
+          `source '${sourceId}': ${echo(error.message)}`,
           Code.InvalidArgument,
           undefined,
           undefined,
@@ -99,7 +123,7 @@ export function toConnectError(sourceId: string, error: unknown): ConnectError {
         );
       default:
         return new ConnectError(
-          `source '${sourceId}' crashed: ${error.message}`,
+          `source '${sourceId}' crashed: ${echo(error.message)}`,
           Code.Internal,
           undefined,
           undefined,
@@ -108,10 +132,10 @@ export function toConnectError(sourceId: string, error: unknown): ConnectError {
     }
   }
   if (error instanceof PluginOutputError) {
-    return new ConnectError(`source '${sourceId}': ${error.message}`, Code.Internal, undefined, undefined, error);
+    return new ConnectError(`source '${sourceId}': ${echo(error.message)}`, Code.Internal, undefined, undefined, error);
   }
   return new ConnectError(
-    `source '${sourceId}' failed: ${(error as Error).message}`,
+    `source '${sourceId}' failed: ${echo(String((error as Error)?.message))}`,
     Code.Internal,
     undefined,
     undefined,

@@ -4,6 +4,7 @@
  * /metrics. Waiting for the breaker's cool-down polls the health it reports; nothing is timed.
  */
 
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -117,6 +118,7 @@ beforeAll(async () => {
       registerSourceService(router, {
         plugins: manager,
         call: (id, op, args, options) => runner.call(id, op, args, options),
+        cursorSecret: randomBytes(32),
         health,
       });
       registerPluginService(router, manager, { health });

@@ -1,6 +1,6 @@
 export { type EmbeddedServer, startEmbeddedServer } from './embedded.js';
 export { type RunnerView, ServerMetrics } from './metrics.js';
-export { PluginManager, type PluginView } from './plugin-manager.js';
+export { compareVersions, PluginManager, type PluginView } from './plugin-manager.js';
 export { registerPluginService } from './plugin-service.js';
 export {
   GrpcRepository,

@@ -2,6 +2,7 @@
  * PluginService and SourceService over Connect's in-memory transport, with the real runner,
  * SQLite store and package folder: upgrade, downgrade, failed loads and settings.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,7 @@ beforeAll(async () => {
     registerSourceService(router, {
       plugins: manager,
       call: (id, op, args, options) => runner.call(id, op, args, options),
+      cursorSecret: randomBytes(32),
     });
   });
   plugins = createClient(PluginService, transport);

@@ -16,6 +16,11 @@ import {
 import { Code, ConnectError } from '@connectrpc/connect';
 import semver from 'semver';
 
+/** semver order of two plugin versions: negative when `a` is older than `b`, 0 when equal. */
+export function compareVersions(a: string, b: string): number {
+  return semver.compare(a, b);
+}
+
 /** An installed plugin as the API shows it: the stored record, its parsed manifest and its load state. */
 export interface PluginView {
   record: InstalledPlugin;

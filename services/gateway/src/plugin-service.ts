@@ -11,6 +11,7 @@ import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { mediaKindName } from './convert.js';
 import type { PluginManager, PluginView } from './plugin-manager.js';
 import { type HealthLookup, toSourceHealth } from './source-health.js';
+import { requireSourceId } from './source-service.js';
 
 const settingTypes: Record<SettingSpec['type'], SettingType> = {
   string: SettingType.STRING,
@@ -54,8 +55,7 @@ function settingsResponse({ record, manifest }: PluginView) {
 }
 
 function requireId(pluginId: string): string {
-  if (pluginId.trim() === '') throw new ConnectError('plugin_id must not be empty', Code.InvalidArgument);
-  return pluginId;
+  return requireSourceId('plugin_id', pluginId);
 }
 
 export interface PluginServiceOptions {

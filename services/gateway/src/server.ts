@@ -8,6 +8,7 @@ import type { ConnectRouter, ConnectRouterOptions } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { addHealth, HealthStatus } from './health.js';
 import { addReflection } from './reflection.js';
+import { checkRequestBodies, invalidStreamMessages, refuseInvalidBodies } from './request-validation.js';
 
 export interface ServerOptions {
   /** Registers the API's services on the router (connect-es style: routes live apart from the server). */
@@ -63,12 +64,20 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   const health = new HealthStatus('SERVING');
   for (const service of [...options.services, Health]) health.set(service.typeName, 'SERVING');
 
+  const gate = options.router?.requestGate;
   const handler = connectNodeAdapter({
     ...options.router,
+    // a body that is not valid protobuf is INVALID_ARGUMENT, not Connect's INTERNAL (request-validation.ts)
+    interceptors: [invalidStreamMessages, ...(options.router?.interceptors ?? [])],
+    async requestGate(context) {
+      refuseInvalidBodies(context);
+      await gate?.(context);
+    },
     routes(router) {
       options.routes(router);
       addHealth(router, health);
       addReflection(router, [...options.services, Health], [file_awasm_v1_source_error, ...(options.files ?? [])]);
+      checkRequestBodies(router.handlers, options.router?.readMaxBytes ?? 0xffffffff);
     },
   });
 

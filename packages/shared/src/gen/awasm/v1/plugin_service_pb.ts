@@ -551,7 +551,9 @@ export const SettingTypeSchema: GenEnum<SettingType> = /*@__PURE__*/
  *
  * Errors: NOT_FOUND for an unknown plugin_id, INVALID_ARGUMENT for a malformed package, a bad
  * manifest (the message names the offending manifest key) or a bad setting value (the message
- * names the setting key), ALREADY_EXISTS when the same version is already installed.
+ * names the setting key), FAILED_PRECONDITION for a package older than the installed version
+ * (a downgrade). Installing the installed version again succeeds: it replaces the package and
+ * keeps the settings.
  *
  * @generated from service awasm.v1.PluginService
  */
@@ -590,7 +592,8 @@ export const PluginService: GenService<{
     output: typeof EnableResponseSchema;
   },
   /**
-   * Disable a plugin: its source is hidden from ListSources and calls to it fail with NOT_FOUND.
+   * Disable a plugin: its source is hidden from ListSources and calls to it fail with
+   * FAILED_PRECONDITION.
    * Its settings are kept.
    *
    * @generated from rpc awasm.v1.PluginService.Disable

@@ -65,7 +65,7 @@ export type Source = Message<"awasm.v1.Source"> & {
   nsfw: boolean;
 
   /**
-   * False when an admin disabled the plugin; calls to a disabled source fail with NOT_FOUND.
+   * False when an admin disabled the plugin; calls to a disabled source fail with FAILED_PRECONDITION.
    *
    * @generated from field: bool enabled = 7;
    */
@@ -468,12 +468,17 @@ export const GetFiltersResponseSchema: GenMessage<GetFiltersResponse> = /*@__PUR
  * Browse and read content from the installed sources (plugins), one source per call.
  *
  * Errors: INVALID_ARGUMENT for a missing or malformed argument (e.g. an empty source_id or
- * query), NOT_FOUND for an unknown or disabled source, DEADLINE_EXCEEDED when the source did not
- * answer in time, and the status of the source's typed failure otherwise, with an
- * awasm.v1.SourceError in the error details (see source_error.proto).
+ * query; a source_id that is not 2-64 lowercase letters, digits and dashes; a cursor this server did
+ * not hand out for the same source, call and query), NOT_FOUND for an unknown source,
+ * FAILED_PRECONDITION for a disabled source, DEADLINE_EXCEEDED when the source did not answer in
+ * time, CANCELLED when the caller cancelled, and the status of the source's typed failure otherwise,
+ * with an awasm.v1.SourceError in the error details (see source_error.proto). Error messages repeat
+ * at most 200 characters of any input.
  *
  * Paging: calls that return a page take a `cursor` (empty for the first page) and return a
- * `next_cursor`, which is empty on the last page. Cursors are opaque; do not parse or build them.
+ * `next_cursor`, which is empty on the last page. Cursors are opaque and signed by the server, bound
+ * to the source, the call and its query (search: query and filters; list: the listing; units: the
+ * media id); do not parse or build them. Any other cursor is refused with INVALID_ARGUMENT.
  *
  * @generated from service awasm.v1.SourceService
  */
