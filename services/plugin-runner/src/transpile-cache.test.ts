@@ -203,33 +203,45 @@ describe('TranspileCache', () => {
     );
   });
 
-  it('caps the strings and lists the glue lifts, and refuses glue with a decoder it cannot cap', () => {
-    const glue = `  const utf8Decoder = new TextDecoder();
-function lift(strings, len3) {
-  var result3 = [];
-  for (let i = 0; i < len3; i++) {
-    result3.push(utf8Decoder.decode(strings[i]));
-  }
-  return result3;
-}
-return lift;`;
-    const lift = new Function(capLifts(glue, 4, 2))();
-    const bytes = (text: string) => new TextEncoder().encode(text);
-    expect(lift([bytes('abcd'), bytes('ef')], 2)).toEqual(['abcd', 'ef']);
-    expect(() => lift([bytes('abcde')], 1)).toThrow('the plugin passed a string of 5 bytes, over 4');
-    expect(() => lift([bytes('a'), bytes('b'), bytes('c')], 3)).toThrow(
-      'the plugin passed a list of 3 elements, over 2',
-    );
-    // a component whose canonical options say utf16 gets a utf16 decoder, capped the same way (in bytes)
-    const utf16 = capLifts(
-      "  const utf16Decoder = new TextDecoder('utf-16');\nreturn (units) => utf16Decoder.decode(new Uint16Array(units));",
-      4,
-    );
-    const lift16 = new Function(utf16)();
-    expect(lift16([104, 105])).toBe('hi');
-    expect(() => lift16([104, 105, 33])).toThrow('the plugin passed a string of 6 bytes, over 4');
-    expect(() => capLifts(glue.replace('const utf8Decoder', 'const otherDecoder'))).toThrow(
+  it('caps the strings and lists the glue lifts, and counts what one call lifts before copying it', async () => {
+    const { instantiate, taken } = await liftComponent();
+    const { api } = await instantiate;
+    // 8 entries all pointing at one 3 MiB buffer: 24 MiB to copy, refused before the first copy past 16 MiB
+    expect(api.run(2, 3 * 1024 * 1024)).toBe(2);
+    expect(taken).toEqual([2 * 3 * 1024 * 1024]);
+    expect(() => api.run(8, 3 * 1024 * 1024)).toThrow(/^the plugin passed \d+ bytes in one call, over 16777216$/);
+    expect(taken).toHaveLength(1);
+    // the count starts again at every call: the same two entries still pass
+    expect(api.run(2, 3 * 1024 * 1024)).toBe(2);
+    // an export's result: 1,000 aliases of one 1 MiB string are refused, 10 are lifted
+    expect(api.give(10, 1024 * 1024)).toHaveLength(10);
+    expect(() => api.give(1000, 1024 * 1024)).toThrow(/^the plugin passed \d+ bytes in one call, over 16777216$/);
+    // empty strings cost their overhead: a list of 500,000 is over the budget as well
+    expect(() => api.give(500_000, 0)).toThrow(/over 16777216$/);
+    expect(api.give(1000, 0)).toHaveLength(1000);
+    expect(() => api.give(600_000, 0)).toThrow('the plugin passed a list of 600000 elements, over 500000');
+    expect(() => api.give(1, 5 * 1024 * 1024)).toThrow('the plugin passed a string of 5242880 bytes, over 4194304');
+  });
+
+  it('refuses glue it cannot count: another decoder, list shape, copy or a lift outside a crossing', () => {
+    const trampoline = `  const utf8Decoder = new TextDecoder();
+    function trampoline1(arg0, arg1) {
+      var ptr0 = arg0;
+      var len0 = arg1;
+      var result0 = utf8Decoder.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+    }`;
+    expect(capLifts(trampoline)).toContain('__awasmLifted = 0;');
+    expect(() => capLifts(trampoline.replace('const utf8Decoder', 'const otherDecoder'))).toThrow(
       'the glue makes a text decoder this cannot cap',
+    );
+    expect(() => capLifts(trampoline.replace('function trampoline1', 'function helper'))).toThrow(
+      /the glue lifts from guest memory where the per-call count does not start/,
+    );
+    expect(() =>
+      capLifts(`${trampoline}\nvar x = new Uint8Array(memory0.buffer.slice(ptr0, ptr0 + len0 * 1 + 1));`),
+    ).toThrow('the glue copies guest memory in a shape this cannot count');
+    expect(() => capLifts(`${trampoline}\nvar result1 = [];\nfor (let i = 0; i < len1; i++) {\n}`)).toThrow(
+      'the glue lifts a list in a shape this cannot count',
     );
   });
 
@@ -543,3 +555,51 @@ describe('TranspileCache, core modules kept as a shared engine plus their data',
     expect(await runAdd(cache, entry, 2, 3)).toBe(12);
   });
 });
+
+/**
+ * A component (a core module in WAT, glue from the runner's jco with the runner's patches) whose
+ * `run(n, size)` passes the host n byte lists that all alias one buffer of `size` bytes, and whose
+ * `give(n, size)` returns n strings that all alias one string of `size` bytes.
+ */
+async function liftComponent() {
+  const witSource = `package test:lift;
+interface host { take: func(values: list<list<u8>>) -> u32; }
+interface api { run: func(n: u32, size: u32) -> u32; give: func(n: u32, size: u32) -> list<string>; }
+world w { import host; export api; }`;
+  const wat = `(module
+  (import "test:lift/host" "take" (func $take (param i32 i32) (result i32)))
+  (memory (export "memory") 96)
+  ;; n (ptr, len) pairs at 64, all pointing at the same bytes at 1 MiB
+  (func $aliases (param $n i32) (param $size i32)
+    (local $i i32)
+    (block $done (loop $more
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (i32.store (i32.add (i32.const 64) (i32.mul (local.get $i) (i32.const 8))) (i32.const 1048576))
+      (i32.store (i32.add (i32.const 68) (i32.mul (local.get $i) (i32.const 8))) (local.get $size))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $more))))
+  (func (export "test:lift/api#run") (param $n i32) (param $size i32) (result i32)
+    (call $aliases (local.get $n) (local.get $size))
+    (call $take (i32.const 64) (local.get $n)))
+  (func (export "test:lift/api#give") (param $n i32) (param $size i32) (result i32)
+    (call $aliases (local.get $n) (local.get $size))
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (local.get $n))
+    (i32.const 0))
+  (func (export "cabi_post_test:lift/api#give") (param i32))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 0)))`;
+  const core = await parse(wat);
+  const bytes = await componentNew(await componentEmbed({ binary: core, witSource, world: 'w' }), undefined);
+  const { entry } = await new TranspileCache(dir).get(sha256Hex(bytes), bytes);
+  const glue = await import(entry.componentUrl);
+  const taken: number[] = [];
+  const take = (values: Uint8Array[]) => {
+    taken.push(values.reduce((sum, v) => sum + v.byteLength, 0));
+    return values.length;
+  };
+  const instantiate = glue.instantiate(
+    (name: string) => WebAssembly.compile(entry.coreModules.get(name) as Uint8Array),
+    { 'test:lift/host': { take } },
+  ) as Promise<{ api: { run(n: number, size: number): number; give(n: number, size: number): string[] } }>;
+  return { instantiate, taken };
+}

@@ -8,7 +8,7 @@ import { MIN_SPLIT_BYTES, splitDataSegments } from './engine-split.js';
 import { WasmFormatError } from './wasm-binary.js';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 11;
+const LAYOUT_VERSION = 12;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -37,6 +37,26 @@ export const HANDLE_SLOTS_GLOBAL = '__awasmHandleSlots';
  */
 export const MAX_LIFTED_STRING_BYTES = 4 * 1024 * 1024;
 export const MAX_LIFTED_LIST_ELEMENTS = 500_000;
+/**
+ * The most the glue lifts out of a guest's memory in one crossing: the arguments of one import
+ * call, or the result of one export call. Values may alias (128 byte lists all pointing at one
+ * 32 MiB buffer), so each lift is counted before it is copied, with what the copy costs the host
+ * besides its bytes (LIFTED_*_OVERHEAD). The largest legitimate crossings are a result page (a few
+ * hundred kB) and a 1 MiB stream write; past the budget the lift traps.
+ */
+export const MAX_LIFTED_BYTES_PER_CALL = 16 * 1024 * 1024;
+/** Counted for every lifted string on top of its bytes (V8's string header and the slot holding it). */
+export const LIFTED_STRING_OVERHEAD = 16;
+/** Counted for every lifted byte or number list on top of its bytes (an ArrayBuffer and a typed array view). */
+export const LIFTED_BUFFER_OVERHEAD = 192;
+/** Counted for every element of a lifted list on top of its size in guest memory (its slot and object). */
+export const LIFTED_ELEMENT_OVERHEAD = 16;
+
+export interface LiftCaps {
+  maxStringBytes: number;
+  maxListElements: number;
+  maxBytesPerCall: number;
+}
 
 /** jco's helper that gives a guest a new own handle: the one place handle tables grow. */
 const CREATE_OWN = `  function rscTableCreateOwn (table, rep) {
@@ -46,36 +66,116 @@ const CREATE_OWN = `  function rscTableCreateOwn (table, rep) {
 
 /** The text decoders jco's glue makes to lift strings: utf8Decoder, and utf16Decoder for a component whose canonical options say utf16. */
 const DECODER = /^( *)const (utf8Decoder|utf16Decoder) = new TextDecoder\(([^)]*)\);$/gm;
-const LIST_LIFT = /var (result\d+) = \[\];\n(\s*)for \(let i = 0; i < (len\d+); i\+\+\) \{/g;
+/** A list lifted element by element: its array, the loop and the element's size in guest memory. */
+const LIST_LIFT =
+  /var (result\d+) = \[\];\n(\s*)for \(let i = 0; i < (len\d+); i\+\+\) \{\n(\s*)const base = (base\d+) \+ i \* (\d+);/g;
+/** Every loop over a lifted length (lowering loops run over `vecN.length`). */
+const LIFT_LOOP = /for \(let i = 0; i < len\d+; i\+\+\)/g;
+/** A byte or number list lifted in one copy. */
+const SLICE_LIFT = /\b(memory\d+)\.buffer\.slice\((ptr\d+), \2 \+ (len\d+) \* (\d+)\)/g;
+/** An import's lowering: each starts a new crossing. */
+const TRAMPOLINE_START = /^( *)function (trampoline\d+)\s*\([^)]*\)\s*\{\n/gm;
+/** A core function the glue takes from a core instance's exports (canonical-ABI helpers excepted). */
+const CORE_EXPORT = /\b([\w$]+) = exports\d+\['(?!cabi_)([^']+)'\];/g;
+const FUNCTION_START = /\bfunction\*?\s*([\w$]*)\s*\(/g;
+
+/** Names the patched glue uses; jco's own names never start with `__awasm`. */
+const LIFTED = '__awasmLifted';
+const LIFT = '__awasmLift';
+const LIFT_SLICE = '__awasmLiftSlice';
+/** Marks where a crossing's count starts again. */
+const RESET = `${LIFTED} = 0;`;
 
 /**
  * The glue with every string and list it lifts from a guest capped (MAX_LIFTED_STRING_BYTES,
- * MAX_LIFTED_LIST_ELEMENTS): past a cap the lift throws a WebAssembly.RuntimeError (a trap).
- * Throws when the glue makes a text decoder other than the ones this caps.
+ * MAX_LIFTED_LIST_ELEMENTS) and counted against one budget per crossing (MAX_LIFTED_BYTES_PER_CALL):
+ * the count starts again at the start of every import's lowering and after every export's core
+ * call, before its result is lifted. Past a cap the lift throws a WebAssembly.RuntimeError (a trap)
+ * before anything is copied. Throws when the glue makes a text decoder other than the ones this
+ * caps, copies guest memory in another shape, or lifts anywhere the count does not start again, so
+ * a jco upgrade cannot drop a cap silently.
  */
-export function capLifts(
-  glue: string,
-  maxStringBytes = MAX_LIFTED_STRING_BYTES,
-  maxListElements = MAX_LIFTED_LIST_ELEMENTS,
-): string {
-  let capped = 0;
-  const out = glue.replace(DECODER, (_all, indent: string, name: string, args: string) => {
-    capped++;
+export function capLifts(glue: string, caps: Partial<LiftCaps> = {}): string {
+  const maxStringBytes = caps.maxStringBytes ?? MAX_LIFTED_STRING_BYTES;
+  const maxListElements = caps.maxListElements ?? MAX_LIFTED_LIST_ELEMENTS;
+  const maxBytes = caps.maxBytesPerCall ?? MAX_LIFTED_BYTES_PER_CALL;
+  let decoders = 0;
+  let out = glue.replace(DECODER, (_all, indent: string, name: string, args: string) => {
+    decoders++;
     return `${indent}const ${name} = ((decoder) => ({
 ${indent}  decode(bytes) {
 ${indent}    if (bytes.byteLength > ${maxStringBytes}) throw new WebAssembly.RuntimeError(\`the plugin passed a string of \${bytes.byteLength} bytes, over ${maxStringBytes}\`);
+${indent}    ${LIFT}(bytes.byteLength + ${LIFTED_STRING_OVERHEAD});
 ${indent}    return decoder.decode(bytes);
 ${indent}  },
 ${indent}}))(new TextDecoder(${args}));`;
   });
-  if ((glue.match(/new TextDecoder\(/g) ?? []).length !== capped) {
+  if ((glue.match(/new TextDecoder\(/g) ?? []).length !== decoders) {
     throw new Error('the glue makes a text decoder this cannot cap');
   }
-  return out.replace(
+  let lists = 0;
+  out = out.replace(
     LIST_LIFT,
-    (_all, result: string, indent: string, len: string) =>
-      `var ${result} = [];\n${indent}if (${len} > ${maxListElements}) throw new WebAssembly.RuntimeError(\`the plugin passed a list of \${${len}} elements, over ${maxListElements}\`);\n${indent}for (let i = 0; i < ${len}; i++) {`,
+    (_all, result: string, indent: string, len: string, bodyIndent: string, base: string, size: string) => {
+      lists++;
+      return `var ${result} = [];
+${indent}if (${len} > ${maxListElements}) throw new WebAssembly.RuntimeError(\`the plugin passed a list of \${${len}} elements, over ${maxListElements}\`);
+${indent}if (${len} > 0) ${LIFT}(${len} * ${Number(size) + LIFTED_ELEMENT_OVERHEAD});
+${indent}for (let i = 0; i < ${len}; i++) {
+${bodyIndent}const base = ${base} + i * ${size};`;
+    },
   );
+  if ((glue.match(LIFT_LOOP) ?? []).length !== lists) {
+    throw new Error('the glue lifts a list in a shape this cannot count');
+  }
+  let slices = 0;
+  out = out.replace(SLICE_LIFT, (_all, memory: string, ptr: string, len: string, size: string) => {
+    slices++;
+    return `${LIFT_SLICE}(${memory}.buffer, ${ptr}, ${len}, ${size})`;
+  });
+  if ((glue.match(/\.buffer\.slice\(/g) ?? []).length !== slices) {
+    throw new Error('the glue copies guest memory in a shape this cannot count');
+  }
+  if (decoders === 0 && lists === 0 && slices === 0) return glue;
+  out = out.replace(TRAMPOLINE_START, (all, indent: string) => `${all}${indent}  ${RESET}\n`);
+  const cores = new Set([...out.matchAll(CORE_EXPORT)].map((m) => m[1] as string));
+  out = out.replace(/\bconst ret = ([\w$]+)\(.*\);$/gm, (all, callee: string) =>
+    cores.has(callee) ? `${all} ${RESET}` : all,
+  );
+  checkCrossings(out);
+  const budget = `let ${LIFTED} = 0;
+function ${LIFT}(bytes) {
+  ${LIFTED} += bytes;
+  if (${LIFTED} > ${maxBytes}) throw new WebAssembly.RuntimeError(\`the plugin passed \${${LIFTED}} bytes in one call, over ${maxBytes}\`);
+}
+function ${LIFT_SLICE}(buffer, ptr, len, size) {
+  ${LIFT}(Math.max(0, len) * size + ${LIFTED_BUFFER_OVERHEAD});
+  return buffer.slice(ptr, ptr + len * size);
+}
+`;
+  return budget + out;
+}
+
+/**
+ * Throws unless every lift in the patched glue is in a function whose count starts again before
+ * it: an import's lowering (from its first line) or an export's (after its core call).
+ */
+function checkCrossings(patched: string): void {
+  const starts = [...patched.matchAll(FUNCTION_START)].map((m) => m.index as number);
+  // string lifts, byte list copies and the count of a list's elements (not the helpers' definitions)
+  const sites = /\b(?:utf8Decoder|utf16Decoder)\.decode\(|\b__awasmLiftSlice\(|\) __awasmLift\(/g;
+  for (const site of patched.matchAll(sites)) {
+    const at = site.index as number;
+    let fn = -1;
+    for (const s of starts) {
+      if (s > at) break;
+      fn = s;
+    }
+    if (fn < 0 || !patched.slice(fn, at).includes(RESET)) {
+      const line = patched.slice(0, at).split('\n').length;
+      throw new Error(`the glue lifts from guest memory where the per-call count does not start (line ${line})`);
+    }
+  }
 }
 
 /** jco's fallback when a handle the guest passes names no resource the host made. */

@@ -28,10 +28,20 @@ const OUTPUT_FLUSH = 4 * 1024;
  * not get there. A real page of media, units or assets is a few hundred kB at most.
  */
 const MAX_RESULT_BYTES = 16 * 1024 * 1024;
+/**
+ * What sizeOver counts for every value besides its own bytes: each string, number, list element and
+ * record field is a slot and often an object in the worker, in the structured clone, on the main
+ * thread and in the protobuf message, whatever its length, so empty strings are not free.
+ */
+const VALUE_OVERHEAD = 32;
+/** Longest string in a source error's payload (UTF-16 units); a longer message is cut, with a marker. */
+const MAX_ERROR_TEXT = 1024;
+/** Counted against the output budget for every log message and stdout/stderr write, however short. */
+const OUTPUT_MESSAGE_COST = 64;
 
 /**
- * Whether `value` is over `max` bytes, counted roughly as the host will hold it (strings by length,
- * 8 bytes a number, 16 an object or array and its keys' lengths); stops as soon as it is.
+ * Whether `value` is over `max` bytes, counted as the host will hold it (a string by its length, a
+ * byte list by its bytes, and VALUE_OVERHEAD for every value, element and field); stops as soon as it is.
  * @param {unknown} value
  * @param {number} max
  */
@@ -41,21 +51,33 @@ function sizeOver(value, max) {
   const stack = [value];
   while (stack.length > 0) {
     const v = stack.pop();
+    size += VALUE_OVERHEAD;
     if (typeof v === 'string') size += v.length;
     else if (v instanceof Uint8Array) size += v.byteLength;
     else if (Array.isArray(v)) {
-      size += 16;
       for (const item of v) stack.push(item);
     } else if (v !== null && typeof v === 'object') {
-      size += 16;
       for (const [key, item] of Object.entries(v)) {
         size += key.length;
         stack.push(item);
       }
-    } else size += 8;
+    }
     if (size > max) return true;
   }
   return false;
+}
+
+/**
+ * A source error's payload with its text cut to MAX_ERROR_TEXT: the message travels in a status
+ * line and its details (gRPC metadata), where a long one breaks clients. A cut URL would be a wrong
+ * one, so a URL payload (challenge, domain-moved) over the cap is refused instead (undefined).
+ * @param {{ tag: string, val?: unknown }} payload
+ */
+function boundedSourceError(payload) {
+  if (typeof payload.val !== 'string' || payload.val.length <= MAX_ERROR_TEXT) return payload;
+  if (payload.tag === 'challenge' || payload.tag === 'domain-moved') return undefined;
+  const cut = `${payload.val.slice(0, MAX_ERROR_TEXT)}… (cut at ${MAX_ERROR_TEXT} characters by the host)`;
+  return { tag: payload.tag, val: cut };
 }
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
@@ -120,15 +142,20 @@ const host = {
   getSetting: (key) => (Object.hasOwn(settings, key) ? settings[key] : undefined),
   log(level, message) {
     const text = message.length > MAX_LOG_MESSAGE ? `${message.slice(0, MAX_LOG_MESSAGE)}…` : message;
-    if (text.length > budget) {
+    // a fixed cost per message, so the budget bounds the lines (and the messages posted) as well as the bytes
+    const cost = text.length + OUTPUT_MESSAGE_COST;
+    if (cost > budget) {
       dropped += message.length;
+      budget = 0;
       return;
     }
-    budget -= text.length;
+    budget -= cost;
     port.postMessage({ type: 'log', level, message: text });
   },
   output(stream, bytes) {
-    const take = Math.min(bytes.length, Math.max(0, budget));
+    // every write costs its fixed share, so a flood of empty or one-byte writes ends the budget too
+    budget = Math.max(0, budget - OUTPUT_MESSAGE_COST);
+    const take = Math.min(bytes.length, budget);
     dropped += bytes.length - take;
     if (take === 0) return;
     budget -= take;
@@ -294,12 +321,23 @@ port.on('message', (/** @type {any} */ msg) => {
       if (exited) {
         reply = { type: 'result', id: msg.id, ok: false, error: { kind: 'trap', message: exited } };
       } else if (err && typeof err === 'object' && 'payload' in err && isVariant(payload)) {
-        reply = {
-          type: 'result',
-          id: msg.id,
-          ok: false,
-          error: { kind: 'source-error', message: payload.tag, sourceError: payload },
-        };
+        const bounded = boundedSourceError(payload);
+        reply = bounded
+          ? {
+              type: 'result',
+              id: msg.id,
+              ok: false,
+              error: { kind: 'source-error', message: String(bounded.tag), sourceError: bounded },
+            }
+          : {
+              type: 'result',
+              id: msg.id,
+              ok: false,
+              error: {
+                kind: 'trap',
+                message: `the plugin returned a ${payload.tag} error with a URL of more than ${MAX_ERROR_TEXT} characters`,
+              },
+            };
       } else {
         reply = { type: 'result', id: msg.id, ok: false, error: { kind: 'trap', message: describe(err) } };
       }
