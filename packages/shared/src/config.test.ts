@@ -28,6 +28,7 @@ describe('loadConfig', () => {
         '[runner]',
         'instances_per_source = 2',
         'max_instances = 8',
+        'memory_budget_mb = 1024',
         'recycle_after_calls = 500',
         'idle_timeout_ms = 10000',
         'max_table_entries = 50000',
@@ -42,6 +43,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ file, env: {} }).runner).toEqual({
       instancesPerSource: 2,
       maxInstances: 8,
+      memoryBudgetMb: 1024,
       recycleAfterCalls: 500,
       idleTimeoutMs: 10_000,
       maxTableEntries: 50_000,
@@ -53,6 +55,7 @@ describe('loadConfig', () => {
       file,
       env: {
         AWASM_RUNNER_MAX_INSTANCES: '32',
+        AWASM_RUNNER_MEMORY_BUDGET_MB: '4096',
         AWASM_RUNNER_SPARE_WORKERS: '2',
         AWASM_RUNNER_SPIN_WAIT_US: '500',
         AWASM_RUNNER_BREAKER_OPEN_MS: '5000',
@@ -63,6 +66,7 @@ describe('loadConfig', () => {
     expect(config.runner).toMatchObject({
       instancesPerSource: 2,
       maxInstances: 32,
+      memoryBudgetMb: 4096,
       spareWorkers: 2,
       spinWaitMicros: 500,
       circuitBreaker: { failureThreshold: 3, openMs: 5000, maxOpenMs: 60_000 },
@@ -85,6 +89,12 @@ describe('loadConfig', () => {
   it('says what a bad runner setting must be', () => {
     expect(() => loadConfig({ file: fileWith('[runner]\nmax_instances = "x"\n'), env: {} })).toThrow(
       "config 'runner.max_instances': must be a whole number from 1 to 2147483647, got 'x'",
+    );
+    expect(() => loadConfig({ env: { AWASM_RUNNER_MEMORY_BUDGET_MB: '2GiB' } })).toThrow(
+      "config 'AWASM_RUNNER_MEMORY_BUDGET_MB': must be a whole number from 1 to 2147483647, got '2GiB'",
+    );
+    expect(() => loadConfig({ file: fileWith('[runner]\nmemory_budget_mb = 0\n'), env: {} })).toThrow(
+      "config 'runner.memory_budget_mb': must be a whole number from 1 to 2147483647, got '0'",
     );
     expect(() => loadConfig({ env: { AWASM_RUNNER_SPARE_WORKERS: '17' } })).toThrow(
       "config 'AWASM_RUNNER_SPARE_WORKERS': must be a whole number from 0 to 16, got '17'",

@@ -44,6 +44,7 @@ export interface ServerConfig {
 export interface RunnerConfig {
   instancesPerSource?: number;
   maxInstances?: number;
+  memoryBudgetMb?: number;
   recycleAfterCalls?: number;
   idleTimeoutMs?: number;
   maxTableEntries?: number;
@@ -172,6 +173,7 @@ const RUNNER_KEYS = new Map<
 >([
   ['instances_per_source', { pool: 'instancesPerSource', min: 1, max: MAX_RUNNER_VALUE }],
   ['max_instances', { pool: 'maxInstances', min: 1, max: MAX_RUNNER_VALUE }],
+  ['memory_budget_mb', { pool: 'memoryBudgetMb', min: 1, max: MAX_RUNNER_VALUE }],
   ['recycle_after_calls', { pool: 'recycleAfterCalls', min: 1, max: MAX_RUNNER_VALUE }],
   ['idle_timeout_ms', { pool: 'idleTimeoutMs', min: 1, max: MAX_RUNNER_VALUE }],
   ['max_table_entries', { pool: 'maxTableEntries', min: 1, max: MAX_RUNNER_VALUE }],

@@ -44,10 +44,15 @@ function cut(text: string): string {
 
 /**
  * Classifies a call's outcome. `started` is false for a call whose deadline passed while it was
- * still queued, which says nothing about the source.
+ * still queued, which says nothing about the source. `cutShortByCaller` is true when the call had
+ * its caller's deadline, shorter than the manifest's call timeout, and failed once it had passed:
+ * a failure then is the caller's doing (its deadline), not the source's. A call its caller
+ * cancelled is neutral too. Only what is the source's own counts: traps, timeouts under the
+ * manifest's own call timeout, and network, parse and internal errors.
  */
-export function verdictOf(error: PluginCallError | undefined, started: boolean): Verdict {
+export function verdictOf(error: PluginCallError | undefined, started: boolean, cutShortByCaller = false): Verdict {
   if (!error) return { kind: 'success' };
+  if (cutShortByCaller || error.kind === 'cancelled') return { kind: 'neutral' };
   switch (error.kind) {
     case 'trap':
       return { kind: 'failure', reason: cut(`trap: ${error.message}`) };

@@ -1,11 +1,13 @@
 /**
- * deadline-exceeded: the call ran out of time; source-error: the plugin's typed error (or the host's
+ * deadline-exceeded: the call ran out of time; cancelled: its caller cancelled it (AbortSignal);
+ * source-error: the plugin's typed error (or the host's
  * `rate-limited` when a request could not start before the deadline); trap: the instance crashed;
  * not-loaded: no such source; refused: arguments over the limits; unavailable: the source is
  * unhealthy (circuit open) and the call was not attempted.
  */
 export type PluginCallErrorKind =
   | 'deadline-exceeded'
+  | 'cancelled'
   | 'source-error'
   | 'trap'
   | 'not-loaded'

@@ -25,8 +25,12 @@ export { checkImports, providedInterfaces } from './import-policy.js';
 export type { Logger } from './logger.js';
 export { ARG_LIMITS, SOURCE_OPS, type SourceOp } from './ops.js';
 export {
+  type BudgetStats,
+  CANCEL_GRACE_MS,
   type CallEvent,
   type CallObserver,
+  GROWN_MEMORY_RECYCLE_BYTES,
+  INSTANCE_OVERHEAD_MB,
   type InstanceInfo,
   type LoadInfo,
   MAX_SPIN_WAIT_MICROS,

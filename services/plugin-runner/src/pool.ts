@@ -78,6 +78,13 @@ export interface RunnerOptions {
   instancesPerSource?: number;
   /** instances of all sources together; sources share it round-robin (default 16) */
   maxInstances?: number;
+  /**
+   * MiB that the memory maxima of all instances running or starting must fit in together (default
+   * 2048): each counts its source's limits.memoryMb plus INSTANCE_OVERHEAD_MB. Past it, idle
+   * instances are stopped first, else the source waits in the round-robin line; a source whose one
+   * instance would not fit is refused at load.
+   */
+  memoryBudgetMb?: number;
   /** an instance is replaced by a fresh one after this many calls (default 1000) */
   recycleAfterCalls?: number;
   /** an idle instance beyond a source's first is stopped after this long (default 30 s) */
@@ -105,6 +112,9 @@ export interface RunnerOptions {
 export const POOL_DEFAULTS = {
   instancesPerSource: 4,
   maxInstances: 16,
+  // a small home server (4 GiB keeps the rest for the system and the server itself): 15 instances
+  // of the manifests' default 128 MiB, about maxInstances; a bigger memory_mb means fewer at once
+  memoryBudgetMb: 2048,
   recycleAfterCalls: 1000,
   idleTimeoutMs: 30_000,
   // componentize-js (StarlingMonkey) components have a fixed 7,780-entry table and jco's shim one of
@@ -115,6 +125,44 @@ export const POOL_DEFAULTS = {
 } as const;
 /** Largest RunnerOptions.spinWaitMicros. */
 export const MAX_SPIN_WAIT_MICROS = 2000;
+/**
+ * What an instance costs the host besides its wasm memory (its thread's V8 isolate and Node
+ * environment), counted against RunnerOptions.memoryBudgetMb with its limits.memoryMb.
+ */
+export const INSTANCE_OVERHEAD_MB = 8;
+/**
+ * How long the guest of a call its caller gave up on (cancelled, or past the caller's shorter
+ * deadline) has to return after its requests were aborted, before its worker is terminated and
+ * replaced. Never past the call's own deadline.
+ */
+export const CANCEL_GRACE_MS = 250;
+/**
+ * A source's last warm instance whose wasm memory grew by this much since its first call is
+ * replaced by a fresh one once idle for idleTimeoutMs: wasm memory never shrinks, and the one
+ * instance kept warm would hold a call's peak for as long as the source stays loaded.
+ */
+export const GROWN_MEMORY_RECYCLE_BYTES = 32 * 1024 * 1024;
+const MIB = 1024 * 1024;
+
+/** What RunnerPool.budgetStats reports. */
+export interface BudgetStats {
+  /** instance slots (maxInstances) and slots in use */
+  max: number;
+  inUse: number;
+  /** memoryBudgetMb in bytes, and what the instances running or starting count against it */
+  memoryBudgetBytes: number;
+  memoryInUseBytes: number;
+  /** sources waiting in line for an instance */
+  waiting: number;
+  /** idle instances stopped to make room, instances handed from one source to another after a call */
+  evictions: number;
+  handovers: number;
+}
+
+/** What one instance of a source counts against the runner's memory budget (bytes). */
+function instanceBytes(limits: SourceLimits): number {
+  return (limits.memoryMb + INSTANCE_OVERHEAD_MB) * MIB;
+}
 
 /** A settled call, as the observer (metrics) sees it. */
 export interface CallEvent {
@@ -137,6 +185,8 @@ export interface SourceStats {
   sourceErrors: number;
   traps: number;
   deadlineExceeded: number;
+  /** calls their caller cancelled (AbortSignal) before they settled */
+  cancelled: number;
   /** instances started, the first one included */
   instancesStarted: number;
   /** instances running or starting now */
@@ -200,7 +250,13 @@ interface PendingCall {
   rateLimited?: number;
   args: unknown[];
   deadline: number;
+  /** the deadline is the caller's, shorter than the manifest's call timeout */
+  callerDeadline: boolean;
+  /** the manifest's call timeout counted from when the call arrived (epoch ms) */
+  ownDeadline: number;
   timer: NodeJS.Timeout;
+  /** set once the caller's promise is settled while an instance still runs the call (cancelled) */
+  givenUp?: boolean;
   resolve: (value: unknown) => void;
   reject: (err: PluginCallError) => void;
 }
@@ -218,6 +274,11 @@ interface Instance {
   /** why to retire it once free: its last reply said it holds too much in the host */
   retireReason: string | undefined;
   call: PendingCall | undefined;
+  /** ends a given-up call's grace: the worker is terminated if the guest has not returned by then */
+  graceTimer: NodeJS.Timeout | undefined;
+  /** wasm memory after its first call, and after its last one (bytes; 0 before the first) */
+  firstMemoryBytes: number;
+  memoryBytes: number;
   /** performance.now() when it last became idle */
   idleAt: number;
   idleTimer: NodeJS.Timeout | undefined;
@@ -254,6 +315,9 @@ class SourceRuntime implements BudgetClient {
   private nextInstanceId = 1;
   private readonly queue: PendingCall[] = [];
   private closed = false;
+  /** while a load waits for the memory of its first instance: settles that wait */
+  private firstWait: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  readonly instanceBytes: number;
 
   constructor(
     readonly spec: SourceSpec,
@@ -273,6 +337,7 @@ class SourceRuntime implements BudgetClient {
       sourceErrors: 0,
       traps: 0,
       deadlineExceeded: 0,
+      cancelled: 0,
       instancesStarted: 0,
       instancesLive: 0,
       instancesRecycled: 0,
@@ -282,6 +347,7 @@ class SourceRuntime implements BudgetClient {
       http: http.stats,
       scheduler: http.scheduler.stats,
     };
+    this.instanceBytes = instanceBytes(spec.limits);
     budget.register(this);
     if (modules instanceof Promise) {
       modules.then(
@@ -306,20 +372,30 @@ class SourceRuntime implements BudgetClient {
     return this.instances.size;
   }
 
+  get loading(): boolean {
+    return this.firstWait !== undefined;
+  }
+
   wantsInstance(): boolean {
-    return !this.closed && this.queue.length > this.startingCount && this.instances.size < this.cap;
+    if (this.closed || this.instances.size >= this.cap) return false;
+    return this.queue.length > this.startingCount || (this.firstWait !== undefined && this.instances.size === 0);
   }
 
   grant(): void {
     if (this.closed) {
-      this.budget.release();
+      this.budget.release(this);
       return;
     }
-    this.startInstance();
+    const inst = this.startInstance();
+    const wait = this.firstWait;
+    if (wait) {
+      this.firstWait = undefined;
+      inst.worker.ready.then(wait.resolve, wait.reject);
+    }
   }
 
-  idleSince(): number | undefined {
-    return this.idle[0]?.idleAt;
+  idleTimes(): number[] {
+    return this.idle.map((i) => i.idleAt);
   }
 
   evictIdle(): void {
@@ -327,11 +403,22 @@ class SourceRuntime implements BudgetClient {
     if (inst) this.retire(inst, 'stopped to make room for another source', false);
   }
 
-  /** Starts the first instance (at load, even past the budget) and waits until it is ready. */
+  /**
+   * Starts the first instance (at load, even past the instance count, waiting for memory when the
+   * budget's bytes are taken by busy instances) and waits until it is ready.
+   */
   async start(): Promise<void> {
-    this.budget.force(this);
-    const inst = this.startInstance();
-    await inst.worker.ready;
+    if (this.budget.acquireFirst(this)) {
+      await this.startInstance().worker.ready;
+      return;
+    }
+    this.logger.info(
+      { source: this.id, memoryBudgetBytes: this.budget.maxBytes, inUseBytes: this.budget.bytesInUse },
+      'load waits for room in the runner memory budget',
+    );
+    await new Promise<void>((resolve, reject) => {
+      this.firstWait = { resolve, reject };
+    });
   }
 
   instanceInfo(): InstanceInfo[] {
@@ -354,6 +441,9 @@ class SourceRuntime implements BudgetClient {
       handleSlots: 0,
       retireReason: undefined,
       call: undefined,
+      graceTimer: undefined,
+      firstMemoryBytes: 0,
+      memoryBytes: 0,
       idleAt: 0,
       idleTimer: undefined,
     };
@@ -412,8 +502,9 @@ class SourceRuntime implements BudgetClient {
     const at = this.idle.indexOf(inst);
     if (at >= 0) this.idle.splice(at, 1);
     if (inst.idleTimer) clearTimeout(inst.idleTimer);
+    if (inst.graceTimer) clearTimeout(inst.graceTimer);
     inst.worker.kill(reason);
-    if (release) this.budget.release();
+    if (release) this.budget.release(this);
   }
 
   /** After a trap, a timeout or a recycle: keep one instance warm if the budget has room. */
@@ -453,10 +544,15 @@ class SourceRuntime implements BudgetClient {
       return;
     }
     // a fresh instance serves at least one call before it can be handed to another source
-    const to = inst.calls > 0 ? this.budget.handOverTo(this, this.queue.length > 0) : undefined;
-    if (to) {
+    const after = inst.calls > 0 ? this.budget.afterCall(this, this.queue.length > 0) : undefined;
+    if (after === 'release') {
+      this.retire(inst, 'stopped to make room for a waiting source', true);
+      this.dispatch();
+      return;
+    }
+    if (after) {
       this.retire(inst, 'handed over to another source', false);
-      this.budget.handOver(to);
+      this.budget.handOver(this, after.handOver);
       this.dispatch();
       return;
     }
@@ -467,13 +563,21 @@ class SourceRuntime implements BudgetClient {
     }
     inst.idleAt = performance.now();
     this.idle.push(inst);
-    if (this.instances.size > 1) {
+    const grown = inst.memoryBytes - inst.firstMemoryBytes >= GROWN_MEMORY_RECYCLE_BYTES;
+    if (this.instances.size > 1 || grown) {
       inst.idleTimer = setTimeout(() => {
         inst.idleTimer = undefined;
-        if (this.idle.includes(inst) && this.instances.size > 1) this.retire(inst, 'idle', true);
+        if (!this.idle.includes(inst)) return;
+        if (this.instances.size > 1) this.retire(inst, 'idle', true);
+        else if (grown) {
+          this.stats.instancesRecycled++;
+          this.retire(inst, `recycled: idle holding ${inst.memoryBytes} bytes of wasm memory`, true);
+          this.keepWarm();
+        }
       }, this.pool.idleTimeoutMs);
       inst.idleTimer.unref();
     }
+    this.budget.instanceIdle();
   }
 
   private run(inst: Instance, call: PendingCall): void {
@@ -488,6 +592,10 @@ class SourceRuntime implements BudgetClient {
       if (inst.call !== call) return; // expired or unloaded meanwhile: already settled
       inst.call = undefined;
       clearTimeout(call.timer);
+      if (inst.graceTimer) {
+        clearTimeout(inst.graceTimer);
+        inst.graceTimer = undefined;
+      }
       this.settle(call, reply, inst);
       this.free(inst);
     });
@@ -498,7 +606,7 @@ class SourceRuntime implements BudgetClient {
     for (const inst of this.instances) inst.worker.setSettings(this.settings);
   }
 
-  call(op: SourceOp, args: unknown[], timeoutMs: number | undefined): Promise<unknown> {
+  call(op: SourceOp, args: unknown[], timeoutMs: number | undefined, signal?: AbortSignal): Promise<unknown> {
     if (this.closed)
       return Promise.reject(new PluginCallError('not-loaded', this.id, `source '${this.id}' is not loaded`));
     const problem = argumentProblem(op, args);
@@ -507,6 +615,12 @@ class SourceRuntime implements BudgetClient {
     const budget = timeoutMs === undefined ? cap : Math.min(timeoutMs, cap);
     if (!(budget > 0)) {
       return Promise.reject(new PluginCallError('deadline-exceeded', this.id, `no time left for ${this.id}.${op}`));
+    }
+    if (signal?.aborted) {
+      this.stats.cancelled++;
+      const err = new PluginCallError('cancelled', this.id, `${this.id}.${op} was cancelled by its caller`);
+      this.observe(op, 0, err);
+      return Promise.reject(err);
     }
     const gate = this.breaker.admit();
     if (!gate.ok) {
@@ -518,31 +632,96 @@ class SourceRuntime implements BudgetClient {
     this.stats.calls++;
     const t0 = performance.now();
     let pending: PendingCall | undefined;
+    let onAbort: (() => void) | undefined;
     const settled = new Promise<unknown>((resolve, reject) => {
+      const now = Date.now();
       const call: PendingCall = {
         op,
         args: normaliseArgs(op, args),
-        deadline: Date.now() + budget,
+        deadline: now + budget,
+        callerDeadline: budget < cap,
+        ownDeadline: now + cap,
         resolve,
         reject,
         timer: setTimeout(() => this.expire(call, budget), budget),
       };
       pending = call;
+      if (signal) {
+        onAbort = () => this.cancel(call);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
       this.queue.push(call);
       this.dispatch();
     });
     return settled.then(
       (value) => {
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
         this.breaker.record(verdictOf(undefined, true), gate.probe);
         this.observe(op, performance.now() - t0, undefined);
         return value;
       },
       (err: PluginCallError) => {
-        this.breaker.record(verdictOf(err, pending?.started === true), gate.probe);
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
+        const call = pending as PendingCall;
+        // a failure that came when the caller's shorter deadline had passed is the caller's doing
+        const cutShort = call.callerDeadline && Date.now() >= call.deadline;
+        this.breaker.record(verdictOf(err, call.started === true, cutShort), gate.probe);
         this.observe(op, performance.now() - t0, err);
         throw err;
       },
     );
+  }
+
+  /**
+   * The caller gave up on `call` (its AbortSignal fired): a queued call leaves the queue; a running
+   * one is answered 'cancelled' at once and its instance is told (see giveUp).
+   */
+  private cancel(call: PendingCall): void {
+    const message = `${this.id}.${call.op} was cancelled by its caller`;
+    const queued = this.queue.indexOf(call);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      clearTimeout(call.timer);
+      this.stats.cancelled++;
+      call.reject(new PluginCallError('cancelled', this.id, message));
+      return;
+    }
+    if (call.givenUp) return;
+    const inst = [...this.instances].find((i) => i.call === call);
+    if (!inst) return; // settled already
+    clearTimeout(call.timer);
+    this.stats.cancelled++;
+    call.reject(new PluginCallError('cancelled', this.id, message));
+    this.giveUp(inst, call, call.deadline);
+  }
+
+  /**
+   * `call`, already answered, keeps `inst` busy until its guest returns: its requests are aborted
+   * (the guest sees them fail) and new ones refused; a guest that has not returned within
+   * CANCEL_GRACE_MS (or by `limit`, epoch ms, if sooner) has its worker terminated and replaced.
+   */
+  private giveUp(inst: Instance, call: PendingCall, limit: number): void {
+    call.givenUp = true;
+    inst.worker.cancel();
+    const stop = () => {
+      inst.graceTimer = undefined;
+      if (inst.call !== call) return;
+      inst.call = undefined;
+      this.retire(
+        inst,
+        `${this.id}.${call.op} did not return after its caller gave up; the instance was terminated`,
+        true,
+      );
+      this.dispatch();
+      this.keepWarm();
+    };
+    const graceMs = Math.min(CANCEL_GRACE_MS, limit - Date.now());
+    if (graceMs <= 0) {
+      stop();
+      return;
+    }
+    inst.graceTimer = setTimeout(stop, graceMs);
+    inst.graceTimer.unref();
   }
 
   private observe(op: SourceOp, durationMs: number, err: PluginCallError | undefined): void {
@@ -575,7 +754,19 @@ class SourceRuntime implements BudgetClient {
       return;
     }
     const inst = [...this.instances].find((i) => i.call === call);
-    if (!inst) return;
+    if (!inst || call.givenUp) return;
+    if (call.callerDeadline) {
+      // the caller's shorter deadline: the guest may still return within the manifest's own timeout
+      call.reject(
+        new PluginCallError(
+          'deadline-exceeded',
+          this.id,
+          `${this.id}.${call.op} exceeded its caller's ${budget} ms deadline`,
+        ),
+      );
+      this.giveUp(inst, call, call.ownDeadline);
+      return;
+    }
     inst.call = undefined;
     const message = `${this.id}.${call.op} exceeded its ${budget} ms deadline; the instance was terminated`;
     this.logger.warn({ source: this.id, op: call.op, budgetMs: budget }, 'plugin call deadline exceeded');
@@ -593,9 +784,21 @@ class SourceRuntime implements BudgetClient {
         'plugin output over the per-call budget was dropped',
       );
     }
-    if (reply.memoryBytes !== undefined) this.stats.memoryBytes = reply.memoryBytes;
+    if (reply.memoryBytes !== undefined) {
+      this.stats.memoryBytes = reply.memoryBytes;
+      inst.memoryBytes = reply.memoryBytes;
+      if (inst.firstMemoryBytes === 0) inst.firstMemoryBytes = reply.memoryBytes;
+    }
     if (reply.handleSlots !== undefined) inst.handleSlots = reply.handleSlots;
     inst.retireReason = reply.retire;
+    if (call.givenUp) {
+      // answered already (cancelled, or past its caller's deadline); a trapped instance still goes
+      if (!reply.ok && reply.error.kind === 'trap') {
+        this.stats.traps++;
+        this.replaceTrapped(inst, reply.error.message);
+      }
+      return;
+    }
     if (call.rateLimited !== undefined && (reply.ok || reply.error.kind !== 'refused')) {
       // The host refused one of the call's requests: no rate-limit slot started before its deadline.
       // Whatever the plugin made of that, the call's answer is the typed rate-limited error.
@@ -645,7 +848,10 @@ class SourceRuntime implements BudgetClient {
     this.closed = true;
     this.budget.unregister(this);
     const calls = [...this.queue.splice(0)];
-    for (const inst of this.instances) if (inst.call) calls.push(inst.call);
+    for (const inst of this.instances) if (inst.call && !inst.call.givenUp) calls.push(inst.call);
+    const wait = this.firstWait;
+    this.firstWait = undefined;
+    wait?.reject(new Error(`source ${reason} while its load waited for room in the memory budget`));
     for (const call of calls) {
       clearTimeout(call.timer);
       call.reject(new PluginCallError('not-loaded', this.id, `source '${this.id}' ${reason}`));
@@ -768,7 +974,7 @@ export class RunnerPool {
       if (!Number.isInteger(v) || v < 1) throw new Error(`RunnerOptions.${name} must be a positive integer, got ${v}`);
       return v;
     };
-    this.budget = new InstanceBudget(count('maxInstances'));
+    this.budget = new InstanceBudget(count('maxInstances'), count('memoryBudgetMb') * MIB);
     const spares = opts.spareWorkers ?? POOL_DEFAULTS.spareWorkers;
     if (!Number.isInteger(spares) || spares < 0 || spares > 16) {
       throw new Error(`RunnerOptions.spareWorkers must be a whole number from 0 to 16, got ${spares}`);
@@ -813,6 +1019,12 @@ export class RunnerPool {
   private async loadOnce(spec: SourceSpec): Promise<void> {
     if (this.closed) throw new PluginLoadError(String(spec?.id), 'the runner is closed');
     checkSpec(spec);
+    if (instanceBytes(spec.limits) > this.budget.maxBytes) {
+      throw new PluginLoadError(
+        spec.id,
+        `refused: limits.memoryMb is ${spec.limits.memoryMb} MiB, which with the ${INSTANCE_OVERHEAD_MB} MiB every instance costs the host is more than the runner's whole memory budget of ${this.budget.maxBytes / MIB} MiB (memoryBudgetMb, runner.memory_budget_mb)`,
+      );
+    }
     const t0 = performance.now();
     const { id } = spec;
     const token = this.nextToken++;
@@ -1125,10 +1337,21 @@ export class RunnerPool {
     runtime.setSettings(settings);
   }
 
-  call(id: string, op: SourceOp, args: unknown[], opts: { timeoutMs?: number } = {}): Promise<unknown> {
+  /**
+   * Runs `op` on source `id`. `timeoutMs` shortens the manifest's call timeout for this call (a
+   * timeout that short never counts against the source's health); `signal` cancels it: a queued
+   * call is dropped, a running one rejects with 'cancelled' at once while its instance's requests
+   * are aborted and its guest is given CANCEL_GRACE_MS to return before its worker is replaced.
+   */
+  call(
+    id: string,
+    op: SourceOp,
+    args: unknown[],
+    opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<unknown> {
     const runtime = this.sources.get(id);
     if (!runtime) return Promise.reject(new PluginCallError('not-loaded', id, `source '${id}' is not loaded`));
-    return runtime.call(op, args, opts.timeoutMs);
+    return runtime.call(op, args, opts.timeoutMs, opts.signal);
   }
 
   loaded(): string[] {
@@ -1151,10 +1374,21 @@ export class RunnerPool {
     return this.sources.get(id)?.instanceInfo();
   }
 
-  /** The runner-wide instance budget: slots in use, sources waiting, instances moved between sources. */
-  budgetStats(): { max: number; inUse: number; waiting: number; evictions: number; handovers: number } {
+  /**
+   * The runner-wide instance budget: slots in use, the memory maxima of the instances running or
+   * starting against the memory budget (bytes), sources waiting, instances moved between sources.
+   */
+  budgetStats(): BudgetStats {
     const b = this.budget;
-    return { max: b.max, inUse: b.inUse, waiting: b.waitingCount, evictions: b.evictions, handovers: b.handovers };
+    return {
+      max: b.max,
+      inUse: b.inUse,
+      memoryBudgetBytes: b.maxBytes,
+      memoryInUseBytes: b.bytesInUse,
+      waiting: b.waitingCount,
+      evictions: b.evictions,
+      handovers: b.handovers,
+    };
   }
 
   /** Calls running in instances now, all sources together (what decides whether a worker may spin). */

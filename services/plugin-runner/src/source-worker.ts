@@ -336,6 +336,8 @@ export class SourceWorker {
     if (this.pending) throw new Error('a call is already running on this instance');
     const id = this.nextId++;
     const running = this.running;
+    // the requests of a call given up before this one were refused until now
+    this.http.callStarted();
     return new Promise<WorkerReply>((resolve) => {
       Atomics.add(running, 0, 1);
       // settled once: by the reply, or by the worker's death
@@ -352,6 +354,15 @@ export class SourceWorker {
 
   setSettings(settings: Record<string, string>): void {
     if (!this.dead) this.worker.postMessage({ type: 'settings', settings });
+  }
+
+  /**
+   * The call in progress was given up by its caller: its queued and in-flight requests are aborted
+   * (the guest gets an error for each) and new ones refused until the next run(), so the guest
+   * returns soon; the thread lives on. The reply still comes through run()'s promise.
+   */
+  cancel(): void {
+    if (!this.dead && this.pending) this.http.cancelCall();
   }
 
   /** Terminates the thread; a call in progress resolves as a trap with `reason`. */
