@@ -4,5 +4,8 @@
 # Extra arguments go to `awasm serve` (for example --port 0 or --data-dir /tmp/awasm).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Say what is happening: a first run installs, builds and then builds the demo plugin (about a minute).
+echo "start: installing what is missing and building aWASM (first run: about a minute)..." >&2
 bash "$ROOT/scripts/bootstrap.sh"
+echo "start: starting awasm serve --demo..." >&2
 exec "$ROOT/awasm" serve --demo "$@"

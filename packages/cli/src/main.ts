@@ -44,11 +44,10 @@ import {
   installFromRepository,
   type RepositoryCommandContext,
 } from './repository-commands.js';
+import { UsageError } from './usage.js';
 
 /** Exit codes: 0 ok, 1 the server refused or failed the request, 2 bad usage, 3 server unreachable. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
-
-class UsageError extends Error {}
 
 const INSTALL_CHUNK_BYTES = 256 * 1024;
 

@@ -222,7 +222,14 @@ export function addRepositoryPluginCommands(plugin: Command, ctx: RepositoryComm
       const { updates, problems } = await ctx.repositories().listUpdates({});
       reportProblems(ctx, problems);
       const mine = id ? updates.filter((u) => u.pluginId === id) : updates;
+      // "up to date" is only said when every repository answered: otherwise the check is incomplete (exit 1)
+      const unreadable = problems.map((p) => `'${p.repository}'`);
+      const incomplete = () =>
+        new Error(
+          `could not check for updates in ${unreadable.length === 1 ? 'repository' : 'repositories'} ${unreadable.join(', ')}: ${unreadable.length === 1 ? 'it' : 'they'} could not be reached`,
+        );
       if (flags.check) {
+        if (mine.length === 0 && unreadable.length) throw incomplete();
         ctx.print(
           mine.length
             ? table(
@@ -232,11 +239,13 @@ export function addRepositoryPluginCommands(plugin: Command, ctx: RepositoryComm
             : 'all plugins are up to date',
           mine.map((u) => toJson(PluginUpdateSchema, u)),
         );
+        if (unreadable.length) throw incomplete();
         return;
       }
       const targets = mine.map((u) => ({ pluginId: u.pluginId, from: u.installedVersion }));
       if (id && flags.force && targets.length === 0) targets.push({ pluginId: id, from: '' });
       if (targets.length === 0) {
+        if (unreadable.length) throw incomplete();
         ctx.print(id ? `${id} is up to date` : 'all plugins are up to date', []);
         return;
       }

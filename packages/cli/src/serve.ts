@@ -1,6 +1,15 @@
-import { startEmbeddedServer } from '@awasm/gateway';
-import { createLogger, DEFAULT_PORT, encodePackage, loadConfig, parseConnectTo, sha256Hex } from '@awasm/shared';
+import { compareVersions, startEmbeddedServer } from '@awasm/gateway';
+import {
+  ConfigError,
+  createLogger,
+  DEFAULT_PORT,
+  encodePackage,
+  loadConfig,
+  parseConnectTo,
+  parseManifest,
+} from '@awasm/shared';
 import type { Output } from './output.js';
+import { UsageError } from './usage.js';
 
 export interface ServeFlags {
   host?: string;
@@ -27,8 +36,19 @@ export async function buildDemoPackage(): Promise<Uint8Array> {
   return encodePackage({ manifestToml: await demo.readDemoManifest(), component: bytes });
 }
 
-/** Runs `awasm serve` until SIGINT or SIGTERM. */
-export async function serve(flags: ServeFlags, output: Output): Promise<void> {
+/** Flags, config file and environment as one config; a bad value is bad usage (exit 2), naming the key. */
+function configFrom(flags: ServeFlags): ReturnType<typeof loadConfig> {
+  try {
+    return readConfig(flags);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      throw new UsageError(error.message, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function readConfig(flags: ServeFlags): ReturnType<typeof loadConfig> {
   const overrides: Parameters<typeof loadConfig>[0] = {
     overrides: {
       ...(flags.host === undefined ? {} : { host: flags.host }),
@@ -41,13 +61,52 @@ export async function serve(flags: ServeFlags, output: Output): Promise<void> {
   const config = loadConfig(overrides);
   if (flags.port !== undefined) {
     if (!/^\d+$/.test(flags.port) || Number(flags.port) > 65535)
-      throw new Error(`--port '${flags.port}' must be 0-65535`);
+      throw new UsageError(`--port '${flags.port}' must be 0-65535`);
     config.port = Number(flags.port);
   }
+  if (flags.logLevel !== undefined) {
+    // the flag reaches the config as an override, unchecked: pino's own check is the list of levels
+    try {
+      createLogger({ level: flags.logLevel });
+    } catch {
+      throw new UsageError(`--log-level '${flags.logLevel}' must be fatal, error, warn, info, debug, trace or silent`);
+    }
+  }
+  return config;
+}
+
+/**
+ * Installs the demo plugin only when it is missing or older than the checkout's: a demo plugin the
+ * user updated (a newer version) is never downgraded. Says what it does, since a first build takes a while.
+ */
+async function installDemoPlugin(server: Awaited<ReturnType<typeof startEmbeddedServer>>, output: Output) {
+  const demo = await import('@awasm/plugin-demo-library');
+  const bundled = parseManifest(await demo.readDemoManifest());
+  const installed = (await server.plugins.list()).find((p) => p.record.id === bundled.id);
+  const order = installed ? compareVersions(installed.record.version, bundled.version) : -1;
+  if (installed && order >= 0) {
+    if (order > 0) {
+      output.err(
+        `demo plugin ${installed.record.version} is installed, newer than the bundled ${bundled.version}: kept`,
+      );
+    }
+  } else {
+    output.err('building the demo plugin (first run ~10 s, cached after)...');
+    const bytes = await buildDemoPackage();
+    output.err(installed ? `updating the demo plugin to ${bundled.version}...` : 'installing the demo plugin...');
+    await server.plugins.install(bytes);
+  }
+  if (!(await server.plugins.get(bundled.id)).record.enabled) await server.plugins.setEnabled(bundled.id, true);
+}
+
+/** Runs `awasm serve` until SIGINT or SIGTERM. */
+export async function serve(flags: ServeFlags, output: Output): Promise<void> {
+  const config = configFrom(flags);
   const logger = createLogger({ level: config.logLevel });
 
   let site: DemoSite | undefined;
   if (flags.demo) {
+    output.err('starting the demo site and the server...');
     const demo = await import('@awasm/plugin-demo-library');
     site = await demo.startFixtureSite({ host: '127.0.0.1', port: 0 });
     config.connectTo[DEMO_HOST] = `127.0.0.1:${site.port}`;
@@ -58,14 +117,7 @@ export async function serve(flags: ServeFlags, output: Output): Promise<void> {
     await site?.close();
   };
   try {
-    if (flags.demo) {
-      const bytes = await buildDemoPackage();
-      const installed = (await server.plugins.list()).find((p) => p.record.id === 'demo-library');
-      if (installed?.record.packageSha256 !== sha256Hex(bytes))
-        await server.plugins.install(bytes, { allowDowngrade: true });
-      if (!(await server.plugins.get('demo-library')).record.enabled)
-        await server.plugins.setEnabled('demo-library', true);
-    }
+    if (flags.demo) await installDemoPlugin(server, output);
   } catch (error) {
     await stop();
     throw error;

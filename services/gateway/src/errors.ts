@@ -4,8 +4,12 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { PluginOutputError } from './convert.js';
 
-/** The most of any client- or plugin-supplied text an error message repeats. */
+/** The most of any client-supplied text an error message repeats. */
 export const MAX_ECHO_CHARS = 200;
+/** The most of a plugin's own error text (a source-error payload) a message or detail repeats. */
+export const MAX_PLUGIN_TEXT_CHARS = 500;
+/** The most of a runner's message (which may quote plugin text) an error repeats. */
+export const MAX_RUNNER_MESSAGE_CHARS = 1000;
 
 /**
  * Text from a request or a plugin as an error message may repeat it: at most MAX_ECHO_CHARS, with
@@ -18,7 +22,7 @@ export function echo(text: string, max = MAX_ECHO_CHARS): string {
 /** The plugin's typed error as the API's SourceError detail, and the gRPC status that fits it. */
 function describeSourceError(sourceId: string, tag: string, val: unknown): { code: Code; detail: SourceError } {
   // the plugin's own text is cut here too: the gateway does not rely on the runner's cap
-  const text = typeof val === 'string' ? echo(val) : '';
+  const text = typeof val === 'string' ? echo(val, MAX_PLUGIN_TEXT_CHARS) : '';
   const detail: MessageInitShape<typeof SourceErrorSchema> & { message: string } = { sourceId, message: '' };
   let code: Code;
   switch (tag) {
@@ -81,7 +85,7 @@ export function toConnectError(rawSourceId: string, error: unknown): ConnectErro
     // runner's kind union gains 'cancelled' with its cancellation support)
     if ((error.kind as string) === 'cancelled') {
       return new ConnectError(
-        `source '${sourceId}': ${echo(error.message)}`,
+        `source '${sourceId}': ${echo(error.message, MAX_RUNNER_MESSAGE_CHARS)}`,
         Code.Canceled,
         undefined,
         undefined,
@@ -96,7 +100,7 @@ export function toConnectError(rawSourceId: string, error: unknown): ConnectErro
       }
       case 'deadline-exceeded':
         return new ConnectError(
-          `source '${sourceId}': ${echo(error.message)}`,
+          `source '${sourceId}': ${echo(error.message, MAX_RUNNER_MESSAGE_CHARS)}`,
           Code.DeadlineExceeded,
           undefined,
           undefined,
@@ -104,7 +108,7 @@ export function toConnectError(rawSourceId: string, error: unknown): ConnectErro
         );
       case 'not-loaded':
         return new ConnectError(
-          `source '${sourceId}' is not loaded: ${echo(error.message)}`,
+          `source '${sourceId}' is not loaded: ${echo(error.message, MAX_RUNNER_MESSAGE_CHARS)}`,
           Code.Unavailable,
           undefined,
           undefined,
@@ -112,10 +116,16 @@ export function toConnectError(rawSourceId: string, error: unknown): ConnectErro
         );
       case 'unavailable':
         // the source's circuit is open: the message says why and when it is retried
-        return new ConnectError(echo(error.message), Code.Unavailable, undefined, undefined, error);
+        return new ConnectError(
+          echo(error.message, MAX_RUNNER_MESSAGE_CHARS),
+          Code.Unavailable,
+          undefined,
+          undefined,
+          error,
+        );
       case 'refused':
         return new ConnectError(
-          `source '${sourceId}': ${echo(error.message)}`,
+          `source '${sourceId}': ${echo(error.message, MAX_RUNNER_MESSAGE_CHARS)}`,
           Code.InvalidArgument,
           undefined,
           undefined,
@@ -123,7 +133,7 @@ export function toConnectError(rawSourceId: string, error: unknown): ConnectErro
         );
       default:
         return new ConnectError(
-          `source '${sourceId}' crashed: ${echo(error.message)}`,
+          `source '${sourceId}' crashed: ${echo(error.message, MAX_RUNNER_MESSAGE_CHARS)}`,
           Code.Internal,
           undefined,
           undefined,
@@ -132,10 +142,16 @@ export function toConnectError(rawSourceId: string, error: unknown): ConnectErro
     }
   }
   if (error instanceof PluginOutputError) {
-    return new ConnectError(`source '${sourceId}': ${echo(error.message)}`, Code.Internal, undefined, undefined, error);
+    return new ConnectError(
+      `source '${sourceId}': ${echo(error.message, MAX_RUNNER_MESSAGE_CHARS)}`,
+      Code.Internal,
+      undefined,
+      undefined,
+      error,
+    );
   }
   return new ConnectError(
-    `source '${sourceId}' failed: ${echo(String((error as Error)?.message))}`,
+    `source '${sourceId}' failed: ${echo(String((error as Error)?.message), MAX_RUNNER_MESSAGE_CHARS)}`,
     Code.Internal,
     undefined,
     undefined,
