@@ -761,7 +761,7 @@ class SourceRuntime implements BudgetClient {
         new PluginCallError(
           'deadline-exceeded',
           this.id,
-          `${this.id}.${call.op} exceeded its caller's ${budget} ms deadline`,
+          `${this.id}.${call.op} exceeded its ${budget} ms deadline (its caller's, shorter than the source's own)`,
         ),
       );
       this.giveUp(inst, call, call.ownDeadline);
