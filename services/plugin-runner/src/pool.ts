@@ -80,7 +80,7 @@ export interface RunnerOptions {
   maxInstances?: number;
   /**
    * MiB that the memory maxima of all instances running or starting must fit in together (default
-   * 2048): each counts its source's limits.memoryMb plus INSTANCE_OVERHEAD_MB. Past it, idle
+   * 2560): each counts its source's limits.memoryMb plus INSTANCE_OVERHEAD_MB. Past it, idle
    * instances are stopped first, else the source waits in the round-robin line; a source whose one
    * instance would not fit is refused at load.
    */
@@ -112,9 +112,10 @@ export interface RunnerOptions {
 export const POOL_DEFAULTS = {
   instancesPerSource: 4,
   maxInstances: 16,
-  // a small home server (4 GiB keeps the rest for the system and the server itself): 15 instances
-  // of the manifests' default 128 MiB, about maxInstances; a bigger memory_mb means fewer at once
-  memoryBudgetMb: 2048,
+  // a small home server: maxInstances instances of the manifests' default memory_mb (128) fit, so
+  // the instance count binds first for them, and so does one instance of the largest memory_mb a
+  // manifest may ask for (2048); bigger plugins run fewer instances at once
+  memoryBudgetMb: 2560,
   recycleAfterCalls: 1000,
   idleTimeoutMs: 30_000,
   // componentize-js (StarlingMonkey) components have a fixed 7,780-entry table and jco's shim one of
