@@ -215,9 +215,9 @@ describe('TranspileCache', () => {
     expect(api.run(2, 3 * 1024 * 1024)).toBe(2);
     // an export's result: 1,000 aliases of one 1 MiB string are refused, 10 are lifted
     expect(api.give(10, 1024 * 1024)).toHaveLength(10);
-    expect(() => api.give(1000, 1024 * 1024)).toThrow(/^the plugin passed \d+ bytes in one call, over 16777216$/);
+    expect(() => api.give(1000, 1024 * 1024)).toThrow('the plugin returned a result of more than 16777216 bytes');
     // empty strings cost their overhead: a list of 500,000 is over the budget as well
-    expect(() => api.give(500_000, 0)).toThrow(/over 16777216$/);
+    expect(() => api.give(500_000, 0)).toThrow('the plugin returned a result of more than 16777216 bytes');
     expect(api.give(1000, 0)).toHaveLength(1000);
     expect(() => api.give(600_000, 0)).toThrow('the plugin passed a list of 600000 elements, over 500000');
     expect(() => api.give(1, 5 * 1024 * 1024)).toThrow('the plugin passed a string of 5242880 bytes, over 4194304');

@@ -8,7 +8,7 @@ import { MIN_SPLIT_BYTES, splitDataSegments } from './engine-split.js';
 import { WasmFormatError } from './wasm-binary.js';
 
 /** Bumped when the layout or the transpile options change, so old entries are rebuilt. */
-const LAYOUT_VERSION = 12;
+const LAYOUT_VERSION = 13;
 const COMPONENT_JS = 'component.mjs';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -83,8 +83,13 @@ const FUNCTION_START = /\bfunction\*?\s*([\w$]*)\s*\(/g;
 const LIFTED = '__awasmLifted';
 const LIFT = '__awasmLift';
 const LIFT_SLICE = '__awasmLiftSlice';
-/** Marks where a crossing's count starts again. */
+const RESULT = '__awasmResult';
+/** Marks where a crossing's count starts again (both resets below start with it). */
 const RESET = `${LIFTED} = 0;`;
+/** An import's lowering: what it lifts are values the plugin passes to the host. */
+const RESET_ARGS = `${RESET} ${RESULT} = false;`;
+/** After an export's core call: what it lifts is the export's result. */
+const RESET_RESULT = `${RESET} ${RESULT} = true;`;
 
 /**
  * The glue with every string and list it lifts from a guest capped (MAX_LIFTED_STRING_BYTES,
@@ -137,16 +142,20 @@ ${bodyIndent}const base = ${base} + i * ${size};`;
     throw new Error('the glue copies guest memory in a shape this cannot count');
   }
   if (decoders === 0 && lists === 0 && slices === 0) return glue;
-  out = out.replace(TRAMPOLINE_START, (all, indent: string) => `${all}${indent}  ${RESET}\n`);
+  out = out.replace(TRAMPOLINE_START, (all, indent: string) => `${all}${indent}  ${RESET_ARGS}\n`);
   const cores = new Set([...out.matchAll(CORE_EXPORT)].map((m) => m[1] as string));
   out = out.replace(/\bconst ret = ([\w$]+)\(.*\);$/gm, (all, callee: string) =>
-    cores.has(callee) ? `${all} ${RESET}` : all,
+    cores.has(callee) ? `${all} ${RESET_RESULT}` : all,
   );
   checkCrossings(out);
   const budget = `let ${LIFTED} = 0;
+let ${RESULT} = false;
 function ${LIFT}(bytes) {
   ${LIFTED} += bytes;
-  if (${LIFTED} > ${maxBytes}) throw new WebAssembly.RuntimeError(\`the plugin passed \${${LIFTED}} bytes in one call, over ${maxBytes}\`);
+  if (${LIFTED} <= ${maxBytes}) return;
+  throw new WebAssembly.RuntimeError(${RESULT}
+    ? 'the plugin returned a result of more than ${maxBytes} bytes'
+    : \`the plugin passed \${${LIFTED}} bytes in one call, over ${maxBytes}\`);
 }
 function ${LIFT_SLICE}(buffer, ptr, len, size) {
   ${LIFT}(Math.max(0, len) * size + ${LIFTED_BUFFER_OVERHEAD});

@@ -166,8 +166,8 @@ const host = {
     exited = `the plugin called exit(${code})`;
     throw new WebAssembly.RuntimeError(exited);
   },
-  post(message) {
-    httpPort.postMessage(message);
+  post(message, transfer) {
+    httpPort.postMessage(message, transfer);
   },
   receive() {
     if (inboxAt < inbox.length) return inbox[inboxAt++];

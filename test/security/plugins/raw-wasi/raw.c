@@ -17,6 +17,9 @@
 //   alias-list       the same, every entry's name the same 4,000,000-byte string (lifted once per entry)
 //   long-log         logs one string of <cursor> bytes
 //   huge-result      returns <cursor> media, each titled with 1,000 bytes
+//   empty-strings    returns 10 media, each with 4 lists of <cursor> empty strings
+//   huge-error       fails with an internal error whose text is <cursor> bytes
+//   empty-logs       logs <cursor> empty messages, and answers
 //   body-after-drop  reads a body stream after its response and body were dropped
 
 #include <stdlib.h>
@@ -95,7 +98,6 @@ bool exports_awasm_source_source_api_search(source_string_t *query,
                                             source_string_t *maybe_cursor,
                                             exports_awasm_source_source_api_media_page_t *ret, source_error_t *err) {
   (void)filters;
-  (void)err;
   if (is(query, "use-after-drop")) {
     wasi_http_types_own_fields_t fields = wasi_http_types_constructor_fields();
     wasi_http_types_borrow_fields_t borrowed = wasi_http_types_borrow_fields(fields);
@@ -214,6 +216,39 @@ bool exports_awasm_source_source_api_search(source_string_t *query,
     ret->items.len = n;
     ret->next_cursor.is_some = false;
     return true;
+  } else if (is(query, "empty-strings")) {
+    size_t n = count_of(maybe_cursor);
+    media_t *items = calloc(10, sizeof(media_t));
+    if (!items) abort();
+    for (size_t i = 0; i < 10; i++) {
+      source_string_dup(&items[i].id, "empty");
+      source_string_dup(&items[i].title, "empty");
+      items[i].kind = AWASM_SOURCE_TYPES_MEDIA_KIND_BOOK;
+      source_list_string_t *lists[] = {&items[i].alt_titles, &items[i].authors, &items[i].genres, &items[i].languages};
+      for (size_t l = 0; l < 4; l++) {
+        // each list its own allocation (the bindings free every list after the call); its strings are empty
+        lists[l]->ptr = calloc(n, sizeof(source_string_t));
+        if (!lists[l]->ptr) abort();
+        lists[l]->len = n;
+      }
+    }
+    ret->items.ptr = items;
+    ret->items.len = 10;
+    ret->next_cursor.is_some = false;
+    return true;
+  } else if (is(query, "huge-error")) {
+    size_t n = count_of(maybe_cursor);
+    uint8_t *text = malloc(n);
+    if (!text) abort();
+    memset(text, 'e', n);
+    err->tag = AWASM_SOURCE_TYPES_SOURCE_ERROR_INTERNAL;
+    err->val.internal = (source_string_t){text, n};
+    return false;
+  } else if (is(query, "empty-logs")) {
+    size_t n = count_of(maybe_cursor);
+    source_string_t empty = {(uint8_t *)"", 0};
+    for (size_t i = 0; i < n; i++) awasm_source_host_log(AWASM_SOURCE_HOST_LOG_LEVEL_INFO, &empty);
+    answer(ret, "logged");
   } else if (is(query, "long-log")) {
     size_t n = count_of(maybe_cursor);
     uint8_t *text = malloc(n);
