@@ -3,7 +3,8 @@
  * trust (operator), publish, index, refusals, and installing the signed package on a server that
  * accepts only signed packages from trusted keys.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { buildDemoComponent, readDemoManifest } from '@awasm/plugin-demo-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +46,31 @@ afterAll(async () => {
   await data?.remove();
 });
 
+/** A TCP proxy on loopback to `target` that counts the bytes clients send through it. */
+async function countingProxy(target: URL): Promise<{ url: string; sent(): number; close(): Promise<void> }> {
+  let sent = 0;
+  const server: Server = createServer((client) => {
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+    client.on('data', (chunk: Buffer) => {
+      sent += chunk.length;
+    });
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    sent: () => sent,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe('awasm plugin keygen / pack / sign / publish', () => {
   let keyId: string;
 
@@ -66,9 +92,27 @@ describe('awasm plugin keygen / pack / sign / publish', () => {
     expect(pack.code, pack.stderr).toBe(0);
     expect(pack.stdout).toContain('unsigned');
 
-    const unsigned = await cli(['plugin', 'publish', path('demo.awpkg'), '--key', path('alice.key')]);
-    expect(unsigned.code).toBe(1);
-    expect(unsigned.stderr).toContain(`Unauthenticated: key ${keyId} is not a publisher key this registry trusts`);
+    // through a loopback proxy that counts what the CLI sends: the refusal comes before the package
+    const proxy = await countingProxy(new URL(url));
+    try {
+      const unsigned = await awasm([
+        '--server',
+        proxy.url,
+        'plugin',
+        'publish',
+        path('demo.awpkg'),
+        '--key',
+        path('alice.key'),
+      ]);
+      expect(unsigned.code).toBe(1);
+      expect(unsigned.stderr).toContain(`Unauthenticated: key ${keyId} is not a publisher key this registry trusts`);
+      const size = (await stat(path('demo.awpkg'))).size;
+      console.log(`refused publish: the CLI sent ${proxy.sent()} bytes of a ${size}-byte package`);
+      expect(size).toBeGreaterThan(1024 * 1024);
+      expect(proxy.sent()).toBeLessThan(64 * 1024);
+    } finally {
+      await proxy.close();
+    }
 
     const sign = await awasm(['plugin', 'sign', path('demo.awpkg'), '--key', path('alice.key')]);
     expect(sign.code, sign.stderr).toBe(0);

@@ -117,20 +117,18 @@ export function addPublisherCommands(plugin: Command, ctx: RegistryCommandContex
       const packageSha256 = sha256Hex(bytes);
       const signedAtMs = Date.now();
       const signature = signBytes(key.privateKey, publishChallenge(packageSha256, bytes.length, signedAtMs));
+      const header = {
+        keyId: key.keyId,
+        packageSha256,
+        size: BigInt(bytes.length),
+        signedAtMs: BigInt(signedAtMs),
+        signature,
+      };
+      // the registry refuses an unknown key, a bad proof or an oversized package before any byte is sent
+      await ctx.registry().checkPublish({ header });
       const bar = ctx.progress && progress(ctx.progress, `uploading ${file}`, bytes.length);
       async function* parts() {
-        yield {
-          part: {
-            case: 'header' as const,
-            value: {
-              keyId: key.keyId,
-              packageSha256,
-              size: BigInt(bytes.length),
-              signedAtMs: BigInt(signedAtMs),
-              signature,
-            },
-          },
-        };
+        yield { part: { case: 'header' as const, value: header } };
         for (let offset = 0; offset < bytes.length; offset += PUBLISH_CHUNK_BYTES) {
           yield { part: { case: 'chunk' as const, value: bytes.subarray(offset, offset + PUBLISH_CHUNK_BYTES) } };
           bar?.update(Math.min(offset + PUBLISH_CHUNK_BYTES, bytes.length));

@@ -77,6 +77,17 @@ describe('RegistryService', () => {
     expect((await client.listKeys({}, admin)).keys.map((k) => k.name)).toEqual(['alice']);
 
     const bytes = await alice.pack('books', '1.0.0');
+    // the header alone is checked first: a trusted key's proof is accepted, an unknown key's is not
+    expect(await client.checkPublish({ header: header(alice, bytes) })).toMatchObject({
+      keyId: alice.keyId,
+      pluginIds: ['books', 'other'],
+    });
+    const stranger = testPublisher();
+    expect(await codeOf(client.checkPublish({ header: header(stranger, bytes) }))).toEqual({
+      code: 'Unauthenticated',
+      message: `key ${stranger.keyId} is not a publisher key this registry trusts`,
+    });
+    expect(await codeOf(client.checkPublish({}))).toEqual({ code: 'InvalidArgument', message: 'header is required' });
     const { version } = await client.publish(upload(alice, bytes));
     expect(version).toMatchObject({
       pluginId: 'books',

@@ -3,6 +3,7 @@ import { mediaKindFromProto, PROTO_MEDIA_KINDS } from '@awasm/shared';
 import {
   type PackageVersion,
   PackageVersionSchema,
+  type PublishHeader,
   RegistryService,
   type TrustedKey as TrustedKeyMessage,
   TrustedKeySchema,
@@ -62,6 +63,16 @@ function requireAdmin(context: HandlerContext, adminToken: string | undefined): 
   }
 }
 
+function publishAuth(h: PublishHeader): PublishAuth {
+  return {
+    keyId: h.keyId,
+    packageSha256: h.packageSha256,
+    size: Number(h.size),
+    signedAt: Number(h.signedAtMs),
+    signature: h.signature,
+  };
+}
+
 /** Serves awasm.v1.RegistryService from a Registry. */
 export function registerRegistryService(
   router: ConnectRouter,
@@ -81,14 +92,7 @@ export function registerRegistryService(
         try {
           if (request.part.case === 'header') {
             if (auth) throw new ConnectError('only the first message may carry the header', Code.InvalidArgument);
-            const h = request.part.value;
-            auth = {
-              keyId: h.keyId,
-              packageSha256: h.packageSha256,
-              size: Number(h.size),
-              signedAt: Number(h.signedAtMs),
-              signature: h.signature,
-            };
+            auth = publishAuth(request.part.value);
             // Refuse an untrusted key, a bad proof or an oversized package before keeping any bytes.
             await registry.checkPublishAuth(auth);
           } else if (request.part.case === 'chunk') {
@@ -111,6 +115,12 @@ export function registerRegistryService(
       if (refusal) throw refusal;
       if (!auth) throw new ConnectError('empty upload: send a header, then the package', Code.InvalidArgument);
       return { version: toPackageVersion(await registry.publish(Buffer.concat(chunks), auth)) };
+    },
+
+    async checkPublish(request) {
+      if (!request.header) throw new ConnectError('header is required', Code.InvalidArgument);
+      const key = await registry.checkPublishAuth(publishAuth(request.header));
+      return { keyId: key.keyId, pluginIds: key.pluginIds };
     },
 
     async index(request) {

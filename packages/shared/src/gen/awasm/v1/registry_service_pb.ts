@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file awasm/v1/registry_service.proto.
  */
 export const file_awasm_v1_registry_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9hd2FzbS92MS9yZWdpc3RyeV9zZXJ2aWNlLnByb3RvEghhd2FzbS52MSL/AgoOUGFja2FnZVZlcnNpb24SEQoJcGx1Z2luX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRITCgthcGlfdmVyc2lvbhgFIAEoCRIoCgttZWRpYV9raW5kcxgGIAMoDjITLmF3YXNtLnYxLk1lZGlhS2luZBIRCglsYW5ndWFnZXMYByADKAkSDAoEbnNmdxgIIAEoCBIWCg5wYWNrYWdlX3NoYTI1NhgJIAEoCRIYChBjb21wb25lbnRfc2hhMjU2GAogASgJEgwKBHNpemUYCyABKAQSGAoQcHVibGlzaGVyX2tleV9pZBgMIAEoCRIwCgxwdWJsaXNoZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnlhbmtlZBgOIAEoCBITCgt5YW5rX3JlYXNvbhgPIAEoCRIVCg1tYW5pZmVzdF90b21sGBAgASgJIm4KDVB1Ymxpc2hIZWFkZXISDgoGa2V5X2lkGAEgASgJEhYKDnBhY2thZ2Vfc2hhMjU2GAIgASgJEgwKBHNpemUYAyABKAQSFAoMc2lnbmVkX2F0X21zGAQgASgDEhEKCXNpZ25hdHVyZRgFIAEoDCJUCg5QdWJsaXNoUmVxdWVzdBIpCgZoZWFkZXIYASABKAsyFy5hd2FzbS52MS5QdWJsaXNoSGVhZGVySAASDwoFY2h1bmsYAiABKAxIAEIGCgRwYXJ0IjwKD1B1Ymxpc2hSZXNwb25zZRIpCgd2ZXJzaW9uGAEgASgLMhguYXdhc20udjEuUGFja2FnZVZlcnNpb24iogEKDEluZGV4UmVxdWVzdBISCgpwbHVnaW5faWRzGAEgAygJEigKC21lZGlhX2tpbmRzGAIgAygOMhMuYXdhc20udjEuTWVkaWFLaW5kEhEKCWxhbmd1YWdlcxgDIAMoCRIRCgRuc2Z3GAQgASgISACIAQESFgoOaW5jbHVkZV95YW5rZWQYBSABKAgSDQoFcXVlcnkYBiABKAlCBwoFX25zZncieQoOUmVnaXN0cnlQbHVnaW4SEQoJcGx1Z2luX2lkGAEgASgJEigKBmxhdGVzdBgCIAEoCzIYLmF3YXNtLnYxLlBhY2thZ2VWZXJzaW9uEioKCHZlcnNpb25zGAMgAygLMhguYXdhc20udjEuUGFja2FnZVZlcnNpb24iOgoNSW5kZXhSZXNwb25zZRIpCgdwbHVnaW5zGAEgAygLMhguYXdhc20udjEuUmVnaXN0cnlQbHVnaW4iKQoPRG93bmxvYWRSZXF1ZXN0EhYKDnBhY2thZ2Vfc2hhMjU2GAEgASgJIlgKEERvd25sb2FkUmVzcG9uc2USKwoHdmVyc2lvbhgBIAEoCzIYLmF3YXNtLnYxLlBhY2thZ2VWZXJzaW9uSAASDwoFY2h1bmsYAiABKAxIAEIGCgRwYXJ0Ik8KC1lhbmtSZXF1ZXN0EhEKCXBsdWdpbl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnJlYXNvbhgDIAEoCRIMCgR1bmRvGAQgASgIIjkKDFlhbmtSZXNwb25zZRIpCgd2ZXJzaW9uGAEgASgLMhguYXdhc20udjEuUGFja2FnZVZlcnNpb24igAEKClRydXN0ZWRLZXkSDgoGa2V5X2lkGAEgASgJEhIKCnB1YmxpY19rZXkYAiABKAkSDAoEbmFtZRgDIAEoCRISCgpwbHVnaW5faWRzGAQgAygJEiwKCGFkZGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIRCg9MaXN0S2V5c1JlcXVlc3QiNgoQTGlzdEtleXNSZXNwb25zZRIiCgRrZXlzGAEgAygLMhQuYXdhc20udjEuVHJ1c3RlZEtleSJHCg9UcnVzdEtleVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCnBsdWdpbl9pZHMYAyADKAkiNQoQVHJ1c3RLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5hd2FzbS52MS5UcnVzdGVkS2V5IiIKEFJlbW92ZUtleVJlcXVlc3QSDgoGa2V5X2lkGAEgASgJIhMKEVJlbW92ZUtleVJlc3BvbnNlMtUDCg9SZWdpc3RyeVNlcnZpY2USQAoHUHVibGlzaBIYLmF3YXNtLnYxLlB1Ymxpc2hSZXF1ZXN0GhkuYXdhc20udjEuUHVibGlzaFJlc3BvbnNlKAESOAoFSW5kZXgSFi5hd2FzbS52MS5JbmRleFJlcXVlc3QaFy5hd2FzbS52MS5JbmRleFJlc3BvbnNlEkMKCERvd25sb2FkEhkuYXdhc20udjEuRG93bmxvYWRSZXF1ZXN0GhouYXdhc20udjEuRG93bmxvYWRSZXNwb25zZTABEjUKBFlhbmsSFS5hd2FzbS52MS5ZYW5rUmVxdWVzdBoWLmF3YXNtLnYxLllhbmtSZXNwb25zZRJBCghMaXN0S2V5cxIZLmF3YXNtLnYxLkxpc3RLZXlzUmVxdWVzdBoaLmF3YXNtLnYxLkxpc3RLZXlzUmVzcG9uc2USQQoIVHJ1c3RLZXkSGS5hd2FzbS52MS5UcnVzdEtleVJlcXVlc3QaGi5hd2FzbS52MS5UcnVzdEtleVJlc3BvbnNlEkQKCVJlbW92ZUtleRIaLmF3YXNtLnYxLlJlbW92ZUtleVJlcXVlc3QaGy5hd2FzbS52MS5SZW1vdmVLZXlSZXNwb25zZWIGcHJvdG8z", [file_awasm_v1_media, file_google_protobuf_timestamp]);
+  fileDesc("Ch9hd2FzbS92MS9yZWdpc3RyeV9zZXJ2aWNlLnByb3RvEghhd2FzbS52MSL/AgoOUGFja2FnZVZlcnNpb24SEQoJcGx1Z2luX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRITCgthcGlfdmVyc2lvbhgFIAEoCRIoCgttZWRpYV9raW5kcxgGIAMoDjITLmF3YXNtLnYxLk1lZGlhS2luZBIRCglsYW5ndWFnZXMYByADKAkSDAoEbnNmdxgIIAEoCBIWCg5wYWNrYWdlX3NoYTI1NhgJIAEoCRIYChBjb21wb25lbnRfc2hhMjU2GAogASgJEgwKBHNpemUYCyABKAQSGAoQcHVibGlzaGVyX2tleV9pZBgMIAEoCRIwCgxwdWJsaXNoZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnlhbmtlZBgOIAEoCBITCgt5YW5rX3JlYXNvbhgPIAEoCRIVCg1tYW5pZmVzdF90b21sGBAgASgJIm4KDVB1Ymxpc2hIZWFkZXISDgoGa2V5X2lkGAEgASgJEhYKDnBhY2thZ2Vfc2hhMjU2GAIgASgJEgwKBHNpemUYAyABKAQSFAoMc2lnbmVkX2F0X21zGAQgASgDEhEKCXNpZ25hdHVyZRgFIAEoDCJUCg5QdWJsaXNoUmVxdWVzdBIpCgZoZWFkZXIYASABKAsyFy5hd2FzbS52MS5QdWJsaXNoSGVhZGVySAASDwoFY2h1bmsYAiABKAxIAEIGCgRwYXJ0Ij4KE0NoZWNrUHVibGlzaFJlcXVlc3QSJwoGaGVhZGVyGAEgASgLMhcuYXdhc20udjEuUHVibGlzaEhlYWRlciI6ChRDaGVja1B1Ymxpc2hSZXNwb25zZRIOCgZrZXlfaWQYASABKAkSEgoKcGx1Z2luX2lkcxgCIAMoCSI8Cg9QdWJsaXNoUmVzcG9uc2USKQoHdmVyc2lvbhgBIAEoCzIYLmF3YXNtLnYxLlBhY2thZ2VWZXJzaW9uIqIBCgxJbmRleFJlcXVlc3QSEgoKcGx1Z2luX2lkcxgBIAMoCRIoCgttZWRpYV9raW5kcxgCIAMoDjITLmF3YXNtLnYxLk1lZGlhS2luZBIRCglsYW5ndWFnZXMYAyADKAkSEQoEbnNmdxgEIAEoCEgAiAEBEhYKDmluY2x1ZGVfeWFua2VkGAUgASgIEg0KBXF1ZXJ5GAYgASgJQgcKBV9uc2Z3InkKDlJlZ2lzdHJ5UGx1Z2luEhEKCXBsdWdpbl9pZBgBIAEoCRIoCgZsYXRlc3QYAiABKAsyGC5hd2FzbS52MS5QYWNrYWdlVmVyc2lvbhIqCgh2ZXJzaW9ucxgDIAMoCzIYLmF3YXNtLnYxLlBhY2thZ2VWZXJzaW9uIjoKDUluZGV4UmVzcG9uc2USKQoHcGx1Z2lucxgBIAMoCzIYLmF3YXNtLnYxLlJlZ2lzdHJ5UGx1Z2luIikKD0Rvd25sb2FkUmVxdWVzdBIWCg5wYWNrYWdlX3NoYTI1NhgBIAEoCSJYChBEb3dubG9hZFJlc3BvbnNlEisKB3ZlcnNpb24YASABKAsyGC5hd2FzbS52MS5QYWNrYWdlVmVyc2lvbkgAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJPCgtZYW5rUmVxdWVzdBIRCglwbHVnaW5faWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZyZWFzb24YAyABKAkSDAoEdW5kbxgEIAEoCCI5CgxZYW5rUmVzcG9uc2USKQoHdmVyc2lvbhgBIAEoCzIYLmF3YXNtLnYxLlBhY2thZ2VWZXJzaW9uIoABCgpUcnVzdGVkS2V5Eg4KBmtleV9pZBgBIAEoCRISCgpwdWJsaWNfa2V5GAIgASgJEgwKBG5hbWUYAyABKAkSEgoKcGx1Z2luX2lkcxgEIAMoCRIsCghhZGRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEQoPTGlzdEtleXNSZXF1ZXN0IjYKEExpc3RLZXlzUmVzcG9uc2USIgoEa2V5cxgBIAMoCzIULmF3YXNtLnYxLlRydXN0ZWRLZXkiRwoPVHJ1c3RLZXlSZXF1ZXN0EhIKCnB1YmxpY19rZXkYASABKAkSDAoEbmFtZRgCIAEoCRISCgpwbHVnaW5faWRzGAMgAygJIjUKEFRydXN0S2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuYXdhc20udjEuVHJ1c3RlZEtleSIiChBSZW1vdmVLZXlSZXF1ZXN0Eg4KBmtleV9pZBgBIAEoCSITChFSZW1vdmVLZXlSZXNwb25zZTKkBAoPUmVnaXN0cnlTZXJ2aWNlEkAKB1B1Ymxpc2gSGC5hd2FzbS52MS5QdWJsaXNoUmVxdWVzdBoZLmF3YXNtLnYxLlB1Ymxpc2hSZXNwb25zZSgBEk0KDENoZWNrUHVibGlzaBIdLmF3YXNtLnYxLkNoZWNrUHVibGlzaFJlcXVlc3QaHi5hd2FzbS52MS5DaGVja1B1Ymxpc2hSZXNwb25zZRI4CgVJbmRleBIWLmF3YXNtLnYxLkluZGV4UmVxdWVzdBoXLmF3YXNtLnYxLkluZGV4UmVzcG9uc2USQwoIRG93bmxvYWQSGS5hd2FzbS52MS5Eb3dubG9hZFJlcXVlc3QaGi5hd2FzbS52MS5Eb3dubG9hZFJlc3BvbnNlMAESNQoEWWFuaxIVLmF3YXNtLnYxLllhbmtSZXF1ZXN0GhYuYXdhc20udjEuWWFua1Jlc3BvbnNlEkEKCExpc3RLZXlzEhkuYXdhc20udjEuTGlzdEtleXNSZXF1ZXN0GhouYXdhc20udjEuTGlzdEtleXNSZXNwb25zZRJBCghUcnVzdEtleRIZLmF3YXNtLnYxLlRydXN0S2V5UmVxdWVzdBoaLmF3YXNtLnYxLlRydXN0S2V5UmVzcG9uc2USRAoJUmVtb3ZlS2V5EhouYXdhc20udjEuUmVtb3ZlS2V5UmVxdWVzdBobLmF3YXNtLnYxLlJlbW92ZUtleVJlc3BvbnNlYgZwcm90bzM", [file_awasm_v1_media, file_google_protobuf_timestamp]);
 
 /**
  * One published version of a plugin.
@@ -230,6 +230,55 @@ export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
   messageDesc(file_awasm_v1_registry_service, 2);
 
 /**
+ * The header Publish would start with.
+ *
+ * @generated from message awasm.v1.CheckPublishRequest
+ */
+export type CheckPublishRequest = Message<"awasm.v1.CheckPublishRequest"> & {
+  /**
+   * The publish proof.
+   *
+   * @generated from field: awasm.v1.PublishHeader header = 1;
+   */
+  header?: PublishHeader | undefined;
+};
+
+/**
+ * Describes the message awasm.v1.CheckPublishRequest.
+ * Use `create(CheckPublishRequestSchema)` to create a new message.
+ */
+export const CheckPublishRequestSchema: GenMessage<CheckPublishRequest> = /*@__PURE__*/
+  messageDesc(file_awasm_v1_registry_service, 3);
+
+/**
+ * The header is accepted.
+ *
+ * @generated from message awasm.v1.CheckPublishResponse
+ */
+export type CheckPublishResponse = Message<"awasm.v1.CheckPublishResponse"> & {
+  /**
+   * The key that made the proof.
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * The plugin ids the key may publish.
+   *
+   * @generated from field: repeated string plugin_ids = 2;
+   */
+  pluginIds: string[];
+};
+
+/**
+ * Describes the message awasm.v1.CheckPublishResponse.
+ * Use `create(CheckPublishResponseSchema)` to create a new message.
+ */
+export const CheckPublishResponseSchema: GenMessage<CheckPublishResponse> = /*@__PURE__*/
+  messageDesc(file_awasm_v1_registry_service, 4);
+
+/**
  * The stored version.
  *
  * @generated from message awasm.v1.PublishResponse
@@ -248,7 +297,7 @@ export type PublishResponse = Message<"awasm.v1.PublishResponse"> & {
  * Use `create(PublishResponseSchema)` to create a new message.
  */
 export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 3);
+  messageDesc(file_awasm_v1_registry_service, 5);
 
 /**
  * Filters; an empty request lists everything that is not yanked.
@@ -304,7 +353,7 @@ export type IndexRequest = Message<"awasm.v1.IndexRequest"> & {
  * Use `create(IndexRequestSchema)` to create a new message.
  */
 export const IndexRequestSchema: GenMessage<IndexRequest> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 4);
+  messageDesc(file_awasm_v1_registry_service, 6);
 
 /**
  * One plugin in the index.
@@ -339,7 +388,7 @@ export type RegistryPlugin = Message<"awasm.v1.RegistryPlugin"> & {
  * Use `create(RegistryPluginSchema)` to create a new message.
  */
 export const RegistryPluginSchema: GenMessage<RegistryPlugin> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 5);
+  messageDesc(file_awasm_v1_registry_service, 7);
 
 /**
  * The plugins that match, by id.
@@ -360,7 +409,7 @@ export type IndexResponse = Message<"awasm.v1.IndexResponse"> & {
  * Use `create(IndexResponseSchema)` to create a new message.
  */
 export const IndexResponseSchema: GenMessage<IndexResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 6);
+  messageDesc(file_awasm_v1_registry_service, 8);
 
 /**
  * Which package to download.
@@ -381,7 +430,7 @@ export type DownloadRequest = Message<"awasm.v1.DownloadRequest"> & {
  * Use `create(DownloadRequestSchema)` to create a new message.
  */
 export const DownloadRequestSchema: GenMessage<DownloadRequest> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 7);
+  messageDesc(file_awasm_v1_registry_service, 9);
 
 /**
  * The version first, then the bytes.
@@ -418,7 +467,7 @@ export type DownloadResponse = Message<"awasm.v1.DownloadResponse"> & {
  * Use `create(DownloadResponseSchema)` to create a new message.
  */
 export const DownloadResponseSchema: GenMessage<DownloadResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 8);
+  messageDesc(file_awasm_v1_registry_service, 10);
 
 /**
  * Which version to yank.
@@ -460,7 +509,7 @@ export type YankRequest = Message<"awasm.v1.YankRequest"> & {
  * Use `create(YankRequestSchema)` to create a new message.
  */
 export const YankRequestSchema: GenMessage<YankRequest> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 9);
+  messageDesc(file_awasm_v1_registry_service, 11);
 
 /**
  * The changed version.
@@ -481,7 +530,7 @@ export type YankResponse = Message<"awasm.v1.YankResponse"> & {
  * Use `create(YankResponseSchema)` to create a new message.
  */
 export const YankResponseSchema: GenMessage<YankResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 10);
+  messageDesc(file_awasm_v1_registry_service, 12);
 
 /**
  * A publisher key the operator trusts.
@@ -530,7 +579,7 @@ export type TrustedKey = Message<"awasm.v1.TrustedKey"> & {
  * Use `create(TrustedKeySchema)` to create a new message.
  */
 export const TrustedKeySchema: GenMessage<TrustedKey> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 11);
+  messageDesc(file_awasm_v1_registry_service, 13);
 
 /**
  * No fields.
@@ -545,7 +594,7 @@ export type ListKeysRequest = Message<"awasm.v1.ListKeysRequest"> & {
  * Use `create(ListKeysRequestSchema)` to create a new message.
  */
 export const ListKeysRequestSchema: GenMessage<ListKeysRequest> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 12);
+  messageDesc(file_awasm_v1_registry_service, 14);
 
 /**
  * The trusted keys.
@@ -566,7 +615,7 @@ export type ListKeysResponse = Message<"awasm.v1.ListKeysResponse"> & {
  * Use `create(ListKeysResponseSchema)` to create a new message.
  */
 export const ListKeysResponseSchema: GenMessage<ListKeysResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 13);
+  messageDesc(file_awasm_v1_registry_service, 15);
 
 /**
  * A key to trust.
@@ -601,7 +650,7 @@ export type TrustKeyRequest = Message<"awasm.v1.TrustKeyRequest"> & {
  * Use `create(TrustKeyRequestSchema)` to create a new message.
  */
 export const TrustKeyRequestSchema: GenMessage<TrustKeyRequest> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 14);
+  messageDesc(file_awasm_v1_registry_service, 16);
 
 /**
  * The stored key.
@@ -622,7 +671,7 @@ export type TrustKeyResponse = Message<"awasm.v1.TrustKeyResponse"> & {
  * Use `create(TrustKeyResponseSchema)` to create a new message.
  */
 export const TrustKeyResponseSchema: GenMessage<TrustKeyResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 15);
+  messageDesc(file_awasm_v1_registry_service, 17);
 
 /**
  * A key to remove.
@@ -643,7 +692,7 @@ export type RemoveKeyRequest = Message<"awasm.v1.RemoveKeyRequest"> & {
  * Use `create(RemoveKeyRequestSchema)` to create a new message.
  */
 export const RemoveKeyRequestSchema: GenMessage<RemoveKeyRequest> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 16);
+  messageDesc(file_awasm_v1_registry_service, 18);
 
 /**
  * No fields.
@@ -658,7 +707,7 @@ export type RemoveKeyResponse = Message<"awasm.v1.RemoveKeyResponse"> & {
  * Use `create(RemoveKeyResponseSchema)` to create a new message.
  */
 export const RemoveKeyResponseSchema: GenMessage<RemoveKeyResponse> = /*@__PURE__*/
-  messageDesc(file_awasm_v1_registry_service, 17);
+  messageDesc(file_awasm_v1_registry_service, 19);
 
 /**
  * The registry: signed, content-addressed plugin packages and their index.
@@ -692,6 +741,18 @@ export const RegistryService: GenService<{
     methodKind: "client_streaming";
     input: typeof PublishRequestSchema;
     output: typeof PublishResponseSchema;
+  },
+  /**
+   * Check a publish header without the package: the refusals Publish gives before its first chunk
+   * (UNAUTHENTICATED, RESOURCE_EXHAUSTED, INVALID_ARGUMENT), so a client asks first and a refused
+   * upload sends no package bytes. Publish checks the header again and then the package itself.
+   *
+   * @generated from rpc awasm.v1.RegistryService.CheckPublish
+   */
+  checkPublish: {
+    methodKind: "unary";
+    input: typeof CheckPublishRequestSchema;
+    output: typeof CheckPublishResponseSchema;
   },
   /**
    * Every plugin with its versions (newest first), filtered.
