@@ -13,7 +13,7 @@ let raw: Built;
 let pool: RunnerPool;
 const pluginLogs: string[] = [];
 const record = (obj: Record<string, unknown>, msg: string) => {
-  if (obj.from === 'plugin') pluginLogs.push(msg);
+  if (obj.from === 'plugin' && obj.source === 'raw-lists') pluginLogs.push(msg);
 };
 
 beforeAll(async () => {
@@ -76,7 +76,11 @@ describe('lifts from guest memory are counted per call before they are copied', 
   });
 
   it('cuts a source error text at 1,024 characters, saying so', async () => {
-    const err = await rejection(pool.call('raw-lists', 'search', ['huge-error', [], '4000000']), PluginCallError);
+    const attack = pool.call('raw-lists', 'search', ['huge-error', [], '4000000']);
+    const during = neighbourMs();
+    const { result: err, grewMb } = await withPeakRss(() => rejection(attack, PluginCallError));
+    console.log(`4 MB error text: neighbour ${(await during).toFixed(1)} ms, host RSS grew ${grewMb.toFixed(1)} MiB`);
+    expect(grewMb).toBeLessThan(150);
     expect(err.kind).toBe('source-error');
     expect(err.sourceError?.tag).toBe('internal');
     const text = String(err.sourceError?.val);
@@ -86,9 +90,12 @@ describe('lifts from guest memory are counted per call before they are copied', 
 
   it('counts a fixed cost for every log message, so empty messages end the output budget', async () => {
     pluginLogs.length = 0;
-    const page = (await pool.call('raw-lists', 'search', ['empty-logs', [], '1000000'])) as {
-      items: Array<{ title: string }>;
-    };
+    const attack = pool.call('raw-lists', 'search', ['empty-logs', [], '1000000']);
+    const during = neighbourMs();
+    const { result, grewMb } = await withPeakRss(() => attack);
+    const page = result as { items: Array<{ title: string }> };
+    console.log(`empty logs: neighbour ${(await during).toFixed(1)} ms, host RSS grew ${grewMb.toFixed(1)} MiB`);
+    expect(grewMb).toBeLessThan(150);
     expect(page.items[0]?.title).toBe('logged');
     // the 64 KiB budget at 64 bytes a message: at most 1,024 of the 1,000,000 reach the host's log
     const forwarded = pluginLogs.length;
