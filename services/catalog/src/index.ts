@@ -1,3 +1,4 @@
+export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
 export { MongoPluginStore } from './mongo-plugin-store.js';
 export { MongoRepositoryStore } from './mongo-repository-store.js';
 export type { InstalledPlugin, PluginStore } from './plugin-store.js';

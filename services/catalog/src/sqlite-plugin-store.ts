@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
+import { type CatalogDatabase, type CatalogDatabaseSource, useCatalogDatabase } from './catalog-database.js';
 import type { InstalledPlugin, PluginStore } from './plugin-store.js';
-import { openSqlite } from './sqlite.js';
 
 interface Row {
   id: string;
@@ -13,21 +13,6 @@ interface Row {
   installed_at: number;
   updated_at: number;
 }
-
-/** Schema migrations, applied in order; PRAGMA user_version records how many ran. */
-const MIGRATIONS = [
-  `CREATE TABLE plugins (
-     id TEXT PRIMARY KEY,
-     version TEXT NOT NULL,
-     manifest_toml TEXT NOT NULL,
-     package_sha256 TEXT NOT NULL,
-     component_sha256 TEXT NOT NULL,
-     enabled INTEGER NOT NULL DEFAULT 1,
-     settings_json TEXT NOT NULL DEFAULT '{}',
-     installed_at INTEGER NOT NULL,
-     updated_at INTEGER NOT NULL
-   )`,
-];
 
 function toPlugin(row: Row): InstalledPlugin {
   return {
@@ -43,17 +28,15 @@ function toPlugin(row: Row): InstalledPlugin {
   };
 }
 
+/** Installed plugins in the `plugins` table of the catalog's SQLite file (see CATALOG_MIGRATIONS). */
 export class SqlitePluginStore implements PluginStore {
+  private readonly database: CatalogDatabase;
+  private readonly ownsDatabase: boolean;
   private readonly db: Database.Database;
 
-  /** `path` is a file (created with its folder if missing) or ":memory:". */
-  constructor(path: string) {
-    this.db = openSqlite(path);
-    const applied = this.db.pragma('user_version', { simple: true }) as number;
-    this.db.transaction(() => {
-      for (const sql of MIGRATIONS.slice(applied)) this.db.exec(sql);
-      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
-    })();
+  constructor(source: CatalogDatabaseSource) {
+    ({ database: this.database, owned: this.ownsDatabase } = useCatalogDatabase(source));
+    this.db = this.database.connection;
   }
 
   private row(id: string): Row | undefined {
@@ -101,7 +84,8 @@ export class SqlitePluginStore implements PluginStore {
     return this.db.prepare('DELETE FROM plugins WHERE id = ?').run(id).changes > 0;
   }
 
+  /** Closes the database only when this store opened it; a shared one is closed by its owner. */
   async close(): Promise<void> {
-    this.db.close();
+    if (this.ownsDatabase) this.database.close();
   }
 }

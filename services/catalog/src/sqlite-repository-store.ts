@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
+import { type CatalogDatabase, type CatalogDatabaseSource, useCatalogDatabase } from './catalog-database.js';
 import type { RepositoryRecord, RepositoryStore } from './repository-store.js';
-import { openSqlite } from './sqlite.js';
 
 interface Row {
   name: string;
@@ -20,23 +20,15 @@ function toRecord(row: Row): RepositoryRecord {
   };
 }
 
-/**
- * Repositories in a table of the catalog's SQLite file (its own table, created when missing, so it
- * shares the file with SqlitePluginStore without touching that store's migrations).
- */
+/** Repositories in the `repositories` table of the catalog's SQLite file (see CATALOG_MIGRATIONS). */
 export class SqliteRepositoryStore implements RepositoryStore {
+  private readonly database: CatalogDatabase;
+  private readonly ownsDatabase: boolean;
   private readonly db: Database.Database;
 
-  /** `path` is a file (created with its folder if missing) or ":memory:". */
-  constructor(path: string) {
-    this.db = openSqlite(path);
-    this.db.exec(`CREATE TABLE IF NOT EXISTS repositories (
-      name TEXT PRIMARY KEY,
-      url TEXT NOT NULL,
-      kind TEXT NOT NULL,
-      trusted_key_ids TEXT NOT NULL DEFAULT '[]',
-      added_at INTEGER NOT NULL
-    )`);
+  constructor(source: CatalogDatabaseSource) {
+    ({ database: this.database, owned: this.ownsDatabase } = useCatalogDatabase(source));
+    this.db = this.database.connection;
   }
 
   async list(): Promise<RepositoryRecord[]> {
@@ -67,7 +59,8 @@ export class SqliteRepositoryStore implements RepositoryStore {
     return this.db.prepare('DELETE FROM repositories WHERE name = ?').run(name).changes > 0;
   }
 
+  /** Closes the database only when this store opened it; a shared one is closed by its owner. */
   async close(): Promise<void> {
-    this.db.close();
+    if (this.ownsDatabase) this.database.close();
   }
 }

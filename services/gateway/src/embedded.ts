@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { SqlitePluginStore, SqliteRepositoryStore } from '@awasm/catalog';
+import { CatalogDatabase, SqlitePluginStore, SqliteRepositoryStore } from '@awasm/catalog';
 import { HostScheduler, RunnerPool } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
@@ -36,8 +36,9 @@ export async function startEmbeddedServer(
   config: ServerConfig,
   logger: Logger = createLogger({ level: config.logLevel }),
 ): Promise<EmbeddedServer> {
-  const store = new SqlitePluginStore(join(config.dataDir, 'catalog.db'));
-  const repositoryStore = new SqliteRepositoryStore(join(config.dataDir, 'catalog.db'));
+  const catalogDb = CatalogDatabase.open(join(config.dataDir, 'catalog.db'));
+  const store = new SqlitePluginStore(catalogDb);
+  const repositoryStore = new SqliteRepositoryStore(catalogDb);
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
@@ -102,14 +103,12 @@ export async function startEmbeddedServer(
       async close() {
         await server.close();
         await runner.close();
-        await store.close();
-        await repositoryStore.close();
+        catalogDb.close();
       },
     };
   } catch (error) {
     await runner.close();
-    await store.close();
-    await repositoryStore.close();
+    catalogDb.close();
     throw error;
   }
 }
