@@ -1,6 +1,6 @@
 import { parse } from '@bytecodealliance/jco';
 import { describe, expect, it } from 'vitest';
-import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './engine-data.mjs';
+import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './worker/engine-data.mjs';
 import { type EngineSplit, MERGE_GAP_BYTES, mergeSegments, type Segment, splitDataSegments } from './engine-split.js';
 import { concat, encodeUleb, sections, WASM_PAGE_BYTES, WasmFormatError } from './wasm-binary.js';
 

@@ -9,7 +9,7 @@
  * the memory and writes the segments into it before the glue calls anything (engine-data.mjs), which
  * is what instantiating the original module would have done.
  */
-import { ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE, encodeSegments } from './engine-data.mjs';
+import { ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE, encodeSegments } from './worker/engine-data.mjs';
 import { concat, encodeUleb, Reader, sections, skipValType, WASM_PAGE_BYTES, WasmFormatError } from './wasm-binary.js';
 
 export interface EngineSplit {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostAllowlist, isTargetProblem, MAX_PATH_LENGTH, parseRequestTarget } from './allowlist.js';
-import { BatchReader, channelBuffer, MAILBOX_BYTES } from './http-channel.mjs';
+import { BatchReader, channelBuffer, MAILBOX_BYTES } from './worker/http-channel.mjs';
 import {
   CALL_CANCELLED,
   checkedPath,

@@ -12,7 +12,7 @@ import {
   type RequestTarget,
 } from './allowlist.js';
 import { HostScheduler, type SourceScheduler } from './host-scheduler.js';
-import { ChannelWriter, type FlowWords, MAX_UNREAD_RESPONSE_BYTES } from './http-channel.mjs';
+import { ChannelWriter, type FlowWords, MAX_UNREAD_RESPONSE_BYTES } from './worker/http-channel.mjs';
 import type { Logger } from './logger.js';
 
 /** A wasi:http error-code variant as jco passes it. */

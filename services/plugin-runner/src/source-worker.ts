@@ -1,11 +1,23 @@
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, type TransferListItem, Worker } from 'node:worker_threads';
 import { usableCores } from './cpu-quota.js';
-import { channelBuffer } from './http-channel.mjs';
 import type { HttpAttachment, SourceHttp } from './http-host.js';
 import type { Logger } from './logger.js';
+import { channelBuffer } from './worker/http-channel.mjs';
+import {
+  type CoreModules,
+  type EngineCoreModule,
+  FromWorker,
+  type RunnerMessage,
+  type SpinGate,
+  ToWorker,
+  type WorkerMessage,
+  type WorkerReply,
+} from './worker/messages.mjs';
+
+export type { CoreModules, EngineCoreModule, SpinGate, WorkerReply };
 
 /** The worker entry; a plain .mjs file so it runs the same from src/ and from dist/. */
-const WORKER_URL = new URL('./worker.mjs', import.meta.url);
+const WORKER_URL = new URL('./worker/worker.mjs', import.meta.url);
 
 /** stdout + stderr + log bytes a plugin may send to the host log per call; the rest is dropped. */
 export const OUTPUT_BYTES_PER_CALL = 64 * 1024;
@@ -19,37 +31,6 @@ const REFILL_WAIT_MAX_MS = 1000;
 const SPARE_RETRY_MAX_MS = 30_000;
 /** Output of the worker's own console (jco's glue) forwarded to the debug log, per worker. */
 const CONSOLE_BYTES = 16 * 1024;
-
-export type WorkerReply =
-  | { ok: true; value: unknown; dropped: number; memoryBytes?: number; handleSlots?: number; retire?: string }
-  | {
-      ok: false;
-      dropped: number;
-      memoryBytes?: number;
-      handleSlots?: number;
-      /** why the instance should be retired once this call is answered */
-      retire?: string;
-      error: {
-        kind: 'source-error' | 'trap' | 'refused';
-        message: string;
-        sourceError?: { tag: string; val?: unknown };
-      };
-    };
-
-/**
- * A core module split into a shared engine and its own data (engine-split.ts): the worker gives the
- * engine a memory of `initialPages` (growing to at most `maximumPages`) and writes `data` into it
- * before the glue calls anything. `data` is on a SharedArrayBuffer, so instances do not copy it.
- */
-export interface EngineCoreModule {
-  engine: WebAssembly.Module;
-  initialPages: number;
-  maximumPages: number;
-  data: Uint8Array;
-}
-
-/** The compiled core modules of a component by the name the glue asks for. */
-export type CoreModules = Record<string, WebAssembly.Module | EngineCoreModule>;
 
 export interface WorkerSetup {
   sourceId: string;
@@ -70,17 +51,9 @@ export interface WorkerSetup {
 }
 
 /**
- * Shared by the runner and all its workers: calls running now (word 0), counted by SourceWorker.run.
- * A worker waiting for an HTTP answer spins up to `micros` first while at most `slots` calls run
- * (the cores besides the main thread, a container's CPU quota counted), so spinning never takes a
- * core another call needs.
+ * The gate SourceWorker.run counts calls on: `slots` is the cores besides the main thread (a
+ * container's CPU quota counted), so a worker's spin never takes a core another call needs.
  */
-export interface SpinGate {
-  running: SharedArrayBuffer;
-  micros: number;
-  slots: number;
-}
-
 export function spinGate(micros: number): SpinGate {
   return { running: new SharedArrayBuffer(4), micros, slots: usableCores() - 1 };
 }
@@ -188,8 +161,8 @@ export class SpareWorkers {
       };
       worker.once('error', drop);
       worker.once('exit', drop);
-      worker.on('message', (msg: { type?: string }) => {
-        if (msg?.type === 'idle') this.booted.add(worker);
+      worker.on('message', (msg: WorkerMessage | undefined) => {
+        if (msg?.type === FromWorker.IDLE) this.booted.add(worker);
       });
       this.ready.push(worker);
     }
@@ -225,9 +198,9 @@ export class SourceWorker {
     });
     this.worker = spares?.take(this.ready) ?? bootWorker();
     this.worker.ref();
-    this.worker.postMessage(
+    this.send(
       {
-        type: 'setup',
+        type: ToWorker.SETUP,
         setup: {
           componentUrl: setup.componentUrl,
           modules: setup.modules instanceof Promise ? undefined : setup.modules,
@@ -244,7 +217,7 @@ export class SourceWorker {
     if (setup.modules instanceof Promise) {
       setup.modules.then(
         (modules) => {
-          if (!this.dead) this.worker.postMessage({ type: 'modules', modules });
+          if (!this.dead) this.send({ type: ToWorker.MODULES, modules });
         },
         (err: Error) => this.kill(`the component could not be compiled: ${err.message}`),
       );
@@ -262,30 +235,30 @@ export class SourceWorker {
       () => clearTimeout(startTimer),
     );
 
-    this.worker.on('message', (msg: { type: string; [k: string]: unknown }) => {
+    this.worker.on('message', (msg: WorkerMessage) => {
       switch (msg.type) {
-        case 'ready':
+        case FromWorker.READY:
           started.resolve();
           break;
-        case 'init-error':
+        case FromWorker.INIT_ERROR:
           this.deathReason = `the instance failed to start: ${msg.message}`;
           started.reject(new Error(this.deathReason));
           this.kill(this.deathReason);
           break;
-        case 'result': {
+        case FromWorker.RESULT: {
           const p = this.pending;
           if (p && p.id === msg.id) {
             this.pending = undefined;
-            p.resolve(msg as unknown as WorkerReply);
+            p.resolve(msg);
           }
           break;
         }
-        case 'log': {
-          const level = LEVELS.has(msg.level as string) ? (msg.level as keyof Logger) : 'info';
+        case FromWorker.LOG: {
+          const level = LEVELS.has(msg.level) ? (msg.level as keyof Logger) : 'info';
           setup.logger[level]({ source: setup.sourceId, from: 'plugin' }, String(msg.message));
           break;
         }
-        case 'output':
+        case FromWorker.OUTPUT:
           setup.logger.info({ source: setup.sourceId, stream: msg.stream }, String(msg.text).replace(/\n$/, ''));
           break;
       }
@@ -302,6 +275,10 @@ export class SourceWorker {
       this.die(`the instance exited (code ${code})`);
       started.reject(new Error(this.deathReason));
     });
+  }
+
+  private send(message: RunnerMessage, transfer?: TransferListItem[]): void {
+    this.worker.postMessage(message, transfer);
   }
 
   private forwardConsole(): void {
@@ -348,12 +325,12 @@ export class SourceWorker {
           resolve(reply);
         },
       };
-      this.worker.postMessage({ type: 'call', id, op, args });
+      this.send({ type: ToWorker.CALL, id, op, args });
     });
   }
 
   setSettings(settings: Record<string, string>): void {
-    if (!this.dead) this.worker.postMessage({ type: 'settings', settings });
+    if (!this.dead) this.send({ type: ToWorker.SETTINGS, settings });
   }
 
   /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentEmbed, componentNew, parse, transpile } from '@bytecodealliance/jco';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './engine-data.mjs';
+import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './worker/engine-data.mjs';
 import { splitDataSegments } from './engine-split.js';
 import {
   capHandleTables,

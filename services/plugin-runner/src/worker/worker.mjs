@@ -1,22 +1,27 @@
 // @ts-check
 /**
  * Entry of a source's worker thread: instantiates the transpiled component against the import
- * object from wasi-imports.mjs and serves calls posted by the runner, one at a time.
+ * object from imports.mjs and serves calls posted by the runner, one at a time.
  *
- * The worker boots with nothing of a plugin (the runner keeps booted spares) and waits for its setup.
- * from the runner:  { type: 'setup', setup: { componentUrl, modules?, settings, signal,
- *                   httpPort, maxRequestBodyBytes, outputBytesPerCall, spin } } (first)
- *                   | { type: 'modules', modules } (when the setup had none: the worker loads the glue while
- *                   the runner compiles) | { type: 'call', id, op, args } | { type: 'settings', settings }
- * to the runner:    { type: 'idle' } (booted, waiting for the setup) | { type: 'ready' } | { type: 'init-error', message }
- *                   | { type: 'result', id, ok: true, value, memoryBytes } | { type: 'result', id, ok: false, error, memoryBytes }
- *                   | { type: 'output', stream, text } | { type: 'log', level, message }
+ * The worker boots with nothing of a plugin (the runner keeps booted spares), says `idle`, and waits
+ * for its setup; the messages both ways are in messages.mjs (ToWorker, FromWorker).
+ *
+ * Everything in this folder runs inside the sandbox's worker thread: plain ES modules with JSDoc, no
+ * build step, loaded the same from src/ (under vitest) and dist/, importing nothing of the runner's
+ * TypeScript. The main thread may import from here (the messages, the channel, the header rules).
  */
 
 import { parentPort } from 'node:worker_threads';
 import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './engine-data.mjs';
 import { BatchReader } from './http-channel.mjs';
-import { createImports } from './wasi-imports.mjs';
+import { createImports } from './imports.mjs';
+import { FromWorker, ToWorker } from './messages.mjs';
+
+/** @typedef {import('./messages.mjs').HttpEvent} HttpEvent */
+/** @typedef {import('./messages.mjs').RunnerMessage} RunnerMessage */
+/** @typedef {import('./messages.mjs').WorkerMessage} WorkerMessage */
+/** @typedef {import('./messages.mjs').EngineCoreModule} EngineCoreModule */
+/** @typedef {import('./messages.mjs').CoreModules} CoreModules */
 
 /** Longest single log message forwarded; the rest is cut. */
 const MAX_LOG_MESSAGE = 8 * 1024;
@@ -82,18 +87,24 @@ function boundedSourceError(payload) {
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 
+/** @param {WorkerMessage} message */
+function toRunner(message) {
+  port.postMessage(message);
+}
+
 /**
  * The next message of `type` from the runner; settings posted meanwhile are kept.
- * @param {string} type
- * @returns {Promise<any>}
+ * @template {RunnerMessage['type']} T
+ * @param {T} type
+ * @returns {Promise<Extract<RunnerMessage, { type: T }>>}
  */
 function fromRunner(type) {
   return new Promise((resolve) => {
-    const onMessage = (/** @type {any} */ msg) => {
-      if (msg.type === 'settings') settings = msg.settings;
+    const onMessage = (/** @type {RunnerMessage} */ msg) => {
+      if (msg.type === ToWorker.SETTINGS) settings = msg.settings;
       if (msg.type !== type) return;
       port.off('message', onMessage);
-      resolve(msg);
+      resolve(/** @type {Extract<RunnerMessage, { type: T }>} */ (msg));
     };
     port.on('message', onMessage);
   });
@@ -101,14 +112,13 @@ function fromRunner(type) {
 
 /** @type {Record<string, string>} */
 let settings = {};
-const waitingForSetup = fromRunner('setup');
+const waitingForSetup = fromRunner(ToWorker.SETUP);
 // booted: the runner counts this thread as a ready spare from now on
-port.postMessage({ type: 'idle' });
+toRunner({ type: FromWorker.IDLE });
 const data = (await waitingForSetup).setup;
-const httpPort = /** @type {import('node:worker_threads').MessagePort} */ (data.httpPort);
+const httpPort = data.httpPort;
 const batches = new BatchReader(data.signal, httpPort);
 const signal = batches.words;
-/** @type {{ running: SharedArrayBuffer, micros: number, slots: number }} */
 const spin = data.spin;
 const running = new Int32Array(spin.running);
 settings = data.settings;
@@ -124,20 +134,18 @@ let exited;
 /** @param {'stdout' | 'stderr'} stream */
 function flush(stream) {
   if (buffered[stream] === '') return;
-  port.postMessage({ type: 'output', stream, text: buffered[stream] });
+  toRunner({ type: FromWorker.OUTPUT, stream, text: buffered[stream] });
   buffered[stream] = '';
 }
 
 const decoder = new TextDecoder();
 
-/** HTTP events received from the host and not yet handed to the import object. */
-/** @typedef {import('./wasi-imports.mjs').HttpEvent} HttpEvent */
-/** @type {HttpEvent[]} */
+/** HTTP events received from the host and not yet handed to the import object. @type {HttpEvent[]} */
 let inbox = [];
 let inboxAt = 0;
 /** The signal word's value when the port and the mailbox were last found empty. */
 let drainedAt = Atomics.load(signal, 0) - 1;
-/** @type {import('./wasi-imports.mjs').WasiHost} */
+/** @type {import('./imports.mjs').WasiHost} */
 const host = {
   getSetting: (key) => (Object.hasOwn(settings, key) ? settings[key] : undefined),
   log(level, message) {
@@ -150,7 +158,7 @@ const host = {
       return;
     }
     budget -= cost;
-    port.postMessage({ type: 'log', level, message: text });
+    toRunner({ type: FromWorker.LOG, level, message: text });
   },
   output(stream, bytes) {
     // every write costs its fixed share, so a flood of empty or one-byte writes ends the budget too
@@ -202,7 +210,6 @@ const host = {
 /** The instance's wasm memories, so each reply can say how big they are. @type {WebAssembly.Memory[]} */
 const memories = [];
 
-/** @typedef {import('./source-worker.js').EngineCoreModule} EngineCoreModule */
 /** Split core modules handed to the glue, by their engine. @type {Map<WebAssembly.Module, EngineCoreModule>} */
 const engines = new Map();
 
@@ -247,8 +254,8 @@ try {
   const { imports } = created;
   pressure = created.pressure;
   const component = await import(data.componentUrl);
-  /** @type {import('./source-worker.js').CoreModules} */
-  const modules = data.modules ?? (await fromRunner('modules')).modules;
+  /** @type {CoreModules} */
+  const modules = data.modules ?? (await fromRunner(ToWorker.MODULES)).modules;
   const instance = await component.instantiate(
     (/** @type {string} */ name) => {
       const m = modules[name];
@@ -265,9 +272,9 @@ try {
   );
   api = instance.sourceApi ?? instance['awasm:source/source-api@0.1.0'];
   if (!api) throw new Error('the component does not export awasm:source/source-api');
-  port.postMessage({ type: 'ready' });
+  toRunner({ type: FromWorker.READY });
 } catch (err) {
-  port.postMessage({ type: 'init-error', message: describe(err) });
+  toRunner({ type: FromWorker.INIT_ERROR, message: describe(err) });
   // nothing more to do: the runner terminates this worker
   throw err;
 }
@@ -282,80 +289,76 @@ function describe(err) {
   return String(err);
 }
 
-/** @param {unknown} payload */
+/** @param {unknown} payload @returns {payload is { tag: string, val?: unknown }} */
 function isVariant(payload) {
   return typeof payload === 'object' && payload !== null && typeof (/** @type {any} */ (payload).tag) === 'string';
 }
 
-port.on('message', (/** @type {any} */ msg) => {
-  if (msg.type === 'settings') {
+/**
+ * What calling `op` came to, before the accounting every reply carries.
+ * @param {string} op @param {unknown[]} args
+ * @returns {{ ok: true, value: unknown } | { ok: false, error: import('./messages.mjs').CallError }}
+ */
+function callOutcome(op, args) {
+  const fn = api[op];
+  if (typeof fn !== 'function') return { ok: false, error: { kind: 'refused', message: `unknown operation ${op}` } };
+  try {
+    const value = fn.apply(api, args);
+    if (sizeOver(value, MAX_RESULT_BYTES)) {
+      return {
+        ok: false,
+        error: { kind: 'trap', message: `the plugin returned a result of more than ${MAX_RESULT_BYTES} bytes` },
+      };
+    }
+    return { ok: true, value };
+  } catch (err) {
+    const payload = /** @type {any} */ (err)?.payload;
+    if (exited) return { ok: false, error: { kind: 'trap', message: exited } };
+    if (!(err && typeof err === 'object' && 'payload' in err && isVariant(payload))) {
+      return { ok: false, error: { kind: 'trap', message: describe(err) } };
+    }
+    const bounded = boundedSourceError(payload);
+    if (!bounded) {
+      return {
+        ok: false,
+        error: {
+          kind: 'trap',
+          message: `the plugin returned a ${payload.tag} error with a URL of more than ${MAX_ERROR_TEXT} characters`,
+        },
+      };
+    }
+    return { ok: false, error: { kind: 'source-error', message: String(bounded.tag), sourceError: bounded } };
+  }
+}
+
+port.on('message', (/** @type {RunnerMessage} */ msg) => {
+  if (msg.type === ToWorker.SETTINGS) {
     settings = msg.settings;
     return;
   }
-  if (msg.type !== 'call') return;
+  if (msg.type !== ToWorker.CALL) return;
   budget = data.outputBytesPerCall;
   dropped = 0;
-  const fn = api[msg.op];
-  /** @type {any} */
-  let reply;
-  if (typeof fn !== 'function') {
-    reply = {
-      type: 'result',
-      id: msg.id,
-      ok: false,
-      error: { kind: 'refused', message: `unknown operation ${msg.op}` },
-    };
-  } else {
-    try {
-      const value = fn.apply(api, msg.args);
-      reply = sizeOver(value, MAX_RESULT_BYTES)
-        ? {
-            type: 'result',
-            id: msg.id,
-            ok: false,
-            error: { kind: 'trap', message: `the plugin returned a result of more than ${MAX_RESULT_BYTES} bytes` },
-          }
-        : { type: 'result', id: msg.id, ok: true, value };
-    } catch (err) {
-      const payload = /** @type {any} */ (err)?.payload;
-      if (exited) {
-        reply = { type: 'result', id: msg.id, ok: false, error: { kind: 'trap', message: exited } };
-      } else if (err && typeof err === 'object' && 'payload' in err && isVariant(payload)) {
-        const bounded = boundedSourceError(payload);
-        reply = bounded
-          ? {
-              type: 'result',
-              id: msg.id,
-              ok: false,
-              error: { kind: 'source-error', message: String(bounded.tag), sourceError: bounded },
-            }
-          : {
-              type: 'result',
-              id: msg.id,
-              ok: false,
-              error: {
-                kind: 'trap',
-                message: `the plugin returned a ${payload.tag} error with a URL of more than ${MAX_ERROR_TEXT} characters`,
-              },
-            };
-      } else {
-        reply = { type: 'result', id: msg.id, ok: false, error: { kind: 'trap', message: describe(err) } };
-      }
-    }
-  }
+  const outcome = callOutcome(msg.op, msg.args);
   flush('stdout');
   flush('stderr');
-  reply.dropped = dropped;
-  reply.memoryBytes = memoryBytes();
-  // the most handles any of the glue's tables has held (kept there by the runner's patch of the glue)
-  reply.handleSlots = /** @type {any} */ (globalThis).__awasmHandleSlots ?? 0;
   const retire = pressure();
-  if (retire) reply.retire = retire;
+  /** @type {WorkerMessage} */
+  const reply = {
+    type: FromWorker.RESULT,
+    id: msg.id,
+    ...outcome,
+    dropped,
+    memoryBytes: memoryBytes(),
+    // the most handles any of the glue's tables has held (kept there by the runner's patch of the glue)
+    handleSlots: /** @type {any} */ (globalThis).__awasmHandleSlots ?? 0,
+    ...(retire ? { retire } : {}),
+  };
   try {
     port.postMessage(reply);
   } catch (err) {
-    port.postMessage({
-      type: 'result',
+    toRunner({
+      type: FromWorker.RESULT,
       id: msg.id,
       ok: false,
       dropped,

@@ -24,6 +24,7 @@
 
 import { Buffer } from 'node:buffer';
 import { receiveMessageOnPort } from 'node:worker_threads';
+import { HttpEventType } from './messages.mjs';
 
 const SIGNAL = 0;
 const FULL = 1;
@@ -70,12 +71,7 @@ const HEAD = 1;
 const CHUNK = 2;
 const END = 3;
 
-/**
- * @typedef {{ id: number, type: 'head', status: number, headers: Array<[string, Uint8Array]> }
- *   | { id: number, type: 'chunk', data: Uint8Array }
- *   | { id: number, type: 'end' }
- *   | { id: number, type: 'error', code: { tag: string, val?: unknown } }} ChannelEvent
- */
+/** @typedef {import('./messages.mjs').HttpEvent} ChannelEvent */
 
 /** A fresh signal word and mailbox for one worker. */
 export function channelBuffer() {
@@ -90,11 +86,11 @@ function encodedSize(events) {
   let size = 0;
   for (const e of events) {
     size += 5;
-    if (e.type === 'head') {
+    if (e.type === HttpEventType.HEAD) {
       size += 6;
       for (const [name, value] of e.headers) size += 8 + name.length + value.length;
-    } else if (e.type === 'chunk') size += 4 + e.data.length;
-    else if (e.type !== 'end') return -1;
+    } else if (e.type === HttpEventType.CHUNK) size += 4 + e.data.length;
+    else if (e.type !== HttpEventType.END) return -1;
   }
   return size;
 }
@@ -240,7 +236,7 @@ export class ChannelWriter {
     let at = 0;
     for (const e of events) {
       at = bytes.writeUInt32LE(e.id >>> 0, at);
-      if (e.type === 'head') {
+      if (e.type === HttpEventType.HEAD) {
         bytes[at++] = HEAD;
         at = bytes.writeUInt16LE(e.status & 0xffff, at);
         at = bytes.writeUInt32LE(e.headers.length, at);
@@ -251,7 +247,7 @@ export class ChannelWriter {
           bytes.set(value, at);
           at += value.length;
         }
-      } else if (e.type === 'chunk') {
+      } else if (e.type === HttpEventType.CHUNK) {
         bytes[at++] = CHUNK;
         at = bytes.writeUInt32LE(e.data.length, at);
         bytes.set(e.data, at);
@@ -318,13 +314,13 @@ export class ChannelReader {
           headers.push([name, copy(bytes, at + 4, valueLength)]);
           at += 4 + valueLength;
         }
-        events.push({ id, type: 'head', status, headers });
+        events.push({ id, type: HttpEventType.HEAD, status, headers });
       } else if (kind === CHUNK) {
         const length = bytes.readUInt32LE(at);
-        events.push({ id, type: 'chunk', data: copy(bytes, at + 4, length) });
+        events.push({ id, type: HttpEventType.CHUNK, data: copy(bytes, at + 4, length) });
         at += 4 + length;
       } else if (kind === END) {
-        events.push({ id, type: 'end' });
+        events.push({ id, type: HttpEventType.END });
       } else {
         throw new Error(`the HTTP mailbox holds an unknown event kind ${kind}`);
       }

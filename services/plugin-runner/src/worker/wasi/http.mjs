@@ -1,38 +1,26 @@
 // @ts-check
 /**
- * The import object a source component gets, built by the host itself (no preview2-shim): the
- * interfaces listed in import-policy.ts and nothing else. It runs inside the source's worker thread.
- *
- * - wasi:filesystem: no preopens; every descriptor operation fails with `access`.
- * - wasi:cli: empty environment and arguments, no cwd, empty stdin, stdout/stderr handed to the host
- *   (which caps and forwards them), exit traps the instance instead of ending anything.
- * - wasi:clocks, wasi:random: real.
- * - wasi:io: in-memory streams and pollables; blocking waits on the host's signal word.
- * - wasi:http: requests are posted to the main thread, which checks and performs them; responses
- *   come back as messages read synchronously (see HttpClient).
- *
- * This is a plain ES module with JSDoc so it runs unchanged from src/ (under vitest) and dist/.
+ * wasi:http (types, outgoing-handler): a request is checked as the guest builds it, posted to the
+ * main thread (SourceHttp) when sent, and its response comes back as events read synchronously
+ * (HttpClient). What one instance makes the host hold is capped on this side too: unsent request
+ * bodies, unread response bodies and requests in the host (http-channel.mjs).
  */
 
-import { randomBytes } from 'node:crypto';
-import {
-  FlowWords,
-  MAX_REQUESTS_IN_HOST,
-  MAX_UNREAD_RESPONSE_BYTES,
-  MAX_UNSENT_REQUEST_BYTES,
-  threadFlow,
-} from './http-channel.mjs';
+import { isRefusedHeader, TOKEN } from '../header-rules.mjs';
+import { MAX_REQUESTS_IN_HOST, MAX_UNREAD_RESPONSE_BYTES, MAX_UNSENT_REQUEST_BYTES } from '../http-channel.mjs';
+import { HttpEventType, ToHost } from '../messages.mjs';
+import { INTERNAL, symbolDispose, trap } from './internal.mjs';
+import { InputStream, IO_CHUNK, IoError, ioError, OutputStream, Pollable, streamFailed } from './io.mjs';
 
-const symbolDispose = Symbol.dispose || Symbol.for('dispose');
-/** Marks internal construction of resources whose WIT type has no constructor. */
-const INTERNAL = Symbol('awasm.internal');
+/** @typedef {import('../messages.mjs').ErrorCode} Variant */
+/** @typedef {import('../messages.mjs').HttpEvent} HttpEvent */
+/** @typedef {import('../messages.mjs').RequestMessage} HttpRequestMessage */
+/** @typedef {import('../http-channel.mjs').FlowWords} FlowWords */
+/** @typedef {import('../imports.mjs').WasiHost} WasiHost */
+/** @typedef {import('./io.mjs').Waiter} Waiter */
+/** @typedef {import('./io.mjs').Source} Source */
+/** @typedef {import('./io.mjs').Sink} Sink */
 
-/** Largest single read the host hands to a guest, and the write window it advertises. */
-const IO_CHUNK = 1024 * 1024;
-/** Largest random buffer one call may request. */
-const MAX_RANDOM_BYTES = 1024 * 1024;
-/** How long one blocking wait sleeps before it looks again (termination is checked between slices). */
-const WAIT_SLICE_MS = 50;
 /**
  * Most bytes one fields resource may hold (names + values + 4 per entry, as the host counts a request's
  * header section, which it refuses over this size anyway). The values live outside the worker's JS
@@ -45,402 +33,13 @@ const MAX_FIELDS_BYTES = 64 * 1024;
  */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-/** Field names the plugin may not set; the host sets Host, Content-Length and framing itself. */
-const FORBIDDEN_FIELDS = new Set([
-  'host',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-]);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/**
- * @typedef {{ tag: string, val?: unknown }} Variant
- *
- * @typedef {object} HttpRequestMessage
- * @property {'request'} type
- * @property {number} id
- * @property {string} method
- * @property {string | undefined} scheme
- * @property {string | undefined} authority
- * @property {string | undefined} path
- * @property {Array<[string, Uint8Array]>} headers
- * @property {Uint8Array | null} body
- * @property {{ connectMs?: number, firstByteMs?: number, betweenBytesMs?: number }} timeouts
- *
- * @typedef {{ id: number, type: 'head', status: number, headers: Array<[string, Uint8Array]> }
- *   | { id: number, type: 'chunk', data: Uint8Array }
- *   | { id: number, type: 'end' }
- *   | { id: number, type: 'error', code: Variant }} HttpEvent
- *
- * @typedef {object} WasiHost
- * @property {(key: string) => string | undefined} getSetting
- * @property {(level: string, message: string) => void} log
- * @property {(stream: 'stdout' | 'stderr', bytes: Uint8Array) => void} output
- * @property {(code: number) => never} exit must throw; the instance is then finished
- * @property {(message: HttpRequestMessage | { type: 'abort', id: number } | { type: 'resume' }, transfer?: ArrayBuffer[]) => void} post
- *   `transfer`: buffers the message owns (a request body), which may be moved instead of copied
- * @property {() => HttpEvent | undefined} receive takes one event without blocking
- * @property {() => number} signalValue the current value of the wake-up word
- * @property {(seen: number, timeoutMs: number) => void} wait blocks until the word changes from `seen` or the timeout
- * @property {number} maxRequestBodyBytes
- * @property {number} [maxUnsentRequestBytes] MAX_UNSENT_REQUEST_BYTES unless given (tests give less)
- * @property {number} [maxUnreadResponseBytes] MAX_UNREAD_RESPONSE_BYTES unless given (tests give less)
- * @property {number} [maxRequestsInHost] MAX_REQUESTS_IN_HOST unless given (tests give less)
- * @property {FlowWords} [flow] the channel's flow words; the worker thread's channel (threadFlow) unless given
- */
-
-/** @param {string} message */
-function trap(message) {
-  return new WebAssembly.RuntimeError(message);
-}
-
-// ---------------------------------------------------------------------------------------------
-// wasi:io
-
-class IoError {
-  /** @type {string} */ #message;
-  /** @type {Variant | undefined} */ #httpCode;
-
-  /** @param {symbol} token @param {string} message @param {Variant} [httpCode] */
-  constructor(token, message, httpCode) {
-    if (token !== INTERNAL) throw trap('wasi:io/error.error has no constructor');
-    this.#message = message;
-    this.#httpCode = httpCode;
-  }
-
-  toDebugString() {
-    return this.#message;
-  }
-
-  /** @param {IoError} err */
-  static httpCodeOf(err) {
-    return err.#httpCode;
-  }
-}
-/** @param {string} message @param {Variant} [httpCode] */
-function ioError(message, httpCode) {
-  return new IoError(INTERNAL, message, httpCode);
-}
-/** @param {string} message @param {Variant} [httpCode] */
-function streamFailed(message, httpCode) {
-  return { tag: 'last-operation-failed', val: ioError(message, httpCode) };
-}
-
-/**
- * Why a wait can never end (a trap message), or undefined: a response body that can only come once
- * the guest reads or drops others (see Waiter).
- * @typedef {() => string | undefined} Starved
- */
-
-class Pollable {
-  /** @type {() => boolean} */ #ready;
-  /** @type {bigint | undefined} */ #deadline;
-  /** @type {Waiter} */ #waiter;
-  /** @type {Starved | undefined} */ #starved;
-
-  /**
-   * @param {symbol} token @param {Waiter} waiter @param {() => boolean} ready @param {bigint} [deadline]
-   * @param {Starved} [starved]
-   */
-  constructor(token, waiter, ready, deadline, starved) {
-    if (token !== INTERNAL) throw trap('wasi:io/poll.pollable has no constructor');
-    this.#waiter = waiter;
-    this.#ready = ready;
-    this.#deadline = deadline;
-    this.#starved = starved;
-  }
-
-  ready() {
-    this.#waiter.drain();
-    return this.#ready();
-  }
-
-  block() {
-    this.#waiter.waitUntil(this.#ready, this.#deadline, this.#starved);
-  }
-
-  /** @param {Pollable} p */
-  static parts(p) {
-    return { ready: p.#ready, deadline: p.#deadline, starved: p.#starved };
-  }
-}
-
-/**
- * Blocking waits: drain host events, check, sleep on the signal word, repeat. A wait only for what
- * the host holds back until the guest reads or drops other response bodies can never end: it traps
- * at once, naming the cap, instead of sleeping until the call's deadline.
- */
-class Waiter {
-  /** @type {WasiHost} */ #host;
-  /** @type {(event: HttpEvent) => void} */ #apply;
-
-  /** @param {WasiHost} host @param {(event: HttpEvent) => void} apply */
-  constructor(host, apply) {
-    this.#host = host;
-    this.#apply = apply;
-  }
-
-  drain() {
-    for (let event = this.#host.receive(); event !== undefined; event = this.#host.receive()) this.#apply(event);
-  }
-
-  /**
-   * @param {() => boolean} ready @param {bigint} [deadline] monotonic ns after which `ready` is true by itself
-   * @param {Starved} [starved]
-   */
-  waitUntil(ready, deadline, starved) {
-    for (;;) {
-      const seen = this.#host.signalValue();
-      this.drain();
-      if (ready()) return;
-      const never = deadline === undefined ? starved?.() : undefined;
-      if (never) throw trap(never);
-      this.#host.wait(seen, sliceUntil(deadline));
-    }
-  }
-
-  /** @param {Pollable[]} list */
-  poll(list) {
-    if (list.length === 0) throw trap('wasi:io/poll.poll called with an empty list');
-    const parts = list.map((p) => Pollable.parts(p));
-    const starvable = parts.every((part) => part.starved !== undefined && part.deadline === undefined);
-    for (;;) {
-      const seen = this.#host.signalValue();
-      this.drain();
-      /** @type {number[]} */
-      const ready = [];
-      let deadline;
-      for (let i = 0; i < parts.length; i++) {
-        const part = /** @type {{ ready: () => boolean, deadline: bigint | undefined }} */ (parts[i]);
-        if (part.ready()) ready.push(i);
-        if (part.deadline !== undefined && (deadline === undefined || part.deadline < deadline)) {
-          deadline = part.deadline;
-        }
-      }
-      if (ready.length > 0) return Uint32Array.from(ready);
-      if (starvable) {
-        const reasons = parts.map((part) => part.starved?.());
-        if (reasons.every((reason) => reason !== undefined)) throw trap(/** @type {string} */ (reasons[0]));
-      }
-      this.#host.wait(seen, sliceUntil(deadline));
-    }
-  }
-}
-
-/** @param {bigint | undefined} deadline */
-function sliceUntil(deadline) {
-  if (deadline === undefined) return WAIT_SLICE_MS;
-  const ms = Number(deadline - process.hrtime.bigint()) / 1e6;
-  return Math.max(0, Math.min(WAIT_SLICE_MS, Math.ceil(ms)));
-}
-
-/**
- * @typedef {object} Source
- * @property {() => boolean} ready
- * @property {(max: number) => Uint8Array | 'closed' | { error: IoError }} read
- * @property {() => void} [dispose]
- * @property {Starved} [starved]
- */
-
-class InputStream {
-  /** @type {Source} */ #source;
-  /** @type {Waiter} */ #waiter;
-
-  /** @param {symbol} token @param {Waiter} waiter @param {Source} source */
-  constructor(token, waiter, source) {
-    if (token !== INTERNAL) throw trap('wasi:io/streams.input-stream has no constructor');
-    this.#waiter = waiter;
-    this.#source = source;
-  }
-
-  /** @param {bigint} len */
-  read(len) {
-    this.#waiter.drain();
-    const r = this.#source.read(Math.min(Number(len), IO_CHUNK));
-    if (r === 'closed') throw { tag: 'closed' };
-    if ('error' in r) throw { tag: 'last-operation-failed', val: r.error };
-    return r;
-  }
-
-  /** @param {bigint} len */
-  blockingRead(len) {
-    this.#waiter.waitUntil(this.#source.ready, undefined, this.#source.starved);
-    return this.read(len);
-  }
-
-  /** @param {bigint} len */
-  skip(len) {
-    return BigInt(this.read(len).length);
-  }
-
-  /** @param {bigint} len */
-  blockingSkip(len) {
-    return BigInt(this.blockingRead(len).length);
-  }
-
-  subscribe() {
-    return new Pollable(INTERNAL, this.#waiter, this.#source.ready, undefined, this.#source.starved);
-  }
-
-  [symbolDispose]() {
-    this.#source.dispose?.();
-  }
-}
-
-/**
- * @typedef {object} Sink
- * @property {(bytes: Uint8Array) => void} write throws a stream-error
- * @property {() => number} capacity
- * @property {() => boolean} closed
- */
-
-class OutputStream {
-  /** @type {Sink} */ #sink;
-  /** @type {Waiter} */ #waiter;
-
-  /** @param {symbol} token @param {Waiter} waiter @param {Sink} sink */
-  constructor(token, waiter, sink) {
-    if (token !== INTERNAL) throw trap('wasi:io/streams.output-stream has no constructor');
-    this.#waiter = waiter;
-    this.#sink = sink;
-  }
-
-  #open() {
-    if (this.#sink.closed()) throw { tag: 'closed' };
-  }
-
-  checkWrite() {
-    this.#open();
-    return BigInt(this.#sink.capacity());
-  }
-
-  /** @param {Uint8Array} contents */
-  write(contents) {
-    this.#open();
-    if (contents.length > this.#sink.capacity()) throw streamFailed('write larger than check-write allowed');
-    this.#sink.write(contents);
-  }
-
-  /** @param {Uint8Array} contents */
-  blockingWriteAndFlush(contents) {
-    this.write(contents);
-  }
-
-  flush() {
-    this.#open();
-  }
-
-  blockingFlush() {
-    this.#open();
-  }
-
-  subscribe() {
-    return new Pollable(INTERNAL, this.#waiter, () => true);
-  }
-
-  /** @param {bigint} len */
-  writeZeroes(len) {
-    this.#open();
-    if (len > BigInt(this.#sink.capacity())) throw streamFailed('write larger than check-write allowed');
-    this.#sink.write(new Uint8Array(Number(len)));
-  }
-
-  /** @param {bigint} len */
-  blockingWriteZeroesAndFlush(len) {
-    this.writeZeroes(len);
-  }
-
-  /** @param {InputStream} src @param {bigint} len */
-  splice(src, len) {
-    this.#open();
-    const bytes = src.read(BigInt(Math.min(Number(len), this.#sink.capacity())));
-    this.#sink.write(bytes);
-    return BigInt(bytes.length);
-  }
-
-  /** @param {InputStream} src @param {bigint} len */
-  blockingSplice(src, len) {
-    this.#open();
-    const bytes = src.blockingRead(BigInt(Math.min(Number(len), this.#sink.capacity())));
-    this.#sink.write(bytes);
-    return BigInt(bytes.length);
-  }
-
-  [symbolDispose]() {}
-}
-
-/** @type {Source} */
-const EMPTY_SOURCE = { ready: () => true, read: () => 'closed' };
-
-// ---------------------------------------------------------------------------------------------
-// wasi:filesystem: nothing is reachable
-
-function denied() {
-  throw 'access';
-}
-
-class Descriptor {
-  /** @param {symbol} token */
-  constructor(token) {
-    if (token !== INTERNAL) throw trap('wasi:filesystem/types.descriptor has no constructor');
-  }
-}
-
-class DirectoryEntryStream {
-  /** @param {symbol} token */
-  constructor(token) {
-    if (token !== INTERNAL) throw trap('wasi:filesystem/types.directory-entry-stream has no constructor');
-  }
-}
-
-// On the prototypes, since the glue may make a resource object with Object.create(prototype).
-for (const name of [
-  'readViaStream',
-  'writeViaStream',
-  'appendViaStream',
-  'advise',
-  'syncData',
-  'getFlags',
-  'getType',
-  'setSize',
-  'setTimes',
-  'read',
-  'write',
-  'readDirectory',
-  'sync',
-  'createDirectoryAt',
-  'stat',
-  'statAt',
-  'setTimesAt',
-  'linkAt',
-  'openAt',
-  'readlinkAt',
-  'removeDirectoryAt',
-  'renameAt',
-  'symlinkAt',
-  'unlinkFileAt',
-  'metadataHash',
-  'metadataHashAt',
-]) {
-  Object.defineProperty(Descriptor.prototype, name, { value: denied });
-}
-Object.defineProperty(Descriptor.prototype, 'isSameObject', { value: () => false });
-Object.defineProperty(DirectoryEntryStream.prototype, 'readDirectoryEntry', { value: denied });
-
-// ---------------------------------------------------------------------------------------------
-// wasi:http
-
 /** @param {string} name @param {Uint8Array} value */
 function checkField(name, value) {
   if (!TOKEN.test(name)) throw { tag: 'invalid-syntax' };
   for (const b of value) {
     if (b === 0x00 || b === 0x0a || b === 0x0d) throw { tag: 'invalid-syntax' };
   }
-  if (FORBIDDEN_FIELDS.has(name.toLowerCase())) throw { tag: 'forbidden' };
+  if (isRefusedHeader(name)) throw { tag: 'forbidden' };
 }
 
 class Fields {
@@ -769,7 +368,7 @@ function defineOutgoingRequest(waiter, bodyLimit, unsent) {
         s === undefined ? undefined : s.tag === 'other' ? String(s.val).toLowerCase() : s.tag.toLowerCase();
       /** @type {HttpRequestMessage} */
       const message = {
-        type: 'request',
+        type: ToHost.REQUEST,
         id,
         method,
         scheme,
@@ -801,7 +400,7 @@ function defineOutgoingRequest(waiter, bodyLimit, unsent) {
  * @property {boolean} aborted
  */
 
-class HttpClient {
+export class HttpClient {
   /** @type {Map<number, Pending>} */ pending = new Map();
   nextId = 1;
   /** @type {WasiHost} */ host;
@@ -834,15 +433,15 @@ class HttpClient {
     const p = this.pending.get(e.id);
     if (!p) {
       // a body chunk of a request the guest dropped meanwhile: given up at once
-      if (e.type === 'chunk') this.#release(e.data.length);
+      if (e.type === HttpEventType.CHUNK) this.#release(e.data.length);
       return;
     }
-    if (e.type === 'head') p.head = { status: e.status, headers: e.headers };
-    else if (e.type === 'chunk') {
+    if (e.type === HttpEventType.HEAD) p.head = { status: e.status, headers: e.headers };
+    else if (e.type === HttpEventType.CHUNK) {
       p.chunks.push(e.data);
       this.unread += e.data.length;
-    } else if (e.type === 'end') p.ended = true;
-    else if (e.type === 'error') {
+    } else if (e.type === HttpEventType.END) p.ended = true;
+    else if (e.type === HttpEventType.ERROR) {
       if (p.head) p.bodyError = e.code;
       else p.error = e.code;
       p.ended = true;
@@ -857,7 +456,7 @@ class HttpClient {
 
   /** @param {number} bytes given up by the guest: the host counts them no more */
   #release(bytes) {
-    if (this.flow.release(bytes)) this.host.post({ type: 'resume' });
+    if (this.flow.release(bytes)) this.host.post({ type: ToHost.RESUME });
   }
 
   /** @param {Pending} p */
@@ -869,7 +468,7 @@ class HttpClient {
     this.unread -= dropped;
     if (dropped > 0) this.#release(dropped);
     this.pending.delete(p.id);
-    if (!p.ended) this.host.post({ type: 'abort', id: p.id });
+    if (!p.ended) this.host.post({ type: ToHost.ABORT, id: p.id });
   }
 
   /**
@@ -1105,47 +704,14 @@ class ResponseOutparam {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-
-class TerminalInput {
-  /** @param {symbol} token */
-  constructor(token) {
-    if (token !== INTERNAL) throw trap('wasi:cli/terminal-input.terminal-input has no constructor');
-  }
-}
-class TerminalOutput {
-  /** @param {symbol} token */
-  constructor(token) {
-    if (token !== INTERNAL) throw trap('wasi:cli/terminal-output.terminal-output has no constructor');
-  }
-}
-
-/** @param {bigint} len */
-function random(len) {
-  const n = Number(len);
-  if (n > MAX_RANDOM_BYTES) throw trap(`random bytes request of ${n} bytes is over ${MAX_RANDOM_BYTES}`);
-  return new Uint8Array(randomBytes(n));
-}
-function randomU64() {
-  return randomBytes(8).readBigUInt64LE(0);
-}
-
 /**
- * Builds the import object, keyed by interface name without version as jco's instantiate() expects.
- * @param {WasiHost} host
+ * The wasi:http interfaces, keyed as jco's instantiate() expects, and what the instance makes the
+ * host hold.
+ * @param {WasiHost} host @param {HttpClient} client @param {Waiter} waiter @param {FlowWords} flow
  */
-export function createImports(host) {
-  // no channel (an import object made outside a worker): words nobody on the host's side reads
-  const flow = host.flow ?? threadFlow() ?? new FlowWords(new SharedArrayBuffer(4));
-  const client = new HttpClient(host, flow);
-  const waiter = new Waiter(host, (e) => client.apply(e));
+export function httpImports(host, client, waiter, flow) {
   const unsent = new UnsentBytes(host.maxUnsentRequestBytes ?? MAX_UNSENT_REQUEST_BYTES, flow);
   const OutgoingRequest = defineOutgoingRequest(waiter, host.maxRequestBodyBytes, unsent);
-
-  /** @param {'stdout' | 'stderr'} name @returns {Sink} */
-  const stdio = (name) => ({ closed: () => false, capacity: () => IO_CHUNK, write: (b) => host.output(name, b) });
-  /** @param {bigint} when @returns {Pollable} */
-  const clockPollable = (when) => new Pollable(INTERNAL, waiter, () => process.hrtime.bigint() >= when, when);
 
   /**
    * @param {InstanceType<typeof OutgoingRequest>} request
@@ -1176,54 +742,18 @@ export function createImports(host) {
     return new FutureIncomingResponse(INTERNAL, client, waiter, p);
   }
 
-  const imports = {
-    'awasm:source/host': {
-      /** @param {string} key */
-      getSetting: (key) => host.getSetting(key),
-      /** @param {string} level @param {string} message */
-      log: (level, message) => host.log(level, message),
-    },
-    'awasm:source/types': {},
-    'wasi:cli/environment': {
-      getEnvironment: () => [],
-      getArguments: () => [],
-      initialCwd: () => undefined,
-    },
-    'wasi:cli/exit': {
-      /** @param {{ tag: string }} status */
-      exit: (status) => host.exit(status?.tag === 'ok' ? 0 : 1),
-      /** @param {number} code */
-      exitWithCode: (code) => host.exit(code),
-    },
-    'wasi:cli/stdin': { getStdin: () => new InputStream(INTERNAL, waiter, EMPTY_SOURCE) },
-    'wasi:cli/stdout': { getStdout: () => new OutputStream(INTERNAL, waiter, stdio('stdout')) },
-    'wasi:cli/stderr': { getStderr: () => new OutputStream(INTERNAL, waiter, stdio('stderr')) },
-    'wasi:cli/terminal-input': { TerminalInput },
-    'wasi:cli/terminal-output': { TerminalOutput },
-    'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
-    'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
-    'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
-    'wasi:clocks/monotonic-clock': {
-      now: () => process.hrtime.bigint(),
-      resolution: () => 1n,
-      /** @param {bigint} when */
-      subscribeInstant: (when) => clockPollable(when),
-      /** @param {bigint} duration */
-      subscribeDuration: (duration) => clockPollable(process.hrtime.bigint() + duration),
-    },
-    'wasi:clocks/wall-clock': {
-      now: () => {
-        const ns = BigInt(Date.now()) * 1_000_000n;
-        return { seconds: ns / 1_000_000_000n, nanoseconds: Number(ns % 1_000_000_000n) };
-      },
-      resolution: () => ({ seconds: 0n, nanoseconds: 1_000_000 }),
-    },
-    'wasi:filesystem/preopens': { getDirectories: () => [] },
-    'wasi:filesystem/types': {
-      Descriptor,
-      DirectoryEntryStream,
-      filesystemErrorCode: () => undefined,
-    },
+  /**
+   * Why the instance should be retired once its call is answered: what it makes the host hold is
+   * past half a cap. Guests keep some of it in normal use (componentize-js's engine leaves the body
+   * of a response it never reads), and the cap would otherwise trap a later call.
+   */
+  const pressure = () => {
+    if (client.unread > client.maxUnread / 2) return `it left ${client.unread} bytes of response bodies unread`;
+    const unsentBytes = unsent.held();
+    if (unsentBytes > unsent.limit / 2) return `it holds ${unsentBytes} bytes of request bodies it has not sent`;
+    return undefined;
+  };
+  const interfaces = {
     'wasi:http/outgoing-handler': { handle },
     'wasi:http/types': {
       Fields,
@@ -1240,27 +770,6 @@ export function createImports(host) {
       /** @param {IoError} err */
       httpErrorCode: (err) => (err instanceof IoError ? IoError.httpCodeOf(err) : undefined),
     },
-    'wasi:io/error': { Error: IoError },
-    'wasi:io/poll': {
-      Pollable,
-      /** @param {Pollable[]} list */
-      poll: (list) => waiter.poll(list),
-    },
-    'wasi:io/streams': { InputStream, OutputStream },
-    'wasi:random/random': { getRandomBytes: random, getRandomU64: randomU64 },
-    'wasi:random/insecure': { getInsecureRandomBytes: random, getInsecureRandomU64: randomU64 },
-    'wasi:random/insecure-seed': { insecureSeed: () => [randomU64(), randomU64()] },
   };
-  /**
-   * Why the instance should be retired once its call is answered: what it makes the host hold is
-   * past half a cap. Guests keep some of it in normal use (componentize-js's engine leaves the body
-   * of a response it never reads), and the cap would otherwise trap a later call.
-   */
-  const pressure = () => {
-    if (client.unread > client.maxUnread / 2) return `it left ${client.unread} bytes of response bodies unread`;
-    const unsentBytes = unsent.held();
-    if (unsentBytes > unsent.limit / 2) return `it holds ${unsentBytes} bytes of request bodies it has not sent`;
-    return undefined;
-  };
-  return { imports, pendingRequests: () => client.pending.size, pressure };
+  return { interfaces, pressure };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChannelWriter, channelBuffer, FlowWords } from './http-channel.mjs';
-import { createImports } from './wasi-imports.mjs';
+import { createImports } from './imports.mjs';
 
 // biome-ignore lint/suspicious/noExplicitAny: the import object is untyped glue, exercised as jco would
 type Any = any;
