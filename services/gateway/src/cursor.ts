@@ -1,11 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { MAX_PLUGIN_CURSOR_BYTES } from '@awasm/plugin-runner';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { PluginOutputError } from './convert.js';
 
-/** The longest cursor a plugin may hand out; a longer one is a plugin fault, never sent to clients. */
-export const MAX_PLUGIN_CURSOR_BYTES = 1024;
 const TAG_BYTES = 32;
 /** base64url of the plugin cursor, a dot, base64url of the tag: what a valid cursor can be at most. */
 export const MAX_CURSOR_LENGTH = Math.ceil((MAX_PLUGIN_CURSOR_BYTES * 4) / 3) + 1 + Math.ceil((TAG_BYTES * 4) / 3);
@@ -28,8 +26,12 @@ export class CursorCodec {
   seal(binding: CursorBinding, pluginCursor: string): string {
     if (pluginCursor === '') return '';
     const bytes = Buffer.from(pluginCursor, 'utf8');
+    // the runner refuses longer plugin cursors as malformed output; this keeps the length bound here
     if (bytes.length > MAX_PLUGIN_CURSOR_BYTES) {
-      throw new PluginOutputError('nextCursor', `${bytes.length} bytes; at most ${MAX_PLUGIN_CURSOR_BYTES} allowed`);
+      throw new ConnectError(
+        `a plugin cursor of ${bytes.length} bytes; at most ${MAX_PLUGIN_CURSOR_BYTES}`,
+        Code.Internal,
+      );
     }
     return `${bytes.toString('base64url')}.${this.tag(binding, bytes).toString('base64url')}`;
   }

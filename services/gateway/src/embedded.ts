@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { CatalogDatabase, SqlitePluginStore, SqliteRepositoryStore } from '@awasm/catalog';
-import { HostScheduler, RunnerPool } from '@awasm/plugin-runner';
+import { HostScheduler, LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
@@ -52,7 +52,9 @@ export async function startEmbeddedServer(
     observer: metrics,
   });
   metrics.watch(runner);
-  const health = (id: string) => runner.health(id);
+  // the gateway and the plugin manager reach the pool only through the runner seam
+  const sourceRunner = new LocalSourceRunner(runner, packages, logger);
+  const health = (id: string) => sourceRunner.health(id);
   // The registry this server hosts: published packages and index.json in one folder.
   const registryDir = join(config.dataDir, 'registry');
   const registry = new Registry(new FolderPackageStore(registryDir), new FolderIndexStore(registryDir), {
@@ -61,7 +63,7 @@ export async function startEmbeddedServer(
   // A signer is trusted when this server's registry trusts it for the plugin id, or when a
   // repository the operator added pins it (see RepositoryManager).
   let repositories: RepositoryManager | undefined;
-  const plugins = new PluginManager(store, packages, runner, logger, {
+  const plugins = new PluginManager(store, packages, sourceRunner, logger, {
     allowUnsigned: config.allowUnsignedPackages,
     isTrusted: async (keyId, pluginId) =>
       (await registry.isTrusted(keyId, pluginId)) || ((await repositories?.isPinned(keyId)) ?? false),
@@ -80,9 +82,8 @@ export async function startEmbeddedServer(
       routes: (router) => {
         registerSourceService(router, {
           plugins,
-          // { timeoutMs, signal }: the client's deadline and cancellation reach the runner, which stops the call
-          call: (id, op, args, options) => runner.call(id, op, args, options),
-          health,
+          // the client's deadline (made absolute) and cancellation reach the runner, which stops the call
+          runner: sourceRunner,
           cursorSecret,
         });
         registerPluginService(router, plugins, { health });

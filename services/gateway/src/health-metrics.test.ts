@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqlitePluginStore } from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest, startFixtureSite } from '@awasm/plugin-demo-library';
-import { HostScheduler, RunnerPool } from '@awasm/plugin-runner';
+import { HostScheduler, LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
 import { createLogger, encodePackage } from '@awasm/shared';
 import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
@@ -110,16 +110,17 @@ beforeAll(async () => {
   });
   metrics.watch(runner);
   store = new SqlitePluginStore(join(dir, 'catalog.db'));
-  const manager = new PluginManager(store, new FolderPackageStore(join(dir, 'packages')), runner, logger);
-  const health = (id: string) => runner.health(id);
+  const packages = new FolderPackageStore(join(dir, 'packages'));
+  const sourceRunner = new LocalSourceRunner(runner, packages);
+  const manager = new PluginManager(store, packages, sourceRunner, logger);
+  const health = (id: string) => sourceRunner.health(id);
   server = await createServer({
     services: [SourceService, PluginService],
     routes: (router) => {
       registerSourceService(router, {
         plugins: manager,
-        call: (id, op, args, options) => runner.call(id, op, args, options),
+        runner: sourceRunner,
         cursorSecret: randomBytes(32),
-        health,
       });
       registerPluginService(router, manager, { health });
     },

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqlitePluginStore } from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest, startFixtureSite } from '@awasm/plugin-demo-library';
-import { RunnerPool } from '@awasm/plugin-runner';
+import { LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
 import { createLogger, encodePackage, sha256Hex } from '@awasm/shared';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
@@ -58,12 +58,13 @@ beforeAll(async () => {
   });
   store = new SqlitePluginStore(join(dir, 'catalog.db'));
   packages = new FolderPackageStore(join(dir, 'packages'));
-  const manager = new PluginManager(store, packages, runner, logger);
+  const manager = new PluginManager(store, packages, new LocalSourceRunner(runner, packages), logger);
+  const sourceRunner = new LocalSourceRunner(runner, packages);
   const transport = createRouterTransport((router) => {
     registerPluginService(router, manager);
     registerSourceService(router, {
       plugins: manager,
-      call: (id, op, args, options) => runner.call(id, op, args, options),
+      runner: sourceRunner,
       cursorSecret: randomBytes(32),
     });
   });

@@ -1,10 +1,9 @@
 import type { InstalledPlugin, PluginStore } from '@awasm/catalog';
-import type { PluginLoadError, RunnerPool, SourceSpec } from '@awasm/plugin-runner';
+import type { PluginLoadError, SourceRunner } from '@awasm/plugin-runner';
 import type { PackageStore } from '@awasm/registry';
 import {
   checkSettingValue,
   decodePackage,
-  effectiveSettings,
   type Logger,
   ManifestError,
   PackageFormatError,
@@ -58,7 +57,8 @@ interface VerifiedPackage {
 
 /**
  * Installs, enables, configures and removes plugins: keeps the catalog, the package store and the
- * runner in step. Every check runs before anything is stored, so a refused package changes nothing.
+ * runner in step. The runner loads a source by its package's digest from the package store; every
+ * check runs before anything is recorded, and a refused package leaves nothing behind.
  */
 export class PluginManager {
   private readonly manifests = new Map<string, PluginManifest>();
@@ -69,7 +69,7 @@ export class PluginManager {
   constructor(
     private readonly store: PluginStore,
     private readonly packages: PackageStore,
-    private readonly runner: RunnerPool,
+    private readonly runner: SourceRunner,
     private readonly logger: Logger,
     private readonly signatures: SignaturePolicy = { allowUnsigned: true },
   ) {}
@@ -87,7 +87,7 @@ export class PluginManager {
           );
         }
         this.manifests.set(record.id, verified.manifest);
-        if (record.enabled) await this.runner.load(this.spec(verified, record.settings));
+        if (record.enabled) await this.runner.load(this.loadRequest(record));
         this.loadErrors.delete(record.id);
       } catch (error) {
         const message = (error as Error).message;
@@ -135,18 +135,20 @@ export class PluginManager {
       );
     }
     const settings = existing ? this.keepKnownSettings(manifest, existing.settings) : {};
+    // stored first: the runner fetches it from the package store by digest
+    const packageSha256 = await this.packages.put(bytes);
     if (!existing || existing.enabled) {
       try {
-        await this.runner.load(this.spec(verified, settings));
+        await this.runner.load({ sourceId: manifest.id, packageDigest: packageSha256, settings });
       } catch (error) {
         await this.restorePrevious(existing);
+        if (!(await this.isReferenced(packageSha256))) await this.packages.delete(packageSha256);
         throw new ConnectError(
           `plugin '${manifest.id}' cannot be loaded: ${(error as PluginLoadError).message}`,
           Code.InvalidArgument,
         );
       }
     }
-    const packageSha256 = await this.packages.put(bytes);
     const record = await this.store.putPackage({
       id: manifest.id,
       version: manifest.version,
@@ -173,7 +175,8 @@ export class PluginManager {
     if (enabled && !view.record.enabled) {
       const bytes = await this.packages.get(view.record.packageSha256);
       if (!bytes) throw new ConnectError(`package of '${id}' is missing from the package store`, Code.DataLoss);
-      await this.runner.load(this.spec(await this.verify(bytes), view.record.settings));
+      await this.verify(bytes);
+      await this.runner.load(this.loadRequest(view.record));
       this.loadErrors.delete(id);
     } else if (!enabled && view.record.enabled) {
       await this.runner.unload(id);
@@ -215,7 +218,7 @@ export class PluginManager {
       next[key] = value;
     }
     const record = await this.store.setSettings(id, next);
-    if (view.record.enabled) this.runner.setSettings(id, effectiveSettings(view.manifest, next));
+    if (view.record.enabled) await this.runner.setSettings(id, next);
     return this.view(record ?? view.record);
   }
 
@@ -269,22 +272,9 @@ export class PluginManager {
     }
   }
 
-  private spec(verified: VerifiedPackage, settings: Record<string, string>): SourceSpec {
-    const { manifest } = verified;
-    return {
-      id: manifest.id,
-      digest: verified.componentSha256,
-      component: verified.component,
-      allowedHosts: manifest.allowedHosts,
-      limits: {
-        memoryMb: manifest.limits.memoryMb,
-        callTimeoutMs: manifest.limits.callTimeoutMs,
-        maxResponseBytes: manifest.limits.maxResponseBytes,
-        maxConcurrency: manifest.limits.maxConcurrency,
-        requestsPerSecond: manifest.limits.requestsPerSecond,
-      },
-      settings: effectiveSettings(manifest, settings),
-    };
+  /** What the runner needs to load an installed plugin: its package's digest and the operator's settings. */
+  private loadRequest(record: InstalledPlugin) {
+    return { sourceId: record.id, packageDigest: record.packageSha256, settings: record.settings };
   }
 
   /** Settings a new version no longer declares, or whose stored value it no longer accepts, are dropped. */
@@ -302,7 +292,9 @@ export class PluginManager {
     if (!existing?.enabled) return;
     try {
       const bytes = await this.packages.get(existing.packageSha256);
-      if (bytes) await this.runner.load(this.spec(await this.verify(bytes), existing.settings));
+      if (!bytes) return;
+      await this.verify(bytes);
+      await this.runner.load(this.loadRequest(existing));
     } catch (error) {
       this.logger.error(
         { plugin: existing.id, err: (error as Error).message },

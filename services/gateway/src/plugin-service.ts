@@ -1,4 +1,10 @@
-import { effectiveSettings, MAX_PACKAGE_BYTES, type SettingSpec } from '@awasm/shared';
+import {
+  effectiveSettings,
+  MAX_PACKAGE_BYTES,
+  type MediaKind,
+  PROTO_MEDIA_KINDS,
+  type SettingSpec,
+} from '@awasm/shared';
 import {
   type InstalledPlugin,
   InstalledPluginSchema,
@@ -8,7 +14,6 @@ import {
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
-import { mediaKindName } from './convert.js';
 import type { PluginManager, PluginView } from './plugin-manager.js';
 import { type HealthLookup, toSourceHealth } from './source-health.js';
 import { requireSourceId } from './source-service.js';
@@ -20,13 +25,22 @@ const settingTypes: Record<SettingSpec['type'], SettingType> = {
   select: SettingType.SELECT,
 };
 
-export function toInstalledPlugin({ record, manifest, loadError }: PluginView, health?: HealthLookup): InstalledPlugin {
+/** The API's media kinds of a manifest (validated when it was parsed, so every name maps). */
+export function manifestMediaKinds(kinds: readonly MediaKind[]) {
+  return kinds.map((kind) => PROTO_MEDIA_KINDS[kind]);
+}
+
+export async function toInstalledPlugin(
+  { record, manifest, loadError }: PluginView,
+  health?: HealthLookup,
+): Promise<InstalledPlugin> {
+  const loaded = record.enabled && !loadError;
   return create(InstalledPluginSchema, {
     id: record.id,
     name: manifest.name,
     version: record.version,
     apiVersion: manifest.apiVersion,
-    mediaKinds: manifest.mediaKinds.map(mediaKindName),
+    mediaKinds: manifestMediaKinds(manifest.mediaKinds),
     languages: manifest.languages,
     nsfw: manifest.nsfw,
     enabled: record.enabled,
@@ -34,7 +48,7 @@ export function toInstalledPlugin({ record, manifest, loadError }: PluginView, h
     allowedHosts: manifest.allowedHosts,
     installedAt: timestampFromDate(record.installedAt),
     loadError: loadError ?? '',
-    health: toSourceHealth(record.enabled && !loadError ? health?.(record.id) : undefined),
+    health: toSourceHealth(loaded ? await health?.(record.id) : undefined),
   });
 }
 
@@ -71,7 +85,7 @@ export function registerPluginService(
   const installed = (view: PluginView) => toInstalledPlugin(view, options.health);
   router.service(PluginService, {
     async listInstalled() {
-      return { plugins: (await plugins.list()).map(installed) };
+      return { plugins: await Promise.all((await plugins.list()).map(installed)) };
     },
 
     async install(requests) {
@@ -85,15 +99,15 @@ export function registerPluginService(
         chunks.push(request.chunk);
       }
       if (size === 0) throw new ConnectError('no package bytes were sent', Code.InvalidArgument);
-      return { plugin: installed(await plugins.install(Buffer.concat(chunks))) };
+      return { plugin: await installed(await plugins.install(Buffer.concat(chunks))) };
     },
 
     async enable(request) {
-      return { plugin: installed(await plugins.setEnabled(requireId(request.pluginId), true)) };
+      return { plugin: await installed(await plugins.setEnabled(requireId(request.pluginId), true)) };
     },
 
     async disable(request) {
-      return { plugin: installed(await plugins.setEnabled(requireId(request.pluginId), false)) };
+      return { plugin: await installed(await plugins.setEnabled(requireId(request.pluginId), false)) };
     },
 
     async uninstall(request) {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqlitePluginStore } from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest } from '@awasm/plugin-demo-library';
-import { RunnerPool } from '@awasm/plugin-runner';
+import { LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
 import { createLogger, decodePackage, encodePackage, generatePublisherKey, signPackage } from '@awasm/shared';
 import { Code } from '@connectrpc/connect';
@@ -37,7 +37,8 @@ beforeAll(async () => {
   const logger = createLogger({ level: 'silent' });
   runner = new RunnerPool({ cacheDir: join(dir, 'cache'), logger });
   store = new SqlitePluginStore(join(dir, 'catalog.db'));
-  manager = new PluginManager(store, new FolderPackageStore(join(dir, 'packages')), runner, logger, {
+  const packages = new FolderPackageStore(join(dir, 'packages'));
+  manager = new PluginManager(store, packages, new LocalSourceRunner(runner, packages), logger, {
     allowUnsigned: false,
     isTrusted: (keyId, pluginId) => keyId === trusted.keyId && pluginId === 'demo-library',
   });
@@ -79,10 +80,11 @@ describe('signature policy with unsigned packages disallowed', () => {
     const bytes = signPackage({ manifestToml: manifest, component }, trusted.privateKeyPem);
     const view = await manager.install(bytes);
     expect(view.record.version).toBe('0.1.0');
+    const packages = new FolderPackageStore(join(dir, 'packages'));
     const again = new PluginManager(
       store,
-      new FolderPackageStore(join(dir, 'packages')),
-      runner,
+      packages,
+      new LocalSourceRunner(runner, packages),
       createLogger({ level: 'silent' }),
       {
         allowUnsigned: false,

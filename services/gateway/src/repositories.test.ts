@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RepositoryRecord, SqlitePluginStore, SqliteRepositoryStore } from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest } from '@awasm/plugin-demo-library';
-import { RunnerPool } from '@awasm/plugin-runner';
+import { LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
 import { createLogger, generatePublisherKey, type PublisherKeyPair, sha256Hex, signPackage } from '@awasm/shared';
 import { type PackageVersion, PackageVersionSchema } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
@@ -107,7 +107,8 @@ beforeAll(async () => {
   runner = new RunnerPool({ cacheDir: join(dir, 'cache'), logger });
   plugins = new SqlitePluginStore(join(dir, 'catalog.db'));
   repoStore = new SqliteRepositoryStore(join(dir, 'catalog.db'));
-  const pluginManager = new PluginManager(plugins, new FolderPackageStore(join(dir, 'packages')), runner, logger, {
+  const packages = new FolderPackageStore(join(dir, 'packages'));
+  const pluginManager = new PluginManager(plugins, packages, new LocalSourceRunner(runner, packages), logger, {
     allowUnsigned: false,
     isTrusted: async (keyId) => manager.isPinned(keyId),
   });

@@ -99,7 +99,7 @@ export function registerRepositoryService(
       for (;;) {
         const step = await steps.next();
         if (step.done) {
-          yield { part: { case: 'plugin', value: toInstalledPlugin(step.value, options.health) } };
+          yield { part: { case: 'plugin', value: await toInstalledPlugin(step.value, options.health) } };
           return;
         }
         const { received, total, version, repository } = step.value;

@@ -3,8 +3,8 @@ import { HealthState, type SourceHealth, SourceHealthSchema } from '@awasm/share
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 
-/** How the API learns a loaded source's health (the runner's circuit breaker); undefined when not loaded. */
-export type HealthLookup = (sourceId: string) => RunnerHealth | undefined;
+/** How the API learns a loaded source's health (SourceRunner.health); undefined when not loaded. */
+export type HealthLookup = (sourceId: string) => Promise<RunnerHealth | undefined>;
 
 const STATES: Record<RunnerHealth['state'], HealthState> = {
   healthy: HealthState.HEALTHY,

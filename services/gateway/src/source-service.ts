@@ -1,49 +1,25 @@
-import type { SourceOp } from '@awasm/plugin-runner';
+import { randomUUID } from 'node:crypto';
+import { PluginCallError, type SourceOp, type SourceOpArgs, type SourceRunner } from '@awasm/plugin-runner';
 import { ID_PATTERN } from '@awasm/shared';
+import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
-import {
-  filterValuesForPlugin,
-  listingName,
-  mediaKindName,
-  toAsset,
-  toFilter,
-  toMedia,
-  toPage,
-  toUnit,
-} from './convert.js';
 import { type CursorBinding, CursorCodec } from './cursor.js';
 import { echo, toConnectError } from './errors.js';
 import type { PluginManager } from './plugin-manager.js';
-import { type HealthLookup, toSourceHealth } from './source-health.js';
+import { manifestMediaKinds } from './plugin-service.js';
+import { toSourceHealth } from './source-health.js';
 
-/** What SourceService needs: the plugin manager and a way to call a loaded source. */
+/** What SourceService needs: the plugin manager (the catalog) and the runner seam. */
 export interface SourceServiceDeps {
   plugins: PluginManager;
-  call(sourceId: string, op: SourceOp, args: unknown[], options: SourceCallOptions): Promise<unknown>;
-  /** a loaded source's health, shown by ListSources */
-  health?: HealthLookup;
+  /** runs the calls (it checks their arguments) and answers for loaded sources' health */
+  runner: SourceRunner;
   /**
    * The key that signs the cursors this gateway hands out (at least 16 bytes). Every gateway of one
    * deployment needs the same one; the embedded server keeps its own in the data directory.
    */
   cursorSecret: Uint8Array;
-}
-
-/** How a call is bounded: the client's deadline and its cancellation (the Connect handler's signal). */
-export interface SourceCallOptions {
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
-
-const MAX_QUERY_LENGTH = 500;
-const MAX_ID_LENGTH = 2048;
-
-function requireText(field: string, value: string, max = MAX_ID_LENGTH): string {
-  if (value.trim() === '') throw new ConnectError(`${field} must not be empty`, Code.InvalidArgument);
-  if (value.length > max)
-    throw new ConnectError(`${field} is ${value.length} characters; at most ${max} allowed`, Code.InvalidArgument);
-  return value;
 }
 
 /** A source id is a plugin id (the manifest's rule), checked before anything looks it up or echoes it. */
@@ -58,118 +34,104 @@ export function requireSourceId(field: string, value: string): string {
   return value;
 }
 
-/** The client's deadline, if it set one, bounds the plugin call too, and its cancellation stops it. */
-function callOptionsFrom(context: HandlerContext): SourceCallOptions {
+/** A list cursor is bound to the listing's plugin name, as cursors issued before were. */
+const LISTING_BINDINGS: Partial<Record<Listing, string>> = { [Listing.POPULAR]: 'popular', [Listing.LATEST]: 'latest' };
+
+/** The client's deadline, if it set one, as the absolute deadline of the plugin call. */
+function deadlineOf(context: HandlerContext): number | undefined {
   const remaining = context.timeoutMs();
-  return remaining === undefined
-    ? { signal: context.signal }
-    : { timeoutMs: Math.max(1, remaining), signal: context.signal };
+  return remaining === undefined ? undefined : Date.now() + Math.max(1, remaining);
 }
 
 export function registerSourceService(router: ConnectRouter, deps: SourceServiceDeps): void {
   const cursors = new CursorCodec(deps.cursorSecret);
-  const call = async (sourceId: string, op: SourceOp, args: unknown[], context: HandlerContext): Promise<unknown> => {
-    await deps.plugins.requireEnabled(sourceId);
+  /**
+   * One call through the seam. Only the runner is asked whether the source can run; when it is not
+   * loaded, the catalog says why (not installed, disabled, failed to load).
+   */
+  const call = async <Op extends SourceOp>(
+    sourceId: string,
+    op: Op,
+    args: SourceOpArgs[Op],
+    context: HandlerContext,
+  ) => {
     try {
-      return await deps.call(sourceId, op, args, callOptionsFrom(context));
+      const deadline = deadlineOf(context);
+      return await deps.runner.call(
+        { sourceId, op, args, requestId: randomUUID(), ...(deadline === undefined ? {} : { deadline }) },
+        { signal: context.signal },
+      );
     } catch (error) {
+      if (error instanceof PluginCallError && error.kind === 'not-loaded') await deps.plugins.requireEnabled(sourceId);
       throw toConnectError(sourceId, error);
     }
   };
   /** A page whose next cursor is sealed to the same binding the request's cursor was checked against. */
-  const page = <T>(
-    sourceId: string,
-    binding: CursorBinding,
-    result: unknown,
-    convert: (item: unknown, path: string) => T,
-    path: string,
-  ) =>
-    converted(sourceId, () => {
-      const { items, nextCursor } = toPage(result, convert, path);
-      return { items, nextCursor: cursors.seal(binding, nextCursor) };
-    });
-  const converted = <T>(sourceId: string, convert: () => T): T => {
-    try {
-      return convert();
-    } catch (error) {
-      throw toConnectError(sourceId, error);
-    }
-  };
+  const sealed = <T>(binding: CursorBinding, page: { items: T[]; nextCursor: string }) => ({
+    items: page.items,
+    nextCursor: cursors.seal(binding, page.nextCursor),
+  });
 
   router.service(SourceService, {
     async listSources(request) {
-      const plugins = await deps.plugins.list();
+      const plugins = (await deps.plugins.list()).filter((p) => request.includeDisabled || p.record.enabled);
       return {
-        sources: plugins
-          .filter((p) => request.includeDisabled || p.record.enabled)
-          .map(({ record, manifest }) => ({
+        sources: await Promise.all(
+          plugins.map(async ({ record, manifest }) => ({
             id: record.id,
             name: manifest.name,
             version: manifest.version,
-            mediaKinds: manifest.mediaKinds.map(mediaKindName),
+            mediaKinds: manifestMediaKinds(manifest.mediaKinds),
             languages: manifest.languages,
             nsfw: manifest.nsfw,
             enabled: record.enabled,
-            health: toSourceHealth(record.enabled ? deps.health?.(record.id) : undefined),
+            health: toSourceHealth(record.enabled ? await deps.runner.health(record.id) : undefined),
           })),
+        ),
       };
     },
 
     async search(request, context) {
       const sourceId = requireSourceId('source_id', request.sourceId);
-      const query = requireText('query', request.query, MAX_QUERY_LENGTH);
-      const filters = filterValuesForPlugin(request.filters);
+      const { query } = request;
+      const filters = request.filters.map((f) => ({ id: f.id, values: [...f.values] }));
       const binding: CursorBinding = [sourceId, 'search', query, filters];
       const cursor = cursors.open(binding, request.cursor);
-      const result = await call(sourceId, 'search', [query, filters, cursor], context);
-      return page(sourceId, binding, result, (m, p) => toMedia(sourceId, m, p), 'search');
+      return sealed(
+        binding,
+        await call(sourceId, 'search', { query, filters, ...(cursor ? { cursor } : {}) }, context),
+      );
     },
 
     async listMedia(request, context) {
       const sourceId = requireSourceId('source_id', request.sourceId);
-      const listing = listingName(request.listing);
-      if (!listing) throw new ConnectError('listing must be LISTING_POPULAR or LISTING_LATEST', Code.InvalidArgument);
-      const binding: CursorBinding = [sourceId, 'list', listing];
+      const { listing } = request;
+      const binding: CursorBinding = [sourceId, 'list', LISTING_BINDINGS[listing] ?? listing];
       const cursor = cursors.open(binding, request.cursor);
-      const result = await call(sourceId, 'list', [listing, cursor], context);
-      return page(sourceId, binding, result, (m, p) => toMedia(sourceId, m, p), 'list');
+      return sealed(binding, await call(sourceId, 'list', { listing, ...(cursor ? { cursor } : {}) }, context));
     },
 
     async getMedia(request, context) {
       const sourceId = requireSourceId('source_id', request.sourceId);
-      const result = await call(sourceId, 'getMedia', [requireText('media_id', request.mediaId)], context);
-      return { media: converted(sourceId, () => toMedia(sourceId, result)) };
+      return { media: await call(sourceId, 'getMedia', { mediaId: request.mediaId }, context) };
     },
 
     async listUnits(request, context) {
       const sourceId = requireSourceId('source_id', request.sourceId);
-      const mediaId = requireText('media_id', request.mediaId);
+      const { mediaId } = request;
       const binding: CursorBinding = [sourceId, 'listUnits', mediaId];
       const cursor = cursors.open(binding, request.cursor);
-      const result = await call(sourceId, 'listUnits', [mediaId, cursor], context);
-      return page(sourceId, binding, result, toUnit, 'listUnits');
+      return sealed(binding, await call(sourceId, 'listUnits', { mediaId, ...(cursor ? { cursor } : {}) }, context));
     },
 
     async getAssets(request, context) {
-      requireSourceId('source_id', request.sourceId);
-      const result = await call(request.sourceId, 'getAssets', [requireText('unit_id', request.unitId)], context);
-      return {
-        assets: converted(request.sourceId, () => {
-          if (!Array.isArray(result)) throw new Error('getAssets must return a list');
-          return result.map((a, i) => toAsset(a, `assets[${i}]`));
-        }),
-      };
+      const sourceId = requireSourceId('source_id', request.sourceId);
+      return { assets: (await call(sourceId, 'getAssets', { unitId: request.unitId }, context)).assets };
     },
 
     async getFilters(request, context) {
-      requireSourceId('source_id', request.sourceId);
-      const result = await call(request.sourceId, 'filters', [], context);
-      return {
-        filters: converted(request.sourceId, () => {
-          if (!Array.isArray(result)) throw new Error('filters must return a list');
-          return result.map((f, i) => toFilter(f, `filters[${i}]`));
-        }),
-      };
+      const sourceId = requireSourceId('source_id', request.sourceId);
+      return { filters: (await call(sourceId, 'filters', {}, context)).filters };
     },
   });
 }

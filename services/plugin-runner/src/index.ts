@@ -7,7 +7,17 @@ export {
   type SourceHealth,
   verdictOf,
 } from './circuit-breaker.js';
-export { PluginCallError, type PluginCallErrorKind, PluginLoadError } from './errors.js';
+export {
+  clip,
+  MAX_PLUGIN_TEXT_CHARS,
+  PluginCallError,
+  type PluginCallErrorKind,
+  PluginLoadError,
+  retryAfterSeconds,
+  type SourceErrorVariant,
+  sourceErrorMessage,
+  sourceErrorText,
+} from './errors.js';
 export {
   type Clock,
   checkRateOverrides,
@@ -22,8 +32,10 @@ export {
 } from './host-scheduler.js';
 export type { HttpStats, LookupFn } from './http-host.js';
 export { checkImports, providedInterfaces } from './import-policy.js';
+export { LocalSourceRunner } from './local-source-runner.js';
 export type { Logger } from './logger.js';
-export { ARG_LIMITS, SOURCE_OPS, type SourceOp } from './ops.js';
+export { ARG_LIMITS, SOURCE_OPS, type SourceOp, type SourceOpArgs } from './ops.js';
+export { MAX_PLUGIN_CURSOR_BYTES, PluginOutputError } from './plugin-output.js';
 export {
   type BudgetStats,
   CANCEL_GRACE_MS,
@@ -44,6 +56,14 @@ export {
 } from './pool.js';
 export { MemoryRateLimitStore, type RateLimitStore, type RateRule, type Reservation } from './rate-limit.js';
 export { RedisRateLimitStore, type RedisRateLimitStoreOptions } from './redis-rate-limit.js';
+export type {
+  LoadRequest,
+  PackageSource,
+  SourceCall,
+  SourceCallOptions,
+  SourceOpResults,
+  SourceRunner,
+} from './source-runner.js';
 export { sha256Hex, TranspileCache } from './transpile-cache.js';
 export {
   capLimits,

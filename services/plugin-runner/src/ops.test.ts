@@ -1,6 +1,7 @@
+import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { describe, expect, it } from 'vitest';
 import { checkImports, importProblem } from './import-policy.js';
-import { ARG_LIMITS, argumentProblem, normaliseArgs } from './ops.js';
+import { ARG_LIMITS, argumentProblem, normaliseArgs, positionalArgs } from './ops.js';
 
 describe('argumentProblem', () => {
   it('accepts well-formed arguments for every operation', () => {
@@ -16,9 +17,9 @@ describe('argumentProblem', () => {
 
   it('names the argument that is wrong or too large', () => {
     expect(argumentProblem('search', ['x'.repeat(ARG_LIMITS.query + 1), []])).toBe(
-      `search: query is ${ARG_LIMITS.query + 1} characters, over the limit of ${ARG_LIMITS.query}`,
+      `query is ${ARG_LIMITS.query + 1} characters, over the limit of ${ARG_LIMITS.query}`,
     );
-    expect(argumentProblem('search', [42, []])).toBe('search: query must be a string');
+    expect(argumentProblem('search', [42, []])).toBe('query must be a string');
     expect(argumentProblem('search', ['q'])).toMatch(/takes 2 to 3 arguments/);
     expect(argumentProblem('search', ['q', [{ id: 'a', values: 'b' }]])).toMatch(
       /filters\[0\].values must be an array/,
@@ -29,6 +30,26 @@ describe('argumentProblem', () => {
     expect(argumentProblem('filters', ['x'])).toMatch(/takes 0 arguments/);
     expect(argumentProblem('drop', [])).toMatch(/unknown operation 'drop'/);
     expect(argumentProblem('search', 'q' as unknown as unknown[])).toMatch(/arguments must be an array/);
+    expect(argumentProblem('search', ['  ', []])).toBe('query must not be empty');
+    expect(argumentProblem('getMedia', [''])).toBe('media_id must not be empty');
+    expect(argumentProblem('getAssets', ['u'.repeat(ARG_LIMITS.id + 1)])).toBe(
+      `unit_id is ${ARG_LIMITS.id + 1} characters, over the limit of ${ARG_LIMITS.id}`,
+    );
+  });
+
+  it('puts typed arguments in the component order, an empty cursor as none', () => {
+    expect(positionalArgs('search', { query: 'q', filters: [{ id: 'g', values: ['a'] }], cursor: '' })).toEqual([
+      'q',
+      [{ id: 'g', values: ['a'] }],
+      undefined,
+    ]);
+    expect(positionalArgs('list', { listing: Listing.LATEST, cursor: 'c' })).toEqual(['latest', 'c']);
+    expect(argumentProblem('list', positionalArgs('list', { listing: Listing.UNSPECIFIED }))).toBe(
+      'listing must be one of popular, latest',
+    );
+    expect(positionalArgs('listUnits', { mediaId: 'm' })).toEqual(['m', undefined]);
+    expect(positionalArgs('getAssets', { unitId: 'u' })).toEqual(['u']);
+    expect(positionalArgs('filters', {})).toEqual([]);
   });
 
   it('fills in missing optional cursors', () => {

@@ -1,26 +1,65 @@
-/** The source-api operations and the checks on their arguments before anything reaches a plugin. */
+/**
+ * The source-api operations, their typed arguments, and the one check of those arguments before
+ * anything reaches a plugin. The gateway does not check them again: a refusal names the field.
+ */
+
+import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 
 export type SourceOp = 'search' | 'list' | 'getMedia' | 'listUnits' | 'getAssets' | 'filters';
 
 export const SOURCE_OPS: readonly SourceOp[] = ['search', 'list', 'getMedia', 'listUnits', 'getAssets', 'filters'];
 
+/** The one set of argument limits (characters, or entries for lists). */
 export const ARG_LIMITS = {
   /** a search query */
   query: 1024,
-  /** ids and cursors */
-  id: 4096,
+  /** media and unit ids and cursors */
+  id: 2048,
   filters: 64,
   filterValues: 64,
   filterString: 256,
 };
 
+/** Each operation's arguments, field for field as awasm.internal.v1's *Args messages carry them. */
+export interface SourceOpArgs {
+  search: { query: string; filters: { id: string; values: string[] }[]; cursor?: string };
+  list: { listing: Listing; cursor?: string };
+  getMedia: { mediaId: string };
+  listUnits: { mediaId: string; cursor?: string };
+  getAssets: { unitId: string };
+  filters: Record<string, never>;
+}
+
 const LISTINGS = new Set(['popular', 'latest']);
+
+/** The plugin contract's `listing` value of an API Listing; anything else is passed on and refused. */
+function listingName(listing: unknown): unknown {
+  if (listing === Listing.POPULAR) return 'popular';
+  if (listing === Listing.LATEST) return 'latest';
+  return listing;
+}
+
+/** Filters copied out of their messages: the component gets plain {id, values} records. */
+function plainFilters(filters: unknown): unknown {
+  if (!Array.isArray(filters)) return filters;
+  return filters.map((f) => {
+    if (typeof f !== 'object' || f === null) return f;
+    const { id, values } = f as { id?: unknown; values?: unknown };
+    return { id, values: Array.isArray(values) ? [...values] : values };
+  });
+}
 
 class ArgError extends Error {}
 
 function str(value: unknown, what: string, max: number): void {
   if (typeof value !== 'string') throw new ArgError(`${what} must be a string`);
   if (value.length > max) throw new ArgError(`${what} is ${value.length} characters, over the limit of ${max}`);
+}
+
+/** Queries and ids are never empty (nor only blanks). */
+function text(value: unknown, what: string, max: number): void {
+  str(value, what, max);
+  if ((value as string).trim() === '') throw new ArgError(`${what} must not be empty`);
 }
 
 function optStr(value: unknown, what: string, max: number): void {
@@ -33,14 +72,17 @@ function arity(args: readonly unknown[], min: number, max: number, op: string): 
   }
 }
 
-/** Returns why the arguments are refused, or undefined when they may be passed to the plugin. */
+/**
+ * Returns why the positional arguments (as the component takes them) are refused, naming the field
+ * as the API does; undefined when they may be passed to the plugin.
+ */
 export function argumentProblem(op: string, args: readonly unknown[]): string | undefined {
   try {
     if (!Array.isArray(args)) throw new ArgError('arguments must be an array');
     switch (op) {
       case 'search': {
         arity(args, 2, 3, op);
-        str(args[0], 'query', ARG_LIMITS.query);
+        text(args[0], 'query', ARG_LIMITS.query);
         const filters = args[1];
         if (!Array.isArray(filters)) throw new ArgError('filters must be an array');
         if (filters.length > ARG_LIMITS.filters) {
@@ -69,13 +111,16 @@ export function argumentProblem(op: string, args: readonly unknown[]): string | 
         optStr(args[1], 'cursor', ARG_LIMITS.id);
         return undefined;
       case 'getMedia':
+        arity(args, 1, 1, op);
+        text(args[0], 'media_id', ARG_LIMITS.id);
+        return undefined;
       case 'getAssets':
         arity(args, 1, 1, op);
-        str(args[0], 'id', ARG_LIMITS.id);
+        text(args[0], 'unit_id', ARG_LIMITS.id);
         return undefined;
       case 'listUnits':
         arity(args, 1, 2, op);
-        str(args[0], 'media id', ARG_LIMITS.id);
+        text(args[0], 'media_id', ARG_LIMITS.id);
         optStr(args[1], 'cursor', ARG_LIMITS.id);
         return undefined;
       case 'filters':
@@ -85,8 +130,29 @@ export function argumentProblem(op: string, args: readonly unknown[]): string | 
         return `unknown operation '${op}' (one of ${SOURCE_OPS.join(', ')})`;
     }
   } catch (err) {
-    if (err instanceof ArgError) return `${op}: ${err.message}`;
+    if (err instanceof ArgError) return err.message;
     throw err;
+  }
+}
+
+/** The typed arguments of `op` in the component's positional order (not yet checked). */
+export function positionalArgs<Op extends SourceOp>(op: Op, args: SourceOpArgs[Op]): unknown[] {
+  const a = args as Partial<Record<string, unknown>>;
+  // an empty cursor is the first page, as in the API
+  const cursor = a.cursor === '' ? undefined : a.cursor;
+  switch (op) {
+    case 'search':
+      return [a.query, plainFilters(a.filters), cursor];
+    case 'list':
+      return [listingName(a.listing), cursor];
+    case 'getMedia':
+      return [a.mediaId];
+    case 'listUnits':
+      return [a.mediaId, cursor];
+    case 'getAssets':
+      return [a.unitId];
+    default:
+      return [];
   }
 }
 

@@ -1,10 +1,20 @@
 /**
- * Converts between the plugin contract's values (as jco hands them over: camelCase records,
- * enums as strings, option as undefined, u64 as bigint) and the public protobuf messages.
- * Plugin output is untrusted: every value is checked, and a malformed one is a plugin fault.
+ * Converts the plugin contract's values (as jco hands them over: camelCase records, enums as
+ * strings, option as undefined, u64 as bigint) to protobuf messages, on the runner side of the
+ * seam. Plugin output is untrusted: every value is checked, and a malformed one is a plugin fault.
  */
 
 import { PROTO_MEDIA_KINDS } from '@awasm/shared';
+import {
+  type AssetList,
+  AssetListSchema,
+  type FilterList,
+  FilterListSchema,
+  type MediaPage,
+  MediaPageSchema,
+  type UnitPage,
+  UnitPageSchema,
+} from '@awasm/shared/gen/awasm/internal/v1/runner_pb.js';
 import {
   type Asset,
   AssetKind,
@@ -12,8 +22,6 @@ import {
   type Filter,
   FilterKind,
   FilterSchema,
-  type FilterValue,
-  Listing,
   type Media,
   type MediaKind,
   MediaSchema,
@@ -95,10 +103,6 @@ const filterKinds: Record<string, FilterKind> = {
   toggle: FilterKind.TOGGLE,
   text: FilterKind.TEXT,
 };
-
-export function mediaKindName(kind: string): MediaKind {
-  return enumOf(mediaKinds, kind, 'media kind');
-}
 
 export function toMedia(sourceId: string, value: unknown, path = 'media'): Media {
   const m = record(value, path);
@@ -184,31 +188,45 @@ export function toFilter(value: unknown, path = 'filter'): Filter {
   });
 }
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string;
+/** The longest cursor a plugin may hand out; a longer one is a plugin fault, never sent to clients. */
+export const MAX_PLUGIN_CURSOR_BYTES = 1024;
+
+function cursorOf(value: unknown, path: string): string {
+  const cursor = optStr(value, path);
+  const bytes = Buffer.byteLength(cursor, 'utf8');
+  if (bytes > MAX_PLUGIN_CURSOR_BYTES) {
+    throw new PluginOutputError(path, `${bytes} bytes; at most ${MAX_PLUGIN_CURSOR_BYTES} allowed`);
+  }
+  return cursor;
 }
 
-export function toPage<T>(value: unknown, convert: (item: unknown, path: string) => T, path: string): Page<T> {
-  const page = record(value, path);
+function page<T>(value: unknown, convert: (item: unknown, path: string) => T, path: string) {
+  const p = record(value, path);
   return {
-    items: list(page.items, `${path}.items`).map((item, i) => convert(item, `${path}.items[${i}]`)),
-    nextCursor: optStr(page.nextCursor, `${path}.nextCursor`),
+    items: list(p.items, `${path}.items`).map((item, i) => convert(item, `${path}.items[${i}]`)),
+    nextCursor: cursorOf(p.nextCursor, `${path}.nextCursor`),
   };
 }
 
-/** The plugin's `listing` enum value for a request's Listing. */
-export function listingName(listing: Listing): string | undefined {
-  switch (listing) {
-    case Listing.POPULAR:
-      return 'popular';
-    case Listing.LATEST:
-      return 'latest';
-    default:
-      return undefined;
-  }
+/** A search or list result: a page of media of `sourceId`. */
+export function toMediaPage(sourceId: string, value: unknown, path: string): MediaPage {
+  return create(
+    MediaPageSchema,
+    page(value, (m, p) => toMedia(sourceId, m, p), path),
+  );
 }
 
-export function filterValuesForPlugin(filters: FilterValue[]): { id: string; values: string[] }[] {
-  return filters.map((f) => ({ id: f.id, values: [...f.values] }));
+/** A list-units result. */
+export function toUnitPage(value: unknown, path = 'listUnits'): UnitPage {
+  return create(UnitPageSchema, page(value, toUnit, path));
+}
+
+/** A get-assets result. */
+export function toAssetList(value: unknown, path = 'assets'): AssetList {
+  return create(AssetListSchema, { assets: list(value, path).map((a, i) => toAsset(a, `${path}[${i}]`)) });
+}
+
+/** A filters result. */
+export function toFilterList(value: unknown, path = 'filters'): FilterList {
+  return create(FilterListSchema, { filters: list(value, path).map((f, i) => toFilter(f, `${path}[${i}]`)) });
 }
