@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { encodeStaticIndex, STATIC_INDEX_FILE, sha256Hex, staticPackagePath } from '@awasm/shared';
 import { MediaKind } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { InstalledPluginSchema } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
-import type { PackageVersion, RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
+import type { PackageVersion } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import {
   type InstallPluginRequestSchema,
   PluginUpdateSchema,
@@ -12,27 +12,18 @@ import {
   RepositoryPluginSchema,
   type RepositoryProblem,
   RepositorySchema,
-  type RepositoryService,
 } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { type MessageInitShape, toJson } from '@bufbuild/protobuf';
-import { type Client, Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import type { Command } from 'commander';
-import { table, truncate } from './output.js';
-import { type ProgressSink, progress } from './progress.js';
+import { table, truncate } from '../output.js';
+import { progress } from '../progress.js';
+import type { CommandContext } from './context.js';
+import { kindName } from './labels.js';
 
-export interface RepositoryCommandContext {
-  repositories: () => Client<typeof RepositoryService>;
-  registry: () => Client<typeof RegistryService>;
-  print: (text: string, value: unknown) => void;
-  warn: (text: string) => void;
-  progress: ProgressSink;
-  usage: (message: string) => Error;
-}
-
-const kindLabel = (k: MediaKind) => (MediaKind[k] ?? 'UNSPECIFIED').toLowerCase();
 const repoKindLabel = (k: RepositoryKind) => (k === RepositoryKind.STATIC ? 'static' : 'grpc');
 
-export function parseKind(ctx: RepositoryCommandContext, text: string | undefined): MediaKind[] {
+function parseKind(ctx: CommandContext, text: string | undefined): MediaKind[] {
   if (!text) return [];
   const kind = MediaKind[text.toUpperCase() as keyof typeof MediaKind];
   if (kind === undefined || kind === MediaKind.UNSPECIFIED) {
@@ -41,7 +32,7 @@ export function parseKind(ctx: RepositoryCommandContext, text: string | undefine
   return [kind];
 }
 
-function reportProblems(ctx: RepositoryCommandContext, problems: RepositoryProblem[]): void {
+function reportProblems(ctx: CommandContext, problems: RepositoryProblem[]): void {
   for (const p of problems) ctx.warn(`warning: repository '${p.repository}' could not be read: ${p.message}`);
 }
 
@@ -50,7 +41,7 @@ function reportProblems(ctx: RepositoryCommandContext, problems: RepositoryProbl
  * Returns the installed plugin and where it came from.
  */
 export async function installFromRepository(
-  ctx: RepositoryCommandContext,
+  ctx: CommandContext,
   request: MessageInitShape<typeof InstallPluginRequestSchema>,
 ) {
   let bar: ReturnType<typeof progress> | undefined;
@@ -78,7 +69,7 @@ export async function installFromRepository(
 }
 
 /** `awasm repo add|list|remove`. */
-export function addRepoCommands(program: Command, ctx: RepositoryCommandContext): void {
+export function addRepoCommands(program: Command, ctx: CommandContext): void {
   const repo = program.command('repo').description('plugin repositories this server installs from');
 
   repo
@@ -177,7 +168,7 @@ export function addRepoCommands(program: Command, ctx: RepositoryCommandContext)
 }
 
 /** `awasm plugin search` and `awasm plugin update`. */
-export function addRepositoryPluginCommands(plugin: Command, ctx: RepositoryCommandContext): void {
+export function addRepositoryPluginCommands(plugin: Command, ctx: CommandContext): void {
   plugin
     .command('search [text...]')
     .description('search the plugins your repositories offer')
@@ -202,7 +193,7 @@ export function addRepositoryPluginCommands(plugin: Command, ctx: RepositoryComm
                 p.latest?.version ?? '',
                 p.installedVersion ? `${p.installedVersion}${p.updateAvailable ? ' (update)' : ''}` : '-',
                 p.repository,
-                (p.latest?.mediaKinds ?? []).map(kindLabel).join(','),
+                (p.latest?.mediaKinds ?? []).map(kindName).join(','),
                 (p.latest?.languages ?? []).join(','),
                 p.trusted ? 'trusted' : `untrusted ${p.latest?.publisherKeyId.slice(0, 12)}`,
               ]),
@@ -283,7 +274,7 @@ export function addRepositoryPluginCommands(plugin: Command, ctx: RepositoryComm
 }
 
 /** `awasm registry export <dir>`: the server's registry as a static repository. */
-export function addExportCommand(registry: Command, ctx: RepositoryCommandContext): void {
+export function addExportCommand(registry: Command, ctx: CommandContext): void {
   registry
     .command('export <dir>')
     .description('write the registry as a static repository: index.json plus packages/<sha256>.awpkg')

@@ -15,27 +15,19 @@ import {
   type PackageVersion,
   PackageVersionSchema,
   RegistryPluginSchema,
-  type RegistryService,
   TrustedKeySchema,
 } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { toJson } from '@bufbuild/protobuf';
-import type { Client } from '@connectrpc/connect';
 import type { Command } from 'commander';
-import { table } from './output.js';
-import { type ProgressSink, progress } from './progress.js';
+import { table } from '../output.js';
+import { progress } from '../progress.js';
+import type { CommandContext } from './context.js';
+import { kindName } from './labels.js';
 
 /** Upload chunk size; the server takes at most 1 MiB per message. */
 const PUBLISH_CHUNK_BYTES = 256 * 1024;
 
-export interface RegistryCommandContext {
-  registry: () => Client<typeof RegistryService>;
-  print: (text: string, value: unknown) => void;
-  usage: (message: string) => Error;
-  /** where upload progress goes; none: no progress */
-  progress?: ProgressSink;
-}
-
-async function readOrUsage(ctx: RegistryCommandContext, path: string, what: string): Promise<Buffer> {
+async function readOrUsage(ctx: CommandContext, path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (error) {
@@ -45,23 +37,21 @@ async function readOrUsage(ctx: RegistryCommandContext, path: string, what: stri
   }
 }
 
-async function privateKey(ctx: RegistryCommandContext, path: string): Promise<string> {
+async function privateKey(ctx: CommandContext, path: string): Promise<string> {
   return (await readOrUsage(ctx, path, 'private key')).toString('utf8');
 }
 
-function adminHeaders(token: string | undefined, ctx: RegistryCommandContext): { headers: Record<string, string> } {
+function adminHeaders(token: string | undefined, ctx: CommandContext): { headers: Record<string, string> } {
   if (!token) throw ctx.usage('this needs the server admin token: --admin-token or AWASM_ADMIN_TOKEN');
   return { headers: { authorization: `Bearer ${token}` } };
 }
-
-const kindLabel = (k: MediaKind) => (MediaKind[k] ?? 'UNSPECIFIED').toLowerCase();
 
 function versionLine(v: PackageVersion): string {
   return `${v.pluginId} ${v.version} (package ${v.packageSha256.slice(0, 12)}, ${v.size} bytes, key ${v.publisherKeyId})`;
 }
 
 /** `plugin keygen|sign|publish` and the `pack --key` option live here, beside the operator's `registry` commands. */
-export function addPublisherCommands(plugin: Command, ctx: RegistryCommandContext): void {
+export function addPublisherCommands(plugin: Command, ctx: CommandContext): void {
   plugin
     .command('keygen')
     .description('make an Ed25519 publisher key: <name>.key (private, keep it secret) and <name>.pub')
@@ -126,19 +116,19 @@ export function addPublisherCommands(plugin: Command, ctx: RegistryCommandContex
       };
       // the registry refuses an unknown key, a bad proof or an oversized package before any byte is sent
       await ctx.registry().checkPublish({ header });
-      const bar = ctx.progress && progress(ctx.progress, `uploading ${file}`, bytes.length);
+      const bar = progress(ctx.progress, `uploading ${file}`, bytes.length);
       async function* parts() {
         yield { part: { case: 'header' as const, value: header } };
         for (let offset = 0; offset < bytes.length; offset += PUBLISH_CHUNK_BYTES) {
           yield { part: { case: 'chunk' as const, value: bytes.subarray(offset, offset + PUBLISH_CHUNK_BYTES) } };
-          bar?.update(Math.min(offset + PUBLISH_CHUNK_BYTES, bytes.length));
+          bar.update(Math.min(offset + PUBLISH_CHUNK_BYTES, bytes.length));
         }
       }
       let version: PackageVersion | undefined;
       try {
         ({ version } = await ctx.registry().publish(parts()));
       } finally {
-        bar?.finish();
+        bar.finish();
       }
       if (!version) throw new Error('server answered without the published version');
       ctx.print(`published ${versionLine(version)}`, toJson(PackageVersionSchema, version));
@@ -146,7 +136,7 @@ export function addPublisherCommands(plugin: Command, ctx: RegistryCommandContex
 }
 
 /** Refuses to sign with another key than the one the manifest names. */
-function checkKeyMatches(ctx: RegistryCommandContext, manifestToml: string, pem: string): void {
+function checkKeyMatches(ctx: CommandContext, manifestToml: string, pem: string): void {
   const named = parseManifest(manifestToml).publisherKeyId;
   const { keyId } = loadPrivateKey(pem);
   if (named && named !== keyId) {
@@ -156,7 +146,7 @@ function checkKeyMatches(ctx: RegistryCommandContext, manifestToml: string, pem:
 
 /** Signs at pack time when `--key` is given. */
 export async function packPackage(
-  ctx: RegistryCommandContext,
+  ctx: CommandContext,
   manifestToml: string,
   component: Uint8Array,
   keyFile: string | undefined,
@@ -168,7 +158,7 @@ export async function packPackage(
 }
 
 /** The operator's view of the registry this server hosts. */
-export function addRegistryCommands(program: Command, ctx: RegistryCommandContext): Command {
+export function addRegistryCommands(program: Command, ctx: CommandContext): Command {
   const registry = program
     .command('registry')
     .description("the server's plugin registry: index, trusted publisher keys, yank")
@@ -206,7 +196,7 @@ export function addRegistryCommands(program: Command, ctx: RegistryCommandContex
                 p.latest?.name ?? '',
                 p.latest?.version ?? '',
                 p.versions.map((v) => (v.yanked ? `${v.version} (yanked)` : v.version)).join(', '),
-                (p.latest?.mediaKinds ?? []).map(kindLabel).join(','),
+                (p.latest?.mediaKinds ?? []).map(kindName).join(','),
                 (p.latest?.languages ?? []).join(','),
                 p.latest?.nsfw ? 'yes' : 'no',
                 String(p.latest?.size ?? ''),

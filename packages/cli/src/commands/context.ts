@@ -1,0 +1,25 @@
+import type { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
+import type { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
+import type { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
+import type { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import type { Client } from '@connectrpc/connect';
+import type { ProgressSink } from '../progress.js';
+
+/**
+ * What every command group is given by main.ts. The clients are functions because the --server
+ * option is only known once commander has parsed the command line.
+ */
+export interface CommandContext {
+  sources: () => Client<typeof SourceService>;
+  plugins: () => Client<typeof PluginService>;
+  registry: () => Client<typeof RegistryService>;
+  repositories: () => Client<typeof RepositoryService>;
+  /** `text` for people, `value` as JSON under --json */
+  print: (text: string, value: unknown) => void;
+  /** a line on stderr that does not fail the command */
+  warn: (text: string) => void;
+  /** the error for bad usage (exit code 2) */
+  usage: (message: string) => Error;
+  /** where download and upload progress goes */
+  progress: ProgressSink;
+}
