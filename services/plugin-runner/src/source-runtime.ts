@@ -1,3 +1,4 @@
+import { callOutcome } from './call-outcome.js';
 import { type CircuitBreaker, type SourceHealth, verdictOf } from './circuit-breaker.js';
 import { PluginCallError } from './errors.js';
 import type { SourceHttp } from './http-host.js';
@@ -558,41 +559,15 @@ export class SourceRuntime implements BudgetClient {
       }
       return;
     }
-    if (call.rateLimited !== undefined && (reply.ok || reply.error.kind !== 'refused')) {
-      // The host refused one of the call's requests: no rate-limit slot started before its deadline.
-      // Whatever the plugin made of that, the call's answer is the typed rate-limited error.
-      this.stats.sourceErrors++;
-      if (!reply.ok && reply.error.kind === 'trap') this.replaceTrapped(inst, reply.error.message);
-      call.reject(
-        new PluginCallError(
-          'source-error',
-          this.id,
-          `${this.id}.${call.op} is rate limited: no request slot before its deadline; retry after ${call.rateLimited} s`,
-          { tag: 'rate-limited', val: call.rateLimited },
-        ),
-      );
-      return;
-    }
-    if (reply.ok) {
+    const outcome = callOutcome(this.id, call.op, reply, call.rateLimited);
+    if (outcome.ok) {
       this.stats.ok++;
-      call.resolve(reply.value);
+      call.resolve(outcome.value);
       return;
     }
-    const { kind, message, sourceError } = reply.error;
-    if (kind === 'source-error') {
-      this.stats.sourceErrors++;
-      call.reject(
-        new PluginCallError('source-error', this.id, `${this.id}.${call.op} failed: ${message}`, sourceError),
-      );
-      return;
-    }
-    if (kind === 'refused') {
-      call.reject(new PluginCallError('refused', this.id, message));
-      return;
-    }
-    this.stats.traps++;
-    this.replaceTrapped(inst, message);
-    call.reject(new PluginCallError('trap', this.id, `${this.id}.${call.op} trapped: ${message}`));
+    if (outcome.counts) this.stats[outcome.counts]++;
+    if (outcome.trapped !== undefined) this.replaceTrapped(inst, outcome.trapped);
+    call.reject(outcome.error);
   }
 
   /** A trapped instance may not be entered again: stop it (a fresh one is started when needed). */
