@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostAllowlist, isTargetProblem, MAX_PATH_LENGTH, parseRequestTarget } from './allowlist.js';
-import { BatchReader, channelBuffer, MAILBOX_BYTES } from './worker/http-channel.mjs';
+import { checkedPath } from './http-host/request-policy.js';
 import {
   CALL_CANCELLED,
-  checkedPath,
   type HttpEvent,
   type HttpPolicy,
   MESSAGES_PER_INSTANCE_PER_TURN,
@@ -20,6 +19,7 @@ import {
   SourceHttp,
 } from './http-host.js';
 import { silentLogger } from './logger.js';
+import { BatchReader, channelBuffer, MAILBOX_BYTES } from './worker/http-channel.mjs';
 
 let server: http.Server;
 let port: number;
@@ -537,7 +537,8 @@ describe('SourceHttp', () => {
       expect(emitted).toBeGreaterThan(cap);
       expect(emitted).toBeLessThan(cap + 256 * 1024);
       expect(attached.flow.unread).toBe(emitted);
-      const sockets = Object.values((h as unknown as { agents: { http: http.Agent } }).agents.http.sockets).flat();
+      const agents = (h as unknown as { transport: { agents: { http: http.Agent } } }).transport.agents;
+      const sockets = Object.values(agents.http.sockets).flat();
       const bytesRead = sockets.reduce((n, socket) => n + (socket?.bytesRead ?? 0), 0);
       console.log(`paused at ${emitted} bytes emitted; the host's socket had read ${bytesRead}`);
       expect(bytesRead - emitted).toBeLessThan(1024 * 1024);
