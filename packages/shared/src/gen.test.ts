@@ -28,19 +28,39 @@ async function runBuf(args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-/** Every file under `dir`, as relative path -> sha256 of its content. */
+/**
+ * Everything under `dir` but its folders, as relative path -> sha256 of a file's content. A symlink
+ * or any other entry that is not a plain file is listed too (as its kind), so it counts as extra.
+ */
 async function tree(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   for (const entry of entries) {
-    if (!entry.isFile()) continue;
+    if (entry.isDirectory()) continue;
     const full = join(entry.parentPath, entry.name);
-    const hash = createHash('sha256')
-      .update(await readFile(full))
-      .digest('hex');
+    const hash = entry.isFile()
+      ? createHash('sha256')
+          .update(await readFile(full))
+          .digest('hex')
+      : 'not a regular file';
     out.set(relative(dir, full).split('\\').join('/'), hash);
   }
   return out;
+}
+
+/** The file protoc-gen-es writes for each .proto under proto/: `a/b/c.proto` -> `a/b/c_pb.ts`. */
+async function expectedGenFiles(): Promise<string[]> {
+  const protoDir = join(repoRoot, 'proto');
+  const entries = await readdir(protoDir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.proto'))
+    .map((e) =>
+      relative(protoDir, join(e.parentPath, e.name))
+        .split('\\')
+        .join('/')
+        .replace(/\.proto$/, '_pb.ts'),
+    )
+    .sort();
 }
 
 describe('proto contract', () => {
@@ -77,6 +97,13 @@ describe('proto contract', () => {
     expect(missing, `missing from ${GEN_OUT} (${hint})`).toEqual([]);
     expect(extra, `stale extra files in ${GEN_OUT} (${hint})`).toEqual([]);
     expect(changed, `out of date in ${GEN_OUT} (${hint})`).toEqual([]);
+  });
+
+  it('the committed tree holds exactly one _pb.ts per .proto file under proto/', async () => {
+    // a template that skipped some inputs would leave both trees short and equal: this catches it
+    const expected = await expectedGenFiles();
+    expect(expected.length).toBeGreaterThan(0);
+    expect([...(await tree(committedGen)).keys()].sort()).toEqual(expected);
   });
 
   it('`buf lint` passes', async () => {
