@@ -15,6 +15,7 @@ import { ChannelWriter, MAX_UNREAD_RESPONSE_BYTES } from './worker/http-channel.
 import {
   type ErrorCode,
   type HostMessage,
+  type HttpBatch,
   type HttpEvent,
   HttpEventType,
   type RequestMessage,
@@ -166,7 +167,8 @@ export class SourceHttp {
           transfer.push(data.buffer);
           events[i] = { id: e.id, type: HttpEventType.CHUNK, data };
         }
-        port.postMessage({ seq, events }, transfer);
+        const posted: HttpBatch = { seq, events };
+        port.postMessage(posted, transfer);
       }
       channel.wake();
     };

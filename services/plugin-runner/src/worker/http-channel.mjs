@@ -386,6 +386,7 @@ export class BatchReader {
         this.taken.mailbox++;
         return boxed;
       }
+      /** @type {import('./messages.mjs').HttpBatch | undefined} */
       const message = receiveMessageOnPort(this.#port)?.message;
       if (message === undefined) return undefined;
       // this batch or a later one: a batch before it is in the mailbox (the host put it there first)
