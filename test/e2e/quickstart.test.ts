@@ -22,11 +22,31 @@ it('serve --demo prints a next command that returns demo results', async () => {
     /try: (\.\/awasm .+)\n/,
     { timeoutMs: 180_000 },
   );
-  expect(server.output()).toMatch(/awasm listening on http:\/\/127\.0\.0\.1:\d+/);
+  // the quick start's whole output: three lines on stdout, three progress lines on stderr
+  const stdout = server.stdout().split('\n');
+  const url = /^awasm listening on (http:\/\/127\.0\.0\.1:\d+) /.exec(stdout[0] ?? '')?.[1];
+  expect(url, server.output()).toBeDefined();
+  expect(stdout).toEqual([
+    `awasm listening on ${url} (data in ${data.path})`,
+    expect.stringMatching(/^demo site on 127\.0\.0\.1:\d+, demo plugin installed$/),
+    `try: ./awasm --server ${url} search demo-library alice`,
+    '',
+  ]);
+  expect(server.stderr().split('\n')).toEqual([
+    'starting the demo site and the server...',
+    'building the demo plugin (first run ~10 s, cached after)...',
+    'installing the demo plugin...',
+    '',
+  ]);
+
   const [program, ...args] = (server.match[1] as string).split(' ');
   const result = await run(join(repoRoot, program as string), args);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
-  expect(result.stdout).toMatch(/^ID\s+TITLE\s+KIND/);
-  expect(result.stdout.split('\n').length).toBeGreaterThan(1);
+  // the header and the one demo book that matches "alice", nothing else
+  expect(result.stdout.split('\n')).toEqual([
+    expect.stringMatching(/^ID\s+TITLE\s+KIND\s+AUTHORS\s+STATUS$/),
+    expect.stringMatching(/^alice-wonderland\s+Alice's Adventures in Wonderland\s+book\s+Lewis Carroll\s+completed$/),
+    '',
+  ]);
 });

@@ -59,7 +59,14 @@ export function startProcess(
   args: string[],
   ready: RegExp,
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<{ match: RegExpMatchArray; output: () => string; stop(): Promise<number | null> }> {
+): Promise<{
+  match: RegExpMatchArray;
+  /** stdout then stderr, as printed so far */
+  output: () => string;
+  stdout: () => string;
+  stderr: () => string;
+  stop(): Promise<number | null>;
+}> {
   const child = spawn(file, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -81,7 +88,7 @@ export function startProcess(
       const match = stdout.match(ready);
       if (match) {
         clearTimeout(timer);
-        resolve({ match, output: () => stdout + stderr, stop });
+        resolve({ match, output: () => stdout + stderr, stdout: () => stdout, stderr: () => stderr, stop });
       }
     });
     child.stderr.on('data', (chunk: Buffer) => {
