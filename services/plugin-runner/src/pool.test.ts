@@ -204,7 +204,7 @@ describe('RunnerPool calls', () => {
     const calls = pool.stats('dummy')?.calls;
     const err = await rejection(pool.call('dummy', 'list', ['everything']), PluginCallError);
     expect(err.kind).toBe('refused');
-    expect(err.message).toBe('list: listing must be one of popular, latest');
+    expect(err.message).toBe('listing must be one of popular, latest');
     expect(err.code).toBe('REFUSED');
     expect(pool.stats('dummy')?.calls).toBe(calls);
   });
