@@ -6,11 +6,12 @@
  * heap, snapshotted with the plugin's code in it). With the data taken out and the memory imported,
  * the rest is byte for byte the same for all of them, so the runner compiles it once and every JS
  * source shares it, along with the functions V8 compiled lazily for the first. The worker then makes
- * the memory and writes the segments into it before the glue calls anything (engine-data.mjs), which
- * is what instantiating the original module would have done.
+ * the memory and writes the segments into it before the glue calls anything
+ * (worker/engine-data.mjs), which is what instantiating the original module would have done.
  */
-import { ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE, encodeSegments } from './worker/engine-data.mjs';
+
 import { concat, encodeUleb, Reader, sections, skipValType, WASM_PAGE_BYTES, WasmFormatError } from './wasm-binary.js';
+import { ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE, encodeSegments } from './worker/engine-data.mjs';
 
 export interface EngineSplit {
   /** the module without its data section, its one memory imported from ENGINE_MEMORY_MODULE */
@@ -28,8 +29,8 @@ export const MIN_SPLIT_BYTES = 1024 * 1024;
 
 /**
  * Segments closer than this are written as one, the gap as zeros (what a fresh memory holds there):
- * SpiderMonkey's snapshot is 10,000 segments of a few hundred bytes, which took 5-6 ms to write one
- * by one, and is 20 runs at this gap for 11% more bytes.
+ * SpiderMonkey's snapshot is thousands of segments of a few hundred bytes, slow to write one by
+ * one, and only a few runs at this gap for a few more bytes.
  */
 export const MERGE_GAP_BYTES = 4096;
 

@@ -48,8 +48,8 @@ export interface RunnerOptions {
   spareWorkers?: number;
   /**
    * how long (µs) a plugin's worker keeps checking for an HTTP answer before it sleeps (default
-   * 200; 0: never). Waking a sleeping thread costs tens of µs per hand-off on a virtual machine,
-   * twice per request. Only while fewer calls are running than the machine has cores besides the
+   * 200; 0: never). Waking a sleeping thread is slow on a virtual machine, and a request hands
+   * off twice. Only while fewer calls are running than the machine has cores besides the
    * main thread, so under load no worker spins; bounded per wait, so a slow upstream costs at most
    * this much CPU per request.
    */

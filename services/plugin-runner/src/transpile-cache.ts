@@ -247,14 +247,14 @@ export type PrepareFn<T> = (name: string, bytes: Uint8Array) => Promise<T>;
 
 /**
  * Files up to this size are read at once, synchronously: an asynchronous read is four thread-pool
- * round trips (open, stat, read, close), each waiting for a turn of the event loop, which took
- * 10-20 ms for a small component's entry while a worker was booting.
+ * round trips (open, stat, read, close), each waiting for a turn of the event loop, which a booting
+ * worker keeps busy.
  */
 const SYNC_READ_MAX = 256 * 1024;
 
 /**
  * A file in as few reads as it takes (readFile reads 512 KiB at a time, a thread-pool round trip
- * each, which made a 13 MB core module take 30 ms to read while the event loop was busy hashing).
+ * each, and a large core module is read while the event loop is busy hashing).
  */
 async function readWhole(path: string): Promise<Uint8Array> {
   if (statSync(path).size <= SYNC_READ_MAX) {
@@ -304,7 +304,7 @@ export interface SplitCoreModule {
   engineDigest: string;
   initialPages: number;
   maximumPages?: number;
-  /** the data segments, encoded (engine-data.mjs) */
+  /** the data segments, encoded (worker/engine-data.mjs) */
   data: Uint8Array;
 }
 
@@ -341,10 +341,9 @@ export type TranspileFn = (
 /**
  * The glue comes from jco 1.11 (installed under the alias `jco-transpiler`), not from the jco the
  * rest of the workspace uses: later versions wrap every import and export call in the component
- * model's async task bookkeeping (tasks, subtasks, per-call metadata), which made a plugin search
- * of five GETs spend 0.78 ms in the glue against 0.22 ms with 1.11's glue, and tripled the time to
- * load the glue and instantiate. Nothing the runner loads uses the async ABI, which the import
- * policy does not admit anyway.
+ * model's async task bookkeeping (tasks, subtasks, per-call metadata), which costs every host call
+ * and makes the glue slower to load and instantiate. Nothing the runner loads uses the async ABI,
+ * which the import policy does not admit anyway.
  */
 async function jcoTranspile(bytes: Uint8Array) {
   const { transpile } = (await import('jco-transpiler')) as unknown as typeof import('@bytecodealliance/jco');
