@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PluginLoadError, RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Built, buildPlugin, captureLogger, newPool, rejection, spec } from '../security/helpers.js';
+import { buildPlugin } from '../security/helpers.js';
+import { captureLogger } from '../support/logging.js';
+import { rejection } from '../support/rejection.js';
+import { type Built, newPool, spec } from '../support/runner.js';
 
 // JS plugins of one componentize-js version carry the same engine; the runner keeps each one's
 // 13 MB core module as that engine plus its own data, and compiles the engine once for all of them.

@@ -1,6 +1,9 @@
 import { PluginCallError, PluginLoadError, type RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Built, buildPlugin, type Fixture, fixtureServer, newPool, rejection, spec } from './helpers.js';
+import { type Fixture, fixtureServer } from '../support/fixture-server.js';
+import { rejection } from '../support/rejection.js';
+import { type Built, newPool, spec } from '../support/runner.js';
+import { buildPlugin } from './helpers.js';
 
 // The fetcher plugin's search(url) fetches url. /slow never answers, so a call on it runs until its
 // caller gives up; /fast answers at once. The breaker is on (failureThreshold 5) where a test says.

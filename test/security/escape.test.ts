@@ -1,6 +1,9 @@
 import { PluginCallError, type RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Built, buildPlugin, captureLogger, type Fixture, fixtureServer, newPool, spec } from './helpers.js';
+import { type Fixture, fixtureServer } from '../support/fixture-server.js';
+import { captureLogger } from '../support/logging.js';
+import { type Built, newPool, spec } from '../support/runner.js';
+import { buildPlugin } from './helpers.js';
 
 // The snoop plugin imports wasi:filesystem, wasi:cli/environment and wasi:cli/exit directly (its
 // world is in test/security/wit) and reports what it can see. The fetcher plugin is loaded twice

@@ -1,24 +1,18 @@
+/**
+ * The sandbox tests' own attack plugins (test/security/plugins, test/security/wit). What any test
+ * needs (a runner pool, a recording HTTP server, a captured logger, RSS sampling) is in test/support.
+ */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Logger, type RunnerOptions, RunnerPool, type SourceSpec, sha256Hex } from '@awasm/plugin-runner';
+import { sha256Hex } from '@awasm/plugin-runner';
 import { buildJsComponent } from '@awasm/plugin-sdk';
-import { expect } from 'vitest';
+import { repoRoot } from '../support/index.js';
+import type { Built } from '../support/runner.js';
 
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const cacheRoot = join(repoRoot, '.cache');
-/** One transpile cache for all sandbox test files: each component is transpiled once. */
-export const runnerCacheDir = join(cacheRoot, 'runner-test');
 
-export type PluginName = 'fetcher' | 'misbehave' | 'snoop';
-
-export interface Built {
-  bytes: Uint8Array;
-  digest: string;
-}
+type PluginName = 'fetcher' | 'misbehave' | 'snoop';
 
 const WORLDS: Record<PluginName, string | undefined> = { fetcher: undefined, misbehave: undefined, snoop: 'snoop' };
 
@@ -189,130 +183,4 @@ export async function tableBombComponent(
   const embedded = await componentEmbed({ binary: core, witPath: witDir, world: 'bare' });
   const bytes = await componentNew(embedded, undefined);
   return { bytes, digest: sha256Hex(bytes) };
-}
-
-/**
- * Runs `work` while sampling the process RSS every 2 ms; returns its result and how far the RSS
- * rose above where it was before (after a GC when the test runs with --expose-gc), in MiB.
- */
-export async function withPeakRss<T>(work: () => Promise<T>): Promise<{ result: T; grewMb: number }> {
-  global.gc?.();
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 2);
-  let result: T;
-  try {
-    result = await work();
-  } finally {
-    clearInterval(sampler);
-  }
-  peak = Math.max(peak, process.memoryUsage().rss);
-  return { result, grewMb: (peak - before) / (1024 * 1024) };
-}
-
-export const defaultLimits = { memoryMb: 64, callTimeoutMs: 5000, maxResponseBytes: 1024 * 1024, maxConcurrency: 4 };
-
-export type SpecOverrides = Partial<Omit<SourceSpec, 'component' | 'digest' | 'limits'>> & {
-  limits?: Partial<SourceSpec['limits']>;
-};
-
-export function spec(id: string, built: Built, overrides: SpecOverrides = {}): SourceSpec {
-  return {
-    id,
-    digest: built.digest,
-    component: built.bytes,
-    allowedHosts: [],
-    settings: {},
-    ...overrides,
-    limits: { ...defaultLimits, ...overrides.limits },
-  };
-}
-
-export interface LogRecord {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  obj: Record<string, unknown>;
-  msg: string;
-}
-
-export function captureLogger(): Logger & { records: LogRecord[] } {
-  const records: LogRecord[] = [];
-  const at = (level: LogRecord['level']) => (obj: Record<string, unknown>, msg: string) => {
-    records.push({ level, obj, msg });
-  };
-  return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
-/**
- * A runner over the shared test cache. The attack tests fail calls on purpose many times in a row,
- * which would open a source's circuit; circuit breaking has its own tests (health.test.ts), so it is
- * out of the way here unless a test asks for it.
- */
-export function newPool(options: Partial<RunnerOptions> = {}): RunnerPool {
-  return new RunnerPool({ cacheDir: runnerCacheDir, circuitBreaker: { failureThreshold: 1_000_000 }, ...options });
-}
-
-export interface Fixture {
-  url: string;
-  port: number;
-  /** every request the server received, in order */
-  requests: Array<{ method: string; url: string; host: string | undefined }>;
-  /** the most requests that were open at once */
-  maxConcurrent: number;
-  /** requests whose connection closed before a response was sent */
-  abandoned: number;
-  close(): Promise<void>;
-}
-
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-
-/** An HTTP server on 127.0.0.1 that records what reaches it. */
-export async function fixtureServer(handler: Handler = (_req, res) => res.end('fixture')): Promise<Fixture> {
-  let open = 0;
-  const fixture: Fixture = {
-    url: '',
-    port: 0,
-    requests: [],
-    maxConcurrent: 0,
-    abandoned: 0,
-    close: async () => {},
-  };
-  const server = http.createServer((req, res) => {
-    fixture.requests.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host });
-    open++;
-    fixture.maxConcurrent = Math.max(fixture.maxConcurrent, open);
-    res.on('close', () => {
-      open--;
-      if (!res.writableEnded) fixture.abandoned++;
-    });
-    handler(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  fixture.port = port;
-  fixture.url = `http://127.0.0.1:${port}`;
-  fixture.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return fixture;
-}
-
-/** The error `promise` rejects with, which must be a `type`; the test fails if it resolves. */
-export async function rejection<T extends Error>(
-  promise: Promise<unknown>,
-  type: abstract new (...args: never[]) => T,
-): Promise<T> {
-  const err = await promise.then(
-    (value) => {
-      throw new Error(
-        `expected a rejection, it returned ${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
-      );
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(type);
-  return err as T;
 }

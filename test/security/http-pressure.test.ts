@@ -2,7 +2,11 @@ import { join } from 'node:path';
 import { PluginCallError, type RunnerPool, sha256Hex } from '@awasm/plugin-runner';
 import { buildCComponent } from '@awasm/plugin-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Built, type Fixture, fixtureServer, newPool, rejection, repoRoot, spec, withPeakRss } from './helpers.js';
+import { type Fixture, fixtureServer } from '../support/fixture-server.js';
+import { repoRoot } from '../support/index.js';
+import { rejection } from '../support/rejection.js';
+import { withPeakRss } from '../support/rss.js';
+import { type Built, newPool, spec } from '../support/runner.js';
 
 // Attack 20: a guest without a JS engine (test/security/plugins/raw-http, C) presses on the host's
 // main thread through wasi:http: bodies it never reads, bodies it posts to an upstream that never

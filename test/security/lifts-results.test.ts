@@ -2,7 +2,11 @@ import { join } from 'node:path';
 import { PluginCallError, type RunnerPool, sha256Hex } from '@awasm/plugin-runner';
 import { buildCComponent } from '@awasm/plugin-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Built, buildPlugin, newPool, rejection, repoRoot, spec, withPeakRss } from './helpers.js';
+import { repoRoot } from '../support/index.js';
+import { rejection } from '../support/rejection.js';
+import { withPeakRss } from '../support/rss.js';
+import { type Built, newPool, spec } from '../support/runner.js';
+import { buildPlugin } from './helpers.js';
 
 // What a plugin hands the host in one crossing is counted before it is copied, with a fixed cost
 // per value: values of one import call that all alias one large buffer (2,000 entries naming the

@@ -1,6 +1,8 @@
 import { PluginLoadError, type RunnerPool, sha256Hex } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attackWitDir, type Built, buildPlugin, newPool, rejection, spec, tableBombComponent } from './helpers.js';
+import { rejection } from '../support/rejection.js';
+import { type Built, newPool, spec } from '../support/runner.js';
+import { attackWitDir, buildPlugin, tableBombComponent } from './helpers.js';
 
 // Components the runner must refuse before any of their code runs, while what is loaded keeps serving.
 

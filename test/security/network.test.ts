@@ -1,15 +1,10 @@
 import { PluginCallError, type RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  type Built,
-  buildPlugin,
-  captureLogger,
-  type Fixture,
-  fixtureServer,
-  newPool,
-  rejection,
-  spec,
-} from './helpers.js';
+import { type Fixture, fixtureServer } from '../support/fixture-server.js';
+import { captureLogger } from '../support/logging.js';
+import { rejection } from '../support/rejection.js';
+import { type Built, newPool, spec } from '../support/runner.js';
+import { buildPlugin } from './helpers.js';
 
 // The fetcher plugin against the host's wasi:http: only http://allowed.awasm.test is in its
 // allowed_hosts, and the operator maps that name to the upstream fixture on loopback (connectTo).

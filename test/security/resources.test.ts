@@ -2,17 +2,12 @@ import { join } from 'node:path';
 import { PluginCallError, type RunnerPool, sha256Hex } from '@awasm/plugin-runner';
 import { buildCComponent } from '@awasm/plugin-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Built,
-  buildPlugin,
-  type Fixture,
-  fixtureServer,
-  newPool,
-  rejection,
-  repoRoot,
-  spec,
-  withPeakRss,
-} from './helpers.js';
+import { type Fixture, fixtureServer } from '../support/fixture-server.js';
+import { repoRoot } from '../support/index.js';
+import { rejection } from '../support/rejection.js';
+import { withPeakRss } from '../support/rss.js';
+import { type Built, newPool, spec } from '../support/runner.js';
+import { buildPlugin } from './helpers.js';
 
 // Attack 19: a guest with no JS engine in the way (test/security/plugins/raw-wasi, C) calls the
 // host's wasi:http resources directly, in orders and amounts a JS engine never would. Every attack

@@ -1,15 +1,10 @@
 import { PluginCallError, POOL_DEFAULTS, type RunnerPool } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Built,
-  buildPlugin,
-  captureLogger,
-  newPool,
-  rejection,
-  spec,
-  tableBombComponent,
-  withPeakRss,
-} from './helpers.js';
+import { captureLogger } from '../support/logging.js';
+import { rejection } from '../support/rejection.js';
+import { withPeakRss } from '../support/rss.js';
+import { type Built, newPool, spec } from '../support/runner.js';
+import { buildPlugin, tableBombComponent } from './helpers.js';
 
 // The misbehave plugin runs an attack named by its search query (loop, grow, flood, sleep); its
 // list() is a healthy call. The fetcher plugin is a bystander that must stay unaffected.

@@ -1,6 +1,9 @@
 import { HostScheduler, PluginCallError, type RunnerPool, systemClock } from '@awasm/plugin-runner';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Built, buildPlugin, type Fixture, fixtureServer, newPool, rejection, spec } from './helpers.js';
+import { type Fixture, fixtureServer } from '../support/fixture-server.js';
+import { rejection } from '../support/rejection.js';
+import { type Built, newPool, spec } from '../support/runner.js';
+import { buildPlugin } from './helpers.js';
 
 // The host owns outbound scheduling. The fetcher plugin floods an allowed host; the host's rate
 // limit, Retry-After holds and circuit breaker decide what leaves, and the plugin's call ends with
