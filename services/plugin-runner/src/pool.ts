@@ -1,6 +1,6 @@
 import { HostAllowlist } from './allowlist.js';
 import { CircuitBreaker, type SourceHealth } from './circuit-breaker.js';
-import { ComponentCompiler } from './component-compiler.js';
+import { type CompiledComponent, ComponentCompiler } from './component-compiler.js';
 import { PluginCallError, PluginLoadError } from './errors.js';
 import { HostScheduler } from './host-scheduler.js';
 import { SourceHttp } from './http-host.js';
@@ -140,7 +140,7 @@ export class RunnerPool {
     );
     // the first instance starts (and loads the glue) while the core modules compile
     const started = runtime.start();
-    let owner: Awaited<typeof compiled>;
+    let owner: CompiledComponent;
     try {
       owner = await compiled;
     } catch (err) {
