@@ -18,10 +18,11 @@ export class CatalogDatabase {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const connection = new Database(path);
     try {
+      // first, so switching to WAL already waits for a connection that holds the file
+      connection.pragma('busy_timeout = 5000');
       connection.pragma('journal_mode = WAL');
       connection.pragma('synchronous = FULL');
       connection.pragma('foreign_keys = ON');
-      connection.pragma('busy_timeout = 5000');
       applyMigrations(connection, migrations);
     } catch (error) {
       connection.close();

@@ -27,8 +27,8 @@ export function applyMigrations(db: Database.Database, migrations: readonly Migr
     name TEXT NOT NULL,
     applied_at INTEGER NOT NULL
   )`);
-  const applied = () => db.prepare('SELECT id, name FROM migrations ORDER BY id').all() as LedgerRow[];
-  for (const row of applied()) {
+  const ledger = db.prepare('SELECT id, name FROM migrations ORDER BY id').all() as LedgerRow[];
+  for (const row of ledger) {
     const known = migrations[row.id - 1];
     if (known?.name !== row.name) {
       throw new Error(`the database has migration ${row.id} '${row.name}', which this version does not know`);
