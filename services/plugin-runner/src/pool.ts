@@ -8,7 +8,7 @@ import { InstanceBudget } from './instance-budget.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { SourceOp } from './ops.js';
 import { type RunnerLimits, type RunnerOptions, runnerLimits } from './runner-options.js';
-import { type InstanceInfo, type RuntimeSettings, SourceRuntime } from './source-runtime.js';
+import { type InstanceInfo, type RunnerContext, SourceRuntime } from './source-runtime.js';
 import { checkSpec, INSTANCE_OVERHEAD_MB, instanceBytes, MIB, type SourceSpec } from './source-spec.js';
 import { type SourceStats, snapshotStats } from './source-stats.js';
 import { SpareWorkers, spinGate } from './source-worker.js';
@@ -67,7 +67,7 @@ export class RunnerPool {
   private closed = false;
   private readonly scheduler: HostScheduler;
   private readonly budget: InstanceBudget;
-  private readonly runtimeSettings: RuntimeSettings;
+  private readonly context: RunnerContext;
 
   constructor(private readonly opts: RunnerOptions) {
     this.limits = runnerLimits(opts);
@@ -76,12 +76,15 @@ export class RunnerPool {
     this.logger = opts.logger ?? silentLogger;
     this.scheduler = opts.scheduler ?? new HostScheduler();
     // last: the spares start booting threads at once
-    this.runtimeSettings = {
+    this.context = {
       instancesPerSource: this.limits.instancesPerSource,
       recycleAfterCalls: this.limits.recycleAfterCalls,
       idleTimeoutMs: this.limits.idleTimeoutMs,
       spares: new SpareWorkers(this.limits.spareWorkers),
       spin: spinGate(this.limits.spinWaitMicros),
+      logger: this.logger,
+      observer: opts.observer,
+      budget: this.budget,
     };
   }
 
@@ -127,16 +130,14 @@ export class RunnerPool {
     const compiled = transpiled.compile();
 
     const runtime = new SourceRuntime(
-      spec,
-      transpiled.entry,
-      compiled.then((c) => c.modules),
-      this.sourceHttp(spec, allowlist),
-      { ...spec.settings },
-      this.logger,
-      new CircuitBreaker(id, () => this.scheduler.clock.now(), this.opts.circuitBreaker),
-      this.opts.observer,
-      this.budget,
-      this.runtimeSettings,
+      {
+        spec,
+        entry: transpiled.entry,
+        modules: compiled.then((c) => c.modules),
+        http: this.sourceHttp(spec, allowlist),
+        breaker: new CircuitBreaker(id, () => this.scheduler.clock.now(), this.opts.circuitBreaker),
+      },
+      this.context,
     );
     // the first instance starts (and loads the glue) while the core modules compile
     const started = runtime.start();
@@ -275,12 +276,12 @@ export class RunnerPool {
 
   /** Calls running in instances now, all sources together (what decides whether a worker may spin). */
   callsRunning(): number {
-    return Atomics.load(new Int32Array(this.runtimeSettings.spin.running), 0);
+    return Atomics.load(new Int32Array(this.context.spin.running), 0);
   }
 
   /** Booted workers waiting for the next instance start (see RunnerOptions.spareWorkers). */
   sparesReady(): number {
-    return this.runtimeSettings.spares.available;
+    return this.context.spares.available;
   }
 
   /** Timings of the last load of a source. */
@@ -290,7 +291,7 @@ export class RunnerPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.runtimeSettings.spares.close();
+    this.context.spares.close();
     for (const id of [...this.sources.keys()]) await this.unload(id);
   }
 }

@@ -72,13 +72,27 @@ export interface InstanceInfo {
   state: 'starting' | 'idle' | 'busy';
 }
 
-/** How every source of a runner runs its instances (RunnerOptions, validated). */
-export interface RuntimeSettings {
+/** What all the sources of one runner share: its settings (RunnerOptions, checked) and services. */
+export interface RunnerContext {
   instancesPerSource: number;
   recycleAfterCalls: number;
   idleTimeoutMs: number;
   spares: SpareWorkers;
   spin: SpinGate;
+  logger: Logger;
+  /** told about every settled call (metrics) */
+  observer: CallObserver | undefined;
+  budget: InstanceBudget;
+}
+
+/** What the runner builds for one source at load. */
+export interface SourceParts {
+  spec: SourceSpec;
+  entry: TranspiledComponent;
+  /** the compiled core modules, or a promise of them: the first instance starts meanwhile */
+  modules: CoreModules | Promise<CoreModules>;
+  http: SourceHttp;
+  breaker: CircuitBreaker;
 }
 
 /**
@@ -101,21 +115,33 @@ export class SourceRuntime implements BudgetClient {
   private firstWait: { resolve: () => void; reject: (err: Error) => void } | undefined;
   readonly instanceBytes: number;
 
+  readonly spec: SourceSpec;
+  readonly http: SourceHttp;
+  readonly breaker: CircuitBreaker;
+  private readonly entry: TranspiledComponent;
+  private modules: CoreModules | Promise<CoreModules>;
+  private settings: Record<string, string>;
+  private readonly logger: Logger;
+  private readonly observer: CallObserver | undefined;
+  private readonly budget: InstanceBudget;
+
   constructor(
-    readonly spec: SourceSpec,
-    private readonly entry: TranspiledComponent,
-    private modules: CoreModules | Promise<CoreModules>,
-    readonly http: SourceHttp,
-    private settings: Record<string, string>,
-    private readonly logger: Logger,
-    readonly breaker: CircuitBreaker,
-    private readonly observer: CallObserver | undefined,
-    private readonly budget: InstanceBudget,
-    private readonly runner: RuntimeSettings,
+    parts: SourceParts,
+    private readonly runner: RunnerContext,
   ) {
+    const { spec, http, breaker, entry, modules } = parts;
+    this.spec = spec;
+    this.http = http;
+    this.breaker = breaker;
+    this.entry = entry;
+    this.modules = modules;
+    this.settings = { ...spec.settings };
+    this.logger = runner.logger;
+    this.observer = runner.observer;
+    this.budget = runner.budget;
     this.stats = newSourceStats(http.stats, http.scheduler.stats);
     this.instanceBytes = instanceBytes(spec.limits);
-    budget.register(this);
+    runner.budget.register(this);
     if (modules instanceof Promise) {
       modules.then(
         (m) => {
