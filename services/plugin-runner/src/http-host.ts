@@ -81,9 +81,9 @@ const QUEUE_FACTOR = 16;
 export const MESSAGES_PER_INSTANCE_PER_TURN = 32;
 
 /**
- * The host side of one source's wasi:http: every request is checked against the allowlist and the
- * address policy, performed with Node's http/https (one keep-alive pool per source), and streamed
- * back as events. At most max_concurrency requests are in flight per source.
+ * The host side of one source's wasi:http: every request passes the request policy, waits for its
+ * rate-limit admission and a slot (at most max_concurrency in flight per source), and goes out
+ * through the transport (one keep-alive pool per source), its response streamed back as events.
  */
 export class SourceHttp {
   readonly stats: HttpStats = {
