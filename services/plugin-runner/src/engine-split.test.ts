@@ -1,8 +1,8 @@
 import { parse } from '@bytecodealliance/jco';
 import { describe, expect, it } from 'vitest';
-import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './worker/engine-data.mjs';
 import { type EngineSplit, MERGE_GAP_BYTES, mergeSegments, type Segment, splitDataSegments } from './engine-split.js';
 import { concat, encodeUleb, sections, WASM_PAGE_BYTES, WasmFormatError } from './wasm-binary.js';
+import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './worker/engine-data.mjs';
 
 async function wat(text: string): Promise<Uint8Array> {
   return parse(text) as unknown as Promise<Uint8Array>;

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentEmbed, componentNew, parse, transpile } from '@bytecodealliance/jco';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './worker/engine-data.mjs';
 import { splitDataSegments } from './engine-split.js';
 import {
   capHandleTables,
@@ -20,6 +19,7 @@ import {
   type TranspiledComponent,
   type TranspileFn,
 } from './transpile-cache.js';
+import { applySegments, ENGINE_MEMORY_FIELD, ENGINE_MEMORY_MODULE } from './worker/engine-data.mjs';
 
 /** A small real component: a generated core module behind a one-function world. */
 async function tinyComponent(name: string): Promise<Uint8Array> {
