@@ -79,9 +79,8 @@ function bootWorker(): Worker {
 
 /**
  * Booted workers kept ready, so starting an instance (a load, a replacement after a trap, one more
- * instance for a busy source) does not wait for a thread to boot: about 25-60 ms on this class of
- * machine, most of an instance's start once the component is compiled. A spare costs an idle Node
- * thread (~10 MB); it does not keep the process alive.
+ * instance for a busy source) does not wait for a thread to boot, most of an instance's start once
+ * the component is compiled. A spare costs an idle Node thread; it does not keep the process alive.
  */
 export class SpareWorkers {
   private readonly ready: Worker[] = [];
@@ -99,8 +98,8 @@ export class SpareWorkers {
 
   /**
    * A booted worker, if one is ready. Another is booted in its place once `started` (the start of
-   * the instance that asked) settles, or after REFILL_WAIT_MAX_MS: a thread's boot is 20+ ms of CPU,
-   * and one booted at once made that start, a load's critical path, 5-10 ms slower on a 2-vCPU machine.
+   * the instance that asked) settles, or after REFILL_WAIT_MAX_MS: a thread's boot takes CPU, and
+   * one booted at once would slow that start, a load's critical path, on a machine with few cores.
    */
   take(started: Promise<unknown>): Worker | undefined {
     // one that has finished booting first; one still booting is still ahead of a new boot

@@ -100,7 +100,7 @@ const host = {
   },
   signalValue: () => Atomics.load(signal, 0),
   wait(seen, timeoutMs) {
-    // a loopback answer comes back in about 100 µs: checking for it meanwhile saves two thread
+    // a loopback answer often comes back within the spin time: checking for it meanwhile saves two thread
     // wake-ups, while no other call needs the core (see SpinGate in messages.mjs)
     if (spin.micros > 0 && Atomics.load(running, 0) <= spin.slots) {
       const until = performance.now() + Math.min(spin.micros / 1000, timeoutMs);
