@@ -1,4 +1,5 @@
-import { compareVersions, startEmbeddedServer } from '@awasm/gateway';
+import { startEmbeddedServer } from '@awasm/embedded';
+import { compareVersions } from '@awasm/gateway';
 import {
   ConfigError,
   createLogger,

@@ -1,4 +1,4 @@
-export { type EmbeddedServer, startEmbeddedServer } from './embedded.js';
+export { loadOrCreateCursorSecret } from './cursor.js';
 export { type RunnerView, ServerMetrics } from './metrics.js';
 export { compareVersions, PluginManager, type PluginView } from './plugin-manager.js';
 export { registerPluginService } from './plugin-service.js';
@@ -11,5 +11,6 @@ export {
 } from './remote-repository.js';
 export { RepositoryManager } from './repositories.js';
 export { registerRepositoryService } from './repository-service.js';
+export { createServer, type ServerOptions } from './server.js';
 export { type HealthLookup, toSourceHealth } from './source-health.js';
 export { registerSourceService } from './source-service.js';

@@ -1,5 +1,15 @@
 import { join } from 'node:path';
 import { CatalogDatabase, SqlitePluginStore, SqliteRepositoryStore } from '@awasm/catalog';
+import {
+  createServer,
+  loadOrCreateCursorSecret,
+  PluginManager,
+  RepositoryManager,
+  registerPluginService,
+  registerRepositoryService,
+  registerSourceService,
+  ServerMetrics,
+} from '@awasm/gateway';
 import { HostScheduler, LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
@@ -7,14 +17,6 @@ import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
-import { loadOrCreateCursorSecret } from './cursor.js';
-import { ServerMetrics } from './metrics.js';
-import { PluginManager } from './plugin-manager.js';
-import { registerPluginService } from './plugin-service.js';
-import { RepositoryManager } from './repositories.js';
-import { registerRepositoryService } from './repository-service.js';
-import { createServer } from './server.js';
-import { registerSourceService } from './source-service.js';
 
 export interface EmbeddedServer {
   url: string;

@@ -1,0 +1,1 @@
+export { type EmbeddedServer, startEmbeddedServer } from './embedded.js';
