@@ -1,5 +1,5 @@
+import { compareVersions } from '@awasm/catalog';
 import { startEmbeddedServer } from '@awasm/embedded';
-import { compareVersions } from '@awasm/gateway';
 import {
   ConfigError,
   createLogger,

@@ -1,7 +1,23 @@
 export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
+export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
 export { MongoPluginStore } from './mongo-plugin-store.js';
 export { MongoRepositoryStore } from './mongo-repository-store.js';
+export { compareVersions, type InstallOptions, PluginManager, type PluginView } from './plugin-manager.js';
+export { manifestMediaKinds, registerPluginService, toInstalledPlugin } from './plugin-service.js';
 export type { InstalledPlugin, PluginStore } from './plugin-store.js';
+export {
+  GrpcRepository,
+  openRepository,
+  probeRepository,
+  type RemoteRepository,
+  StaticRepository,
+} from './remote-repository.js';
+export { type InstallRequest, RepositoryManager, type RepositoryManagerOptions } from './repository-manager.js';
+export { registerRepositoryService } from './repository-service.js';
 export type { RepositoryRecord, RepositoryStore } from './repository-store.js';
+export { type HealthLookup, toSourceHealth } from './source-health.js';
+export { requireSourceId } from './source-id.js';
 export { SqlitePluginStore } from './sqlite-plugin-store.js';
 export { SqliteRepositoryStore } from './sqlite-repository-store.js';
+export { type PublisherKeyTrust, TrustPolicy, type TrustPolicyOptions } from './trust-policy.js';
+export { type RepositoryOffer, type VerifiedPackage, verifyPackage } from './verify-package.js';

@@ -6,7 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqlitePluginStore } from '@awasm/catalog';
+import {
+  createInProcessCatalogClient,
+  PluginManager,
+  registerPluginService,
+  SqlitePluginStore,
+} from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest, startFixtureSite } from '@awasm/plugin-demo-library';
 import { LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
@@ -16,8 +21,6 @@ import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { Code, createClient, createRouterTransport } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureOf } from '../../../test/support/connect.js';
-import { PluginManager } from './plugin-manager.js';
-import { registerPluginService } from './plugin-service.js';
 import { registerSourceService } from './source-service.js';
 
 let dir: string;
@@ -63,7 +66,7 @@ beforeAll(async () => {
   const transport = createRouterTransport((router) => {
     registerPluginService(router, manager);
     registerSourceService(router, {
-      plugins: manager,
+      catalog: createInProcessCatalogClient(manager),
       runner: sourceRunner,
       cursorSecret: randomBytes(32),
     });

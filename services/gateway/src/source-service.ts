@@ -1,18 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import { requireSourceId, toSourceHealth } from '@awasm/catalog';
 import { PluginCallError, type SourceOp, type SourceOpArgs, type SourceRunner } from '@awasm/plugin-runner';
-import { ID_PATTERN } from '@awasm/shared';
 import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
+import type { CatalogService } from '@awasm/shared/gen/awasm/internal/v1/catalog_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import type { Client, ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import { type CursorBinding, CursorCodec } from './cursor.js';
-import { echo, toConnectError } from './errors.js';
-import type { PluginManager } from './plugin-manager.js';
-import { manifestMediaKinds } from './plugin-service.js';
-import { toSourceHealth } from './source-health.js';
+import { toConnectError } from './errors.js';
 
-/** What SourceService needs: the plugin manager (the catalog) and the runner seam. */
+/** The catalog as the gateway reaches it: in-process in the embedded server, over HTTP/2 otherwise. */
+export type CatalogClient = Client<typeof CatalogService>;
+
+/** What SourceService needs: the catalog's client and the runner seam. */
 export interface SourceServiceDeps {
-  plugins: PluginManager;
+  /** lists the installed sources, and says why one the runner has not loaded cannot run */
+  catalog: CatalogClient;
   /** runs the calls (it checks their arguments) and answers for loaded sources' health */
   runner: SourceRunner;
   /**
@@ -20,18 +22,6 @@ export interface SourceServiceDeps {
    * deployment needs the same one; the embedded server keeps its own in the data directory.
    */
   cursorSecret: Uint8Array;
-}
-
-/** A source id is a plugin id (the manifest's rule), checked before anything looks it up or echoes it. */
-export function requireSourceId(field: string, value: string): string {
-  if (value === '') throw new ConnectError(`${field} must not be empty`, Code.InvalidArgument);
-  if (!ID_PATTERN.test(value)) {
-    throw new ConnectError(
-      `${field} '${echo(value, 64)}' must be 2-64 lowercase letters, digits and dashes (${value.length} characters given)`,
-      Code.InvalidArgument,
-    );
-  }
-  return value;
 }
 
 /** A list cursor is bound to the listing's plugin name, as cursors issued before were. */
@@ -62,7 +52,9 @@ export function registerSourceService(router: ConnectRouter, deps: SourceService
         { signal: context.signal },
       );
     } catch (error) {
-      if (error instanceof PluginCallError && error.kind === 'not-loaded') await deps.plugins.requireEnabled(sourceId);
+      if (error instanceof PluginCallError && error.kind === 'not-loaded') {
+        await deps.catalog.checkSourceRunnable({ sourceId }, { signal: context.signal });
+      }
       throw toConnectError(sourceId, error);
     }
   };
@@ -73,19 +65,16 @@ export function registerSourceService(router: ConnectRouter, deps: SourceService
   });
 
   router.service(SourceService, {
-    async listSources(request) {
-      const plugins = (await deps.plugins.list()).filter((p) => request.includeDisabled || p.record.enabled);
+    async listSources(request, context) {
+      const { sources } = await deps.catalog.listInstalledSources(
+        { includeDisabled: request.includeDisabled },
+        { signal: context.signal },
+      );
       return {
         sources: await Promise.all(
-          plugins.map(async ({ record, manifest }) => ({
-            id: record.id,
-            name: manifest.name,
-            version: manifest.version,
-            mediaKinds: manifestMediaKinds(manifest.mediaKinds),
-            languages: manifest.languages,
-            nsfw: manifest.nsfw,
-            enabled: record.enabled,
-            health: toSourceHealth(record.enabled ? await deps.runner.health(record.id) : undefined),
+          sources.map(async (source) => ({
+            ...source,
+            health: toSourceHealth(source.enabled ? await deps.runner.health(source.id) : undefined),
           })),
         ),
       };

@@ -6,7 +6,6 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqlitePluginStore } from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest } from '@awasm/plugin-demo-library';
 import { LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
@@ -15,6 +14,8 @@ import { Code } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureOf } from '../../../test/support/connect.js';
 import { PluginManager } from './plugin-manager.js';
+import { SqlitePluginStore } from './sqlite-plugin-store.js';
+import { TrustPolicy } from './trust-policy.js';
 
 let dir: string;
 let runner: RunnerPool;
@@ -38,10 +39,16 @@ beforeAll(async () => {
   runner = new RunnerPool({ cacheDir: join(dir, 'cache'), logger });
   store = new SqlitePluginStore(join(dir, 'catalog.db'));
   const packages = new FolderPackageStore(join(dir, 'packages'));
-  manager = new PluginManager(store, packages, new LocalSourceRunner(runner, packages), logger, {
-    allowUnsigned: false,
-    isTrusted: (keyId, pluginId) => keyId === trusted.keyId && pluginId === 'demo-library',
-  });
+  manager = new PluginManager(
+    store,
+    packages,
+    new LocalSourceRunner(runner, packages),
+    logger,
+    new TrustPolicy({
+      allowUnsigned: false,
+      registry: { isTrusted: (keyId, pluginId) => keyId === trusted.keyId && pluginId === 'demo-library' },
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -86,10 +93,7 @@ describe('signature policy with unsigned packages disallowed', () => {
       packages,
       new LocalSourceRunner(runner, packages),
       createLogger({ level: 'silent' }),
-      {
-        allowUnsigned: false,
-        isTrusted: () => false,
-      },
+      new TrustPolicy({ allowUnsigned: false, registry: { isTrusted: () => false } }),
     );
     await again.start();
     expect((await again.get('demo-library')).loadError).toContain('not trusted');

@@ -1,19 +1,11 @@
-import type { InstalledPlugin, PluginStore } from '@awasm/catalog';
 import type { PluginLoadError, SourceRunner } from '@awasm/plugin-runner';
 import type { PackageStore } from '@awasm/registry';
-import {
-  checkSettingValue,
-  decodePackage,
-  type Logger,
-  ManifestError,
-  PackageFormatError,
-  type PluginManifest,
-  parseManifest,
-  SignatureError,
-  verifyPackageSignature,
-} from '@awasm/shared';
+import { checkSettingValue, type Logger, type PluginManifest, parseManifest } from '@awasm/shared';
 import { Code, ConnectError } from '@connectrpc/connect';
 import semver from 'semver';
+import type { InstalledPlugin, PluginStore } from './plugin-store.js';
+import { TrustPolicy } from './trust-policy.js';
+import { type RepositoryOffer, verifyPackage } from './verify-package.js';
 
 /** semver order of two plugin versions: negative when `a` is older than `b`, 0 when equal. */
 export function compareVersions(a: string, b: string): number {
@@ -31,28 +23,8 @@ export interface PluginView {
 export interface InstallOptions {
   /** install even when the package is older than the installed version */
   allowDowngrade?: boolean;
-}
-
-/**
- * Which package signatures the manager accepts. A signature that is present is always checked
- * against the package's manifest and component; these options decide what else is required.
- */
-export interface SignaturePolicy {
-  /**
-   * Accept packages without a signature (format 1, or format 2 unsigned). Embedded mode allows it
-   * by default: only the operator can call Install, with a file they chose. When false, every
-   * package must be signed by a key `isTrusted` accepts for its plugin id.
-   */
-  allowUnsigned: boolean;
-  /** Whether the key is trusted to sign this plugin id (the registry's key store). */
-  isTrusted?: (keyId: string, pluginId: string) => boolean | Promise<boolean>;
-}
-
-interface VerifiedPackage {
-  manifestToml: string;
-  manifest: PluginManifest;
-  component: Uint8Array;
-  componentSha256: string;
+  /** the repository and index entry a downloaded package was chosen by (checked against it) */
+  offer?: RepositoryOffer;
 }
 
 /**
@@ -71,7 +43,7 @@ export class PluginManager {
     private readonly packages: PackageStore,
     private readonly runner: SourceRunner,
     private readonly logger: Logger,
-    private readonly signatures: SignaturePolicy = { allowUnsigned: true },
+    private readonly trust: TrustPolicy = new TrustPolicy({ allowUnsigned: true }),
   ) {}
 
   /** Loads every enabled plugin from the package store; a plugin that fails is reported, not fatal. */
@@ -80,7 +52,7 @@ export class PluginManager {
       try {
         const bytes = await this.packages.get(record.packageSha256);
         if (!bytes) throw new Error(`package ${record.packageSha256} is missing from the package store`);
-        const verified = await this.verify(bytes);
+        const verified = await verifyPackage(bytes, this.trust);
         if (verified.componentSha256 !== record.componentSha256) {
           throw new Error(
             `component digest ${verified.componentSha256} does not match the installed ${record.componentSha256}`,
@@ -125,7 +97,7 @@ export class PluginManager {
   }
 
   private async doInstall(bytes: Uint8Array, options: InstallOptions): Promise<PluginView> {
-    const verified = await this.verify(bytes);
+    const verified = await verifyPackage(bytes, this.trust, options.offer);
     const { manifest } = verified;
     const existing = await this.store.get(manifest.id);
     if (existing && semver.lt(manifest.version, existing.version) && !options.allowDowngrade) {
@@ -175,7 +147,7 @@ export class PluginManager {
     if (enabled && !view.record.enabled) {
       const bytes = await this.packages.get(view.record.packageSha256);
       if (!bytes) throw new ConnectError(`package of '${id}' is missing from the package store`, Code.DataLoss);
-      await this.verify(bytes);
+      await verifyPackage(bytes, this.trust);
       await this.runner.load(this.loadRequest(view.record));
       this.loadErrors.delete(id);
     } else if (!enabled && view.record.enabled) {
@@ -228,50 +200,6 @@ export class PluginManager {
     return run;
   }
 
-  /**
-   * Decodes, validates and checks the signature of a package. Runs on install and again every
-   * time a stored package is loaded, so a package changed at rest is refused before the runner sees it.
-   */
-  private async verify(bytes: Uint8Array): Promise<VerifiedPackage> {
-    try {
-      const decoded = decodePackage(bytes);
-      const { manifestToml, component, componentSha256 } = decoded;
-      const manifest = parseManifest(manifestToml);
-      if (decoded.signature) {
-        const { keyId } = verifyPackageSignature(decoded);
-        if (manifest.publisherKeyId && manifest.publisherKeyId !== keyId) {
-          throw new ManifestError(
-            'publisher_key_id',
-            `is ${manifest.publisherKeyId} but the package is signed by ${keyId}`,
-          );
-        }
-        if (!this.signatures.allowUnsigned && !(await this.signatures.isTrusted?.(keyId, manifest.id))) {
-          throw new ConnectError(
-            `package of '${manifest.id}' is signed by key ${keyId}, which is not trusted for '${manifest.id}'`,
-            Code.PermissionDenied,
-          );
-        }
-      } else if (!this.signatures.allowUnsigned) {
-        throw new ConnectError(
-          `package of '${manifest.id}' is not signed and this server accepts only signed packages (allow_unsigned_packages is off)`,
-          Code.PermissionDenied,
-        );
-      }
-      if (manifest.packageSha256 && manifest.packageSha256 !== componentSha256) {
-        throw new ManifestError(
-          'package_sha256',
-          `is ${manifest.packageSha256} but the component in the package hashes to ${componentSha256}`,
-        );
-      }
-      return { manifestToml, manifest, component, componentSha256 };
-    } catch (error) {
-      if (error instanceof PackageFormatError || error instanceof ManifestError || error instanceof SignatureError) {
-        throw new ConnectError(error.message, Code.InvalidArgument);
-      }
-      throw error;
-    }
-  }
-
   /** What the runner needs to load an installed plugin: its package's digest and the operator's settings. */
   private loadRequest(record: InstalledPlugin) {
     return { sourceId: record.id, packageDigest: record.packageSha256, settings: record.settings };
@@ -293,7 +221,7 @@ export class PluginManager {
     try {
       const bytes = await this.packages.get(existing.packageSha256);
       if (!bytes) return;
-      await this.verify(bytes);
+      await verifyPackage(bytes, this.trust);
       await this.runner.load(this.loadRequest(existing));
     } catch (error) {
       this.logger.error(

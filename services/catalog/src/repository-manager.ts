@@ -1,20 +1,11 @@
-import type { RepositoryRecord, RepositoryStore } from '@awasm/catalog';
-import {
-  decodePackage,
-  KEY_ID_PATTERN,
-  type Logger,
-  ManifestError,
-  PackageFormatError,
-  parseManifest,
-  SignatureError,
-  sha256Hex,
-  verifyPackageSignature,
-} from '@awasm/shared';
+import { KEY_ID_PATTERN, type Logger, sha256Hex } from '@awasm/shared';
 import type { PackageVersion } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { Code, ConnectError } from '@connectrpc/connect';
 import semver from 'semver';
 import type { PluginManager, PluginView } from './plugin-manager.js';
 import { openRepository, probeRepository, type RemoteRepository } from './remote-repository.js';
+import type { RepositoryRecord, RepositoryStore } from './repository-store.js';
+import type { TrustPolicy } from './trust-policy.js';
 
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -67,8 +58,6 @@ export interface Update {
 }
 
 export interface RepositoryManagerOptions {
-  /** Keys this server's own registry trusts for a plugin id (the operator's local trust store). */
-  locallyTrusted?: (keyId: string, pluginId: string) => boolean | Promise<boolean>;
   /** How a stored repository is reached (tests swap it). */
   open?: (record: RepositoryRecord) => RemoteRepository;
 }
@@ -111,9 +100,9 @@ function keysSeen(versions: PackageVersion[], trusted: (keyId: string) => boolea
 /**
  * The repositories this server installs plugins from. Installing downloads a package by the digest
  * its repository's index gives, checks the bytes against that digest and size, verifies the
- * package's signature and that its signer is trusted (pinned for that repository, or trusted by
- * this server's own registry for the plugin id), and only then hands it to the plugin manager,
- * which verifies it once more before the runner loads it. A refused install changes nothing.
+ * package's signature and that its signer is trusted (the TrustPolicy: pinned for that repository,
+ * or trusted by this server's own registry for the plugin id): the plugin manager's install runs
+ * verifyPackage with the offer before the runner loads it. A refused install changes nothing.
  */
 export class RepositoryManager {
   private readonly open: (record: RepositoryRecord) => RemoteRepository;
@@ -121,8 +110,9 @@ export class RepositoryManager {
   constructor(
     private readonly store: RepositoryStore,
     private readonly plugins: PluginManager,
+    private readonly trust: TrustPolicy,
     private readonly logger: Logger,
-    private readonly options: RepositoryManagerOptions = {},
+    options: RepositoryManagerOptions = {},
   ) {
     this.open = options.open ?? ((r) => openRepository(r.kind, r.url));
   }
@@ -208,16 +198,6 @@ export class RepositoryManager {
     }
   }
 
-  /** Whether a key is pinned by any repository (for the plugin manager's signature policy). */
-  async isPinned(keyId: string): Promise<boolean> {
-    return (await this.store.list()).some((r) => r.trustedKeyIds.includes(keyId));
-  }
-
-  private async trusted(record: RepositoryRecord, keyId: string, pluginId: string): Promise<boolean> {
-    if (record.trustedKeyIds.includes(keyId)) return true;
-    return (await this.options.locallyTrusted?.(keyId, pluginId)) ?? false;
-  }
-
   /** Every repository's offers (or why it could not be read). */
   private async gather(only?: string): Promise<{ records: RepositoryRecord[]; offers: Offer[]; problems: Problem[] }> {
     let records = await this.store.list();
@@ -257,7 +237,7 @@ export class RepositoryManager {
       const installedVersion = installed.get(v.pluginId);
       out.push({
         ...offer,
-        trusted: await this.trusted(record, v.publisherKeyId, v.pluginId),
+        trusted: await this.trust.maySignFrom(record, v.publisherKeyId, v.pluginId),
         ...(installedVersion === undefined ? {} : { installedVersion }),
       });
     }
@@ -287,7 +267,7 @@ export class RepositoryManager {
   /**
    * Installs a plugin from a repository: yields download progress, returns the installed plugin.
    * Refusals (not offered, untrusted signer, downgrade, bytes that do not match the index, a bad
-   * signature) happen before the plugin manager sees the package, so nothing installed changes.
+   * signature) happen before anything is stored or loaded, so nothing installed changes.
    */
   async *install(request: InstallRequest): AsyncGenerator<InstallProgressEvent, PluginView> {
     const { pluginId } = request;
@@ -336,7 +316,7 @@ export class RepositoryManager {
         );
       }
     }
-    if (!(await this.trusted(record, version.publisherKeyId, pluginId))) {
+    if (!(await this.trust.maySignFrom(record, version.publisherKeyId, pluginId))) {
       throw new ConnectError(
         `${pluginId} ${version.version} in '${repository}' is signed by key ${version.publisherKeyId}, which this server does not trust for it; pin it (awasm repo add --trust-key) or trust it locally (awasm registry trust)`,
         Code.PermissionDenied,
@@ -365,32 +345,10 @@ export class RepositoryManager {
         Code.DataLoss,
       );
     }
-    try {
-      const decoded = decodePackage(bytes);
-      const manifest = parseManifest(decoded.manifestToml);
-      if (manifest.id !== pluginId || manifest.version !== version.version) {
-        throw new ManifestError(
-          'id',
-          `the package holds ${manifest.id} ${manifest.version}, but '${repository}' lists it as ${pluginId} ${version.version}`,
-        );
-      }
-      const signer = verifyPackageSignature(decoded).keyId;
-      if (!(await this.trusted(record, signer, pluginId))) {
-        throw new ConnectError(
-          `the package of ${pluginId} ${version.version} from '${repository}' is signed by key ${signer}, which this server does not trust for it`,
-          Code.PermissionDenied,
-        );
-      }
-    } catch (error) {
-      if (error instanceof PackageFormatError || error instanceof ManifestError || error instanceof SignatureError) {
-        throw new ConnectError(
-          `${pluginId} ${version.version} from '${repository}' refused: ${error.message}`,
-          Code.InvalidArgument,
-        );
-      }
-      throw error;
-    }
-    const view = await this.plugins.install(bytes, { allowDowngrade: request.allowDowngrade ?? false });
+    const view = await this.plugins.install(bytes, {
+      allowDowngrade: request.allowDowngrade ?? false,
+      offer: { repository: record, pluginId, version: version.version },
+    });
     this.logger.info({ plugin: pluginId, version: version.version, repository }, 'plugin installed from repository');
     return view;
   }

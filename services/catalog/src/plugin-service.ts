@@ -16,7 +16,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import type { PluginManager, PluginView } from './plugin-manager.js';
 import { type HealthLookup, toSourceHealth } from './source-health.js';
-import { requireSourceId } from './source-service.js';
+import { requireSourceId } from './source-id.js';
 
 const settingTypes: Record<SettingSpec['type'], SettingType> = {
   string: SettingType.STRING,

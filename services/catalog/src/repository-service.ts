@@ -1,4 +1,3 @@
-import type { RepositoryRecord } from '@awasm/catalog';
 import {
   type Repository,
   RepositoryKind,
@@ -10,7 +9,8 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter } from '@connectrpc/connect';
 import semver from 'semver';
 import { toInstalledPlugin } from './plugin-service.js';
-import type { RepositoryManager } from './repositories.js';
+import type { RepositoryManager } from './repository-manager.js';
+import type { RepositoryRecord } from './repository-store.js';
 import type { HealthLookup } from './source-health.js';
 
 function toRepository(record: RepositoryRecord, pluginCount: number, error = ''): Repository {

@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RepositoryRecord, SqlitePluginStore, SqliteRepositoryStore } from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest } from '@awasm/plugin-demo-library';
 import { LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
@@ -17,7 +16,11 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PluginManager } from './plugin-manager.js';
 import type { RemoteRepository } from './remote-repository.js';
-import { type InstallRequest, RepositoryManager } from './repositories.js';
+import { type InstallRequest, RepositoryManager } from './repository-manager.js';
+import type { RepositoryRecord } from './repository-store.js';
+import { SqlitePluginStore } from './sqlite-plugin-store.js';
+import { SqliteRepositoryStore } from './sqlite-repository-store.js';
+import { TrustPolicy } from './trust-policy.js';
 
 let dir: string;
 let runner: RunnerPool;
@@ -108,11 +111,9 @@ beforeAll(async () => {
   plugins = new SqlitePluginStore(join(dir, 'catalog.db'));
   repoStore = new SqliteRepositoryStore(join(dir, 'catalog.db'));
   const packages = new FolderPackageStore(join(dir, 'packages'));
-  const pluginManager = new PluginManager(plugins, packages, new LocalSourceRunner(runner, packages), logger, {
-    allowUnsigned: false,
-    isTrusted: async (keyId) => manager.isPinned(keyId),
-  });
-  manager = new RepositoryManager(repoStore, pluginManager, logger, { open: fakeRepository });
+  const trust = new TrustPolicy({ allowUnsigned: false, repositories: repoStore });
+  const pluginManager = new PluginManager(plugins, packages, new LocalSourceRunner(runner, packages), logger, trust);
+  manager = new RepositoryManager(repoStore, pluginManager, trust, logger, { open: fakeRepository });
 });
 
 afterAll(async () => {
