@@ -222,8 +222,10 @@ describe('circuit breaking', () => {
     const hostile = await buildPlugin('misbehave');
     const runner = pool({ circuitBreaker: { failureThreshold: 2, openMs: 60_000 } });
     try {
-      // the manifest's own call timeout: a caller's shorter deadline never counts against the source
-      await runner.load(spec('answers', hostile, { limits: { callTimeoutMs: 200 } }));
+      // the manifest's own call timeout: a caller's shorter deadline never counts against the source.
+      // Long enough that the instance replacing the trapped one has started before it passes (a
+      // deadline that passes while the call still waits for an instance says nothing of the source)
+      await runner.load(spec('answers', hostile, { limits: { callTimeoutMs: 2000 } }));
       for (let i = 0; i < 4; i++) {
         expect((await failure(runner.call('answers', 'search', ['no-such-attack', []]))).sourceError?.tag).toBe(
           'unsupported',
