@@ -1,17 +1,19 @@
 import { join } from 'node:path';
-import { CatalogDatabase, SqlitePluginStore, SqliteRepositoryStore } from '@awasm/catalog';
 import {
-  createServer,
-  loadOrCreateCursorSecret,
+  CatalogDatabase,
+  createInProcessCatalogClient,
   PluginManager,
   RepositoryManager,
   registerPluginService,
   registerRepositoryService,
-  registerSourceService,
-  ServerMetrics,
-} from '@awasm/gateway';
+  SqlitePluginStore,
+  SqliteRepositoryStore,
+  TrustPolicy,
+} from '@awasm/catalog';
+import { loadOrCreateCursorSecret, registerSourceService, ServerMetrics } from '@awasm/gateway';
 import { HostScheduler, LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
+import { adminBearer, createServer, metricsPage } from '@awasm/server';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
@@ -63,16 +65,14 @@ export async function startEmbeddedServer(
     allowFilesystemImports: config.registryAllowFilesystemImports,
   });
   // A signer is trusted when this server's registry trusts it for the plugin id, or when a
-  // repository the operator added pins it (see RepositoryManager).
-  let repositories: RepositoryManager | undefined;
-  const plugins = new PluginManager(store, packages, sourceRunner, logger, {
+  // repository the operator added pins it.
+  const trust = new TrustPolicy({
     allowUnsigned: config.allowUnsignedPackages,
-    isTrusted: async (keyId, pluginId) =>
-      (await registry.isTrusted(keyId, pluginId)) || ((await repositories?.isPinned(keyId)) ?? false),
+    registry,
+    repositories: repositoryStore,
   });
-  repositories = new RepositoryManager(repositoryStore, plugins, logger, {
-    locallyTrusted: (keyId, pluginId) => registry.isTrusted(keyId, pluginId),
-  });
+  const plugins = new PluginManager(store, packages, sourceRunner, logger, trust);
+  const repositories = new RepositoryManager(repositoryStore, plugins, trust, logger);
   try {
     await plugins.start();
     // kept in the data directory (mode 0600) so the cursors clients hold survive a restart
@@ -83,7 +83,8 @@ export async function startEmbeddedServer(
       services: [SourceService, PluginService, RegistryService, RepositoryService],
       routes: (router) => {
         registerSourceService(router, {
-          plugins,
+          // the gateway asks the catalog through its Connect client, served here in-process
+          catalog: createInProcessCatalogClient(plugins),
           // the client's deadline (made absolute) and cancellation reach the runner, which stops the call
           runner: sourceRunner,
           cursorSecret,
@@ -92,7 +93,9 @@ export async function startEmbeddedServer(
         registerRegistryService(router, registry, { adminToken: config.adminToken });
         registerRepositoryService(router, repositories, { health });
       },
-      metrics: () => metrics.render(),
+      // the registry's administration needs the operator, whom the admin token identifies
+      authenticate: adminBearer(config.adminToken),
+      pages: [metricsPage(() => metrics.render())],
     });
     logger.info({ url: server.url, dataDir: config.dataDir }, 'awasm listening');
     return {

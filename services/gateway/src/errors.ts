@@ -1,20 +1,13 @@
 import { PluginCallError, retryAfterSeconds, type SourceErrorVariant, sourceErrorText } from '@awasm/plugin-runner';
+import { echo } from '@awasm/server';
 import { type SourceError, SourceErrorSchema } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 
-/** The most of any client-supplied text an error message repeats. */
-export const MAX_ECHO_CHARS = 200;
+export { MAX_ECHO_CHARS } from '@awasm/server';
+
 /** The most of a runner's message (which may quote plugin text) an error repeats. */
 export const MAX_RUNNER_MESSAGE_CHARS = 1000;
-
-/**
- * Text from a request or a plugin as an error message may repeat it: at most MAX_ECHO_CHARS, with
- * an ellipsis, so no input can make a grpc-message (a header) or a detail unboundedly large.
- */
-export function echo(text: string, max = MAX_ECHO_CHARS): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
-}
 
 type SourceErrorKind = SourceError['kind'];
 

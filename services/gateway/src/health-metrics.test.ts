@@ -10,10 +10,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqlitePluginStore } from '@awasm/catalog';
+import { createInProcessCatalogClient, PluginManager, registerPluginService, SqlitePluginStore } from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest, startFixtureSite } from '@awasm/plugin-demo-library';
 import { HostScheduler, LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
+import { createServer, metricsPage, type RunningServer } from '@awasm/server';
 import { createLogger, encodePackage } from '@awasm/shared';
 import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
@@ -25,9 +26,6 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { failureOf } from '../../../test/support/connect.js';
 import { ServerMetrics } from './metrics.js';
-import { PluginManager } from './plugin-manager.js';
-import { registerPluginService } from './plugin-service.js';
-import { createServer, type RunningServer } from './server.js';
 import { registerSourceService } from './source-service.js';
 
 const OPEN_MS = 400;
@@ -118,13 +116,13 @@ beforeAll(async () => {
     services: [SourceService, PluginService],
     routes: (router) => {
       registerSourceService(router, {
-        plugins: manager,
+        catalog: createInProcessCatalogClient(manager),
         runner: sourceRunner,
         cursorSecret: randomBytes(32),
       });
       registerPluginService(router, manager, { health });
     },
-    metrics: () => metrics.render(),
+    pages: [metricsPage(() => metrics.render())],
   });
   const transport = createGrpcTransport({ baseUrl: server.url });
   sources = createClient(SourceService, transport);

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adminBearer, authenticate } from '@awasm/server';
 import { loadPrivateKey, sha256Hex, signBytes } from '@awasm/shared';
 import { MediaKind } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
@@ -20,7 +21,10 @@ const dir = mkdtempSync(join(tmpdir(), 'awasm-registry-service-'));
 const registry = new Registry(new FolderPackageStore(dir), new FolderIndexStore(dir));
 const client = createClient(
   RegistryService,
-  createRouterTransport((router) => registerRegistryService(router, registry, { adminToken: ADMIN })),
+  createRouterTransport((router) => registerRegistryService(router, registry, { adminToken: ADMIN }), {
+    // the server's authenticator, which finds the operator the admin calls need
+    router: { interceptors: [authenticate(adminBearer(ADMIN))] },
+  }),
 );
 const admin = { headers: { authorization: `Bearer ${ADMIN}` } };
 let alice: TestPublisher;

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { callerOf } from '@awasm/server';
 import { mediaKindFromProto, PROTO_MEDIA_KINDS } from '@awasm/shared';
 import {
   type PackageVersion,
@@ -43,10 +43,14 @@ function toTrustedKey(k: TrustedKey): TrustedKeyMessage {
 }
 
 export interface RegistryServiceOptions {
-  /** bearer token for Yank and key management; undefined: those calls are refused */
+  /**
+   * The admin token the server authenticates the operator with (adminBearer): Yank and key
+   * management need that caller; undefined: those calls are refused
+   */
   adminToken?: string | undefined;
 }
 
+/** Registry administration is the operator's: the caller the server's authenticator found (auth.ts). */
 function requireAdmin(context: HandlerContext, adminToken: string | undefined): void {
   if (!adminToken) {
     throw new ConnectError(
@@ -54,11 +58,7 @@ function requireAdmin(context: HandlerContext, adminToken: string | undefined): 
       Code.PermissionDenied,
     );
   }
-  const header = context.requestHeader.get('authorization') ?? '';
-  const match = /^Bearer (\S+)$/.exec(header);
-  const given = Buffer.from(match?.[1] ?? '');
-  const wanted = Buffer.from(adminToken);
-  if (!match || given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+  if (callerOf(context).role !== 'admin') {
     throw new ConnectError('registry administration needs `authorization: Bearer <admin token>`', Code.Unauthenticated);
   }
 }

@@ -26,7 +26,7 @@ import {
   type UniversalHandler,
   type UniversalServerRequest,
 } from '@connectrpc/connect/protocol';
-import { echo } from './errors.js';
+import { echo } from './echo.js';
 
 const invalidBody = createContextKey<string | undefined>(undefined, { description: 'why the request body is invalid' });
 

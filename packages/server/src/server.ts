@@ -6,7 +6,9 @@ import { Health } from '@awasm/shared/gen/grpc/health/v1/health_pb.js';
 import type { DescFile, DescService } from '@bufbuild/protobuf';
 import type { ConnectRouter, ConnectRouterOptions } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { type Authenticator, authenticate } from './auth.js';
 import { addHealth, HealthStatus } from './health.js';
+import { type Page, servePages } from './pages.js';
 import { addReflection } from './reflection.js';
 import { checkRequestBodies, invalidStreamMessages, refuseInvalidBodies } from './request-validation.js';
 
@@ -29,10 +31,15 @@ export interface ServerOptions {
   /** Router options: interceptors, read/write limits, compression, ... */
   router?: ConnectRouterOptions;
   /**
-   * Prometheus exposition for `GET /metrics` on the same port (HTTP/1.1 or HTTP/2); without it
-   * that path is left to the router (404).
+   * Finds each call's caller (see auth.ts) before any other interceptor of `router` runs; without
+   * it every caller is anonymous.
    */
-  metrics?: () => Promise<{ contentType: string; body: string }>;
+  authenticate?: Authenticator;
+  /**
+   * Plain HTTP pages on the same port (HTTP/1.1 or HTTP/2), such as `metricsPage(...)` for
+   * Prometheus; any other path that is no RPC is 404.
+   */
+  pages?: readonly Page[];
 }
 
 export interface RunningServer {
@@ -68,7 +75,11 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   const handler = connectNodeAdapter({
     ...options.router,
     // a body that is not valid protobuf is INVALID_ARGUMENT, not Connect's INTERNAL (request-validation.ts)
-    interceptors: [invalidStreamMessages, ...(options.router?.interceptors ?? [])],
+    interceptors: [
+      invalidStreamMessages,
+      ...(options.authenticate ? [authenticate(options.authenticate)] : []),
+      ...(options.router?.interceptors ?? []),
+    ],
     async requestGate(context) {
       refuseInvalidBodies(context);
       await gate?.(context);
@@ -79,31 +90,14 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
       addReflection(router, [...options.services, Health], [file_awasm_v1_source_error, ...(options.files ?? [])]);
       checkRequestBodies(router.handlers, options.router?.readMaxBytes ?? 0xffffffff);
     },
+    fallback: servePages(options.pages ?? []),
   });
 
-  const metrics = options.metrics;
-  const serve = (
+  // every path that is no RPC reaches the pages (connect-node's fallback)
+  const serve = handler as (
     req: http.IncomingMessage | http2.Http2ServerRequest,
     res: http.ServerResponse | http2.Http2ServerResponse,
-  ) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (!metrics || path !== '/metrics') {
-      (handler as (q: typeof req, s: typeof res) => void)(req, res);
-      return;
-    }
-    const reply = (status: number, headers: Record<string, string>, body: string) => {
-      (res as http.ServerResponse).writeHead(status, headers);
-      (res as http.ServerResponse).end(req.method === 'HEAD' ? undefined : body);
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      reply(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }, 'method not allowed\n');
-      return;
-    }
-    metrics().then(
-      ({ contentType, body }) => reply(200, { 'content-type': contentType }, body),
-      (error: Error) => reply(500, { 'content-type': 'text/plain' }, `metrics failed: ${error.message}\n`),
-    );
-  };
+  ) => void;
   const h2 = http2.createServer({}, serve);
   const h1 = http.createServer(serve);
   const sessions = new Set<http2.ServerHttp2Session>();
