@@ -52,10 +52,12 @@ function configFrom(flags: ServeFlags): ReturnType<typeof loadConfig> {
 function readConfig(flags: ServeFlags): ReturnType<typeof loadConfig> {
   const overrides: Parameters<typeof loadConfig>[0] = {
     overrides: {
-      ...(flags.host === undefined ? {} : { host: flags.host }),
       ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
       ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
-      ...(flags.connectTo === undefined ? {} : { connectTo: parseConnectTo('--connect-to', flags.connectTo) }),
+      ...(flags.host === undefined ? {} : { gateway: { host: flags.host } }),
+      ...(flags.connectTo === undefined
+        ? {}
+        : { runner: { connectTo: parseConnectTo('--connect-to', flags.connectTo) } }),
     },
   };
   if (flags.config !== undefined) overrides.file = flags.config;
@@ -63,7 +65,7 @@ function readConfig(flags: ServeFlags): ReturnType<typeof loadConfig> {
   if (flags.port !== undefined) {
     if (!/^\d+$/.test(flags.port) || Number(flags.port) > 65535)
       throw new UsageError(`--port '${flags.port}' must be 0-65535`);
-    config.port = Number(flags.port);
+    config.gateway.port = Number(flags.port);
   }
   if (flags.logLevel !== undefined) {
     // the flag reaches the config as an override, unchecked: pino's own check is the list of levels
@@ -110,7 +112,7 @@ export async function serve(flags: ServeFlags, output: Output): Promise<void> {
     output.err('starting the demo site and the server...');
     const demo = await import('@awasm/plugin-demo-library');
     site = await demo.startFixtureSite({ host: '127.0.0.1', port: 0 });
-    config.connectTo[DEMO_HOST] = `127.0.0.1:${site.port}`;
+    config.runner.connectTo[DEMO_HOST] = `127.0.0.1:${site.port}`;
   }
   const server = await startEmbeddedServer(config, logger);
   const stop = async () => {
@@ -124,7 +126,8 @@ export async function serve(flags: ServeFlags, output: Output): Promise<void> {
     throw error;
   }
 
-  const serverFlag = config.port === DEFAULT_PORT && config.host === '127.0.0.1' ? '' : ` --server ${server.url}`;
+  const { host, port } = config.gateway;
+  const serverFlag = port === DEFAULT_PORT && host === '127.0.0.1' ? '' : ` --server ${server.url}`;
   output.out(`awasm listening on ${server.url} (data in ${config.dataDir})`);
   if (flags.demo) output.out(`demo site on 127.0.0.1:${site?.port}, demo plugin installed`);
   output.out(flags.demo ? `try: ./awasm${serverFlag} search demo-library alice` : `try: ./awasm${serverFlag} sources`);

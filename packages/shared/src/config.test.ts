@@ -18,8 +18,8 @@ describe('loadConfig', () => {
   it('reads rate limit overrides from the file and the environment', () => {
     const file = fileWith('[rate_limits]\n"Slow.Example.test" = 0.5\n"*" = 20\n');
     const config = loadConfig({ file, env: { AWASM_RATE_LIMITS: 'fast.test=100, *=5' } });
-    expect(config.rateLimits).toEqual({ 'slow.example.test': 0.5, 'fast.test': 100, '*': 5 });
-    expect(loadConfig({ env: {} }).rateLimits).toEqual({});
+    expect(config.runner.rateLimits).toEqual({ 'slow.example.test': 0.5, 'fast.test': 100, '*': 5 });
+    expect(loadConfig({ env: {} }).runner.rateLimits).toEqual({});
   });
 
   it('reads runner pool settings from the [runner] table and the environment', () => {
@@ -40,7 +40,7 @@ describe('loadConfig', () => {
         '',
       ].join('\n'),
     );
-    expect(loadConfig({ file, env: {} }).runner).toEqual({
+    expect(loadConfig({ file, env: {} }).runner.pool).toEqual({
       instancesPerSource: 2,
       maxInstances: 8,
       memoryBudgetMb: 1024,
@@ -61,9 +61,13 @@ describe('loadConfig', () => {
         AWASM_RUNNER_BREAKER_OPEN_MS: '5000',
       },
     });
-    const overridden = loadConfig({ file, env: {}, overrides: { runner: { circuitBreaker: { openMs: 7 } } } });
-    expect(overridden.runner.circuitBreaker).toEqual({ failureThreshold: 3, openMs: 7, maxOpenMs: 60_000 });
-    expect(config.runner).toMatchObject({
+    const overridden = loadConfig({
+      file,
+      env: {},
+      overrides: { runner: { pool: { circuitBreaker: { openMs: 7 } } } },
+    });
+    expect(overridden.runner.pool.circuitBreaker).toEqual({ failureThreshold: 3, openMs: 7, maxOpenMs: 60_000 });
+    expect(config.runner.pool).toMatchObject({
       instancesPerSource: 2,
       maxInstances: 32,
       memoryBudgetMb: 4096,
@@ -74,14 +78,14 @@ describe('loadConfig', () => {
   });
 
   it('leaves runner settings nobody set absent, so the runner keeps its defaults', () => {
-    expect(loadConfig({ env: {} }).runner).toEqual({});
+    expect(loadConfig({ env: {} }).runner.pool).toEqual({});
     const config = loadConfig({
       file: fileWith('[runner]\nmax_instances = 4\n'),
       env: { AWASM_RUNNER_IDLE_TIMEOUT_MS: '100' },
     });
-    expect(config.runner).toEqual({ maxInstances: 4, idleTimeoutMs: 100 });
-    expect(Object.keys(config.runner)).not.toContain('circuitBreaker');
-    expect(loadConfig({ env: { AWASM_RUNNER_BREAKER_FAILURE_THRESHOLD: '2' } }).runner).toEqual({
+    expect(config.runner.pool).toEqual({ maxInstances: 4, idleTimeoutMs: 100 });
+    expect(Object.keys(config.runner.pool)).not.toContain('circuitBreaker');
+    expect(loadConfig({ env: { AWASM_RUNNER_BREAKER_FAILURE_THRESHOLD: '2' } }).runner.pool).toEqual({
       circuitBreaker: { failureThreshold: 2 },
     });
   });
@@ -109,15 +113,49 @@ describe('loadConfig', () => {
     const config = loadConfig({
       file,
       env: { AWASM_PORT: '7800', AWASM_CONNECT_TO: 'b.test:443=127.0.0.1:9001' },
-      overrides: { host: '0.0.0.0' },
+      overrides: { gateway: { host: '0.0.0.0' } },
     });
     expect(config).toMatchObject({
-      host: '0.0.0.0',
-      port: 7800,
+      gateway: { host: '0.0.0.0', port: 7800 },
       logLevel: 'debug',
-      connectTo: { 'a.test:80': '127.0.0.1:9000', 'b.test:443': '127.0.0.1:9001' },
-      allowPrivateAddresses: false,
+      runner: {
+        connectTo: { 'a.test:80': '127.0.0.1:9000', 'b.test:443': '127.0.0.1:9001' },
+        allowPrivateAddresses: false,
+      },
     });
+  });
+
+  it("puts each service's keys into its own section", () => {
+    const file = fileWith(
+      [
+        'host = "0.0.0.0"',
+        'data_dir = "data"',
+        'allow_unsigned_packages = false',
+        'admin_token = "file-admin-token-0123"',
+        'registry_allow_filesystem_imports = true',
+        'allow_private_addresses = true',
+        '',
+      ].join('\n'),
+    );
+    const config = loadConfig({ file, env: { AWASM_ADMIN_TOKEN: 'env-admin-token-01234' } });
+    expect(config.gateway).toEqual({ host: '0.0.0.0', port: 7600 });
+    expect(config.catalog).toEqual({ allowUnsignedPackages: false });
+    expect(config.registry).toEqual({ allowFilesystemImports: true, adminToken: 'env-admin-token-01234' });
+    expect(config.runner).toEqual({ pool: {}, connectTo: {}, allowPrivateAddresses: true, rateLimits: {} });
+    expect(config.dataDir).toMatch(/[/\\]data$/);
+    expect(loadConfig({ env: {} })).toMatchObject({
+      gateway: { host: '127.0.0.1', port: 7600 },
+      logLevel: 'info',
+      catalog: { allowUnsignedPackages: true },
+      registry: { allowFilesystemImports: false },
+    });
+    expect(loadConfig({ env: {} }).registry).not.toHaveProperty('adminToken');
+  });
+
+  it('lists every file key of every section when a key is unknown', () => {
+    expect(() => loadConfig({ file: fileWith('prot = 1\n'), env: {} })).toThrow(
+      /^config 'prot': unknown key in .* \(allowed: host, port, data_dir, log_level, connect_to, allow_private_addresses, rate_limits, runner, allow_unsigned_packages, admin_token, registry_allow_filesystem_imports\)$/,
+    );
   });
 
   it.each([

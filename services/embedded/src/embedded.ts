@@ -47,12 +47,12 @@ export async function startEmbeddedServer(
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
     // pool sizes, recycling, table cap, spare workers, circuit breaker: only what the operator set
-    ...config.runner,
+    ...config.runner.pool,
     cacheDir: join(config.dataDir, 'cache'),
-    connectTo: config.connectTo,
-    allowPrivateAddresses: config.allowPrivateAddresses,
+    connectTo: config.runner.connectTo,
+    allowPrivateAddresses: config.runner.allowPrivateAddresses,
     logger,
-    scheduler: new HostScheduler({ overrides: config.rateLimits ?? {} }),
+    scheduler: new HostScheduler({ overrides: config.runner.rateLimits }),
     observer: metrics,
   });
   metrics.watch(runner);
@@ -62,12 +62,12 @@ export async function startEmbeddedServer(
   // The registry this server hosts: published packages and index.json in one folder.
   const registryDir = join(config.dataDir, 'registry');
   const registry = new Registry(new FolderPackageStore(registryDir), new FolderIndexStore(registryDir), {
-    allowFilesystemImports: config.registryAllowFilesystemImports,
+    allowFilesystemImports: config.registry.allowFilesystemImports,
   });
   // A signer is trusted when this server's registry trusts it for the plugin id, or when a
   // repository the operator added pins it.
   const trust = new TrustPolicy({
-    allowUnsigned: config.allowUnsignedPackages,
+    allowUnsigned: config.catalog.allowUnsignedPackages,
     registry,
     repositories: repositoryStore,
   });
@@ -78,8 +78,8 @@ export async function startEmbeddedServer(
     // kept in the data directory (mode 0600) so the cursors clients hold survive a restart
     const cursorSecret = await loadOrCreateCursorSecret(join(config.dataDir, 'cursor-secret'));
     const server = await createServer({
-      host: config.host,
-      port: config.port,
+      host: config.gateway.host,
+      port: config.gateway.port,
       services: [SourceService, PluginService, RegistryService, RepositoryService],
       routes: (router) => {
         registerSourceService(router, {
@@ -90,11 +90,11 @@ export async function startEmbeddedServer(
           cursorSecret,
         });
         registerPluginService(router, plugins, { health });
-        registerRegistryService(router, registry, { adminToken: config.adminToken });
+        registerRegistryService(router, registry, { adminToken: config.registry.adminToken });
         registerRepositoryService(router, repositories, { health });
       },
       // the registry's administration needs the operator, whom the admin token identifies
-      authenticate: adminBearer(config.adminToken),
+      authenticate: adminBearer(config.registry.adminToken),
       pages: [metricsPage(() => metrics.render())],
     });
     logger.info({ url: server.url, dataDir: config.dataDir }, 'awasm listening');
