@@ -1,5 +1,4 @@
 export { type Authenticator, adminBearer, authenticate, type Caller, callerOf } from './auth.js';
 export { echo, MAX_ECHO_CHARS } from './echo.js';
-export { HealthStatus, type ServingStatus } from './health.js';
 export { metricsPage, type Page, type PageContent } from './pages.js';
 export { createServer, type RunningServer, type ServerOptions } from './server.js';
