@@ -6,12 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createInProcessCatalogClient,
-  PluginManager,
-  registerPluginService,
-  SqlitePluginStore,
-} from '@awasm/catalog';
+import { createInProcessCatalogClient, PluginManager, registerPluginService, SqlitePluginStore } from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest, startFixtureSite } from '@awasm/plugin-demo-library';
 import { LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
