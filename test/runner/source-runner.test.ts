@@ -6,7 +6,7 @@ import { LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { buildJsComponent } from '@awasm/plugin-sdk';
 import { encodePackage, sha256Hex } from '@awasm/shared';
 import { afterAll } from 'vitest';
-import { sourceRunnerContract } from '../../services/plugin-runner/src/source-runner.contract.js';
+import { sourceRunnerContract } from '../../packages/runner-api/src/source-runner.contract.js';
 
 // The SourceRunner contract against the in-process implementation: LocalSourceRunner over a
 // RunnerPool, reading packages from a package store in memory.

@@ -10,8 +10,8 @@ import {
   SqliteRepositoryStore,
   TrustPolicy,
 } from '@awasm/catalog';
-import { loadOrCreateCursorSecret, registerSourceService, ServerMetrics } from '@awasm/gateway';
-import { HostScheduler, LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
+import { loadOrCreateCursorSecret, registerSourceService } from '@awasm/gateway';
+import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
 import { adminBearer, createServer, metricsPage } from '@awasm/server';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { MAX_PLUGIN_CURSOR_BYTES } from '@awasm/plugin-runner';
+import { MAX_PLUGIN_CURSOR_BYTES } from '@awasm/runner-api';
 import { Code, ConnectError } from '@connectrpc/connect';
 
 const TAG_BYTES = 32;

@@ -1,4 +1,4 @@
-import { PluginCallError, type PluginCallErrorKind, sourceErrorMessage } from '@awasm/plugin-runner';
+import { PluginCallError, type PluginCallErrorKind, sourceErrorMessage } from '@awasm/runner-api';
 import { SourceErrorSchema } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import { PluginCallError, retryAfterSeconds, type SourceErrorVariant, sourceErrorText } from '@awasm/plugin-runner';
+import { PluginCallError, retryAfterSeconds, type SourceErrorVariant, sourceErrorText } from '@awasm/runner-api';
 import { echo } from '@awasm/server';
 import { type SourceError, SourceErrorSchema } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
 import { create } from '@bufbuild/protobuf';

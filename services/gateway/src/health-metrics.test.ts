@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInProcessCatalogClient, PluginManager, registerPluginService, SqlitePluginStore } from '@awasm/catalog';
 import { buildDemoComponent, readDemoManifest, startFixtureSite } from '@awasm/plugin-demo-library';
-import { HostScheduler, LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
+import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
 import { createServer, metricsPage, type RunningServer } from '@awasm/server';
 import { createLogger, encodePackage } from '@awasm/shared';
@@ -25,7 +25,6 @@ import { Code, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { failureOf } from '../../../test/support/connect.js';
-import { ServerMetrics } from './metrics.js';
 import { registerSourceService } from './source-service.js';
 
 const OPEN_MS = 400;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { requireSourceId, toSourceHealth } from '@awasm/catalog';
-import { PluginCallError, type SourceOp, type SourceOpArgs, type SourceRunner } from '@awasm/plugin-runner';
+import { PluginCallError, type SourceOp, type SourceOpArgs, type SourceRunner } from '@awasm/runner-api';
 import type { CatalogService } from '@awasm/shared/gen/awasm/internal/v1/catalog_pb.js';
 import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';

@@ -1,6 +1,6 @@
+import { PluginCallError } from '@awasm/runner-api';
 import { describe, expect, it } from 'vitest';
 import { callOutcome } from './call-outcome.js';
-import { PluginCallError } from './errors.js';
 import type { WorkerReply } from './source-worker.js';
 
 const ok: WorkerReply = { ok: true, value: { items: [] }, dropped: 0 };

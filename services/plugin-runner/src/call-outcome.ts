@@ -1,5 +1,4 @@
-import { PluginCallError } from './errors.js';
-import type { SourceOp } from './ops.js';
+import { PluginCallError, type SourceOp } from '@awasm/runner-api';
 import type { WorkerReply } from './source-worker.js';
 
 /** What a worker's reply to a call the caller still waits for means for that caller and the source. */

@@ -1,6 +1,6 @@
+import { PluginCallError } from '@awasm/runner-api';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, verdictOf } from './circuit-breaker.js';
-import { PluginCallError } from './errors.js';
 
 const late = new PluginCallError('deadline-exceeded', 's', 'late');
 const network = new PluginCallError('source-error', 's', 'x', { tag: 'network', val: 'reset' });

@@ -4,21 +4,7 @@
  * fast while it is, and after a cool-down one call is let through to probe it. A good probe makes it
  * healthy again; a bad one opens the circuit for twice as long (up to a maximum).
  */
-import type { PluginCallError } from './errors.js';
-
-export type HealthState = 'healthy' | 'unhealthy' | 'probing';
-
-export interface SourceHealth {
-  state: HealthState;
-  /** why it is unhealthy (the last failure and how many in a row); empty when healthy */
-  reason: string;
-  /** when it entered this state (epoch ms) */
-  since: number;
-  /** failures in a row, counted while healthy; reset by a success */
-  consecutiveFailures: number;
-  /** when an unhealthy source gets its next probe (epoch ms) */
-  retryAt?: number;
-}
+import type { HealthState, PluginCallError, SourceHealth } from '@awasm/runner-api';
 
 export interface CircuitBreakerOptions {
   /** failures in a row that open the circuit (default 5) */

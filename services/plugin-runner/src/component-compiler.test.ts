@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PluginLoadError } from '@awasm/runner-api';
 import { componentEmbed, componentNew } from '@bytecodealliance/jco';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComponentCompiler } from './component-compiler.js';
-import { PluginLoadError } from './errors.js';
 import type { SourceSpec } from './source-spec.js';
 import { sha256Hex, TranspileCache } from './transpile-cache.js';
 

@@ -1,5 +1,5 @@
+import { PluginLoadError } from '@awasm/runner-api';
 import { EngineRegistry, type HeldEngine } from './engine-registry.js';
-import { PluginLoadError } from './errors.js';
 import { checkImports, providedInterfaces, REQUIRED_EXPORT } from './import-policy.js';
 import type { SourceSpec } from './source-spec.js';
 import type { CoreModules, EngineCoreModule } from './source-worker.js';

@@ -1,6 +1,6 @@
+import { PluginCallError } from '@awasm/runner-api';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, verdictOf } from './circuit-breaker.js';
-import { PluginCallError } from './errors.js';
 import { type Clock, checkRateOverrides, HostScheduler, parseRetryAfter } from './host-scheduler.js';
 
 /** A clock that moves only when told to; sleepers wake in order as it passes their time. */

@@ -1,23 +1,31 @@
-export { nonPublicReason } from './address-policy.js';
-export { HostAllowlist, type HostRule, parseHostRule, parseRequestTarget, type RequestTarget } from './allowlist.js';
+// the runner seam's definition, re-exported so importers of the runner see one API
 export {
-  CircuitBreaker,
-  type CircuitBreakerOptions,
-  type HealthState,
-  type SourceHealth,
-  verdictOf,
-} from './circuit-breaker.js';
-export {
+  ARG_LIMITS,
   clip,
+  type HealthState,
+  type LoadRequest,
+  MAX_PLUGIN_CURSOR_BYTES,
   MAX_PLUGIN_TEXT_CHARS,
+  type PackageSource,
   PluginCallError,
   type PluginCallErrorKind,
   PluginLoadError,
   retryAfterSeconds,
+  SOURCE_OPS,
+  type SourceCall,
+  type SourceCallOptions,
   type SourceErrorVariant,
+  type SourceHealth,
+  type SourceOp,
+  type SourceOpArgs,
+  type SourceOpResults,
+  type SourceRunner,
   sourceErrorMessage,
   sourceErrorText,
-} from './errors.js';
+} from '@awasm/runner-api';
+export { nonPublicReason } from './address-policy.js';
+export { HostAllowlist, type HostRule, parseHostRule, parseRequestTarget, type RequestTarget } from './allowlist.js';
+export { CircuitBreaker, type CircuitBreakerOptions, verdictOf } from './circuit-breaker.js';
 export {
   type Clock,
   checkRateOverrides,
@@ -34,8 +42,7 @@ export type { HttpStats, LookupFn } from './http-host.js';
 export { checkImports, providedInterfaces } from './import-policy.js';
 export { LocalSourceRunner } from './local-source-runner.js';
 export type { Logger } from './logger.js';
-export { ARG_LIMITS, SOURCE_OPS, type SourceOp, type SourceOpArgs } from './ops.js';
-export { MAX_PLUGIN_CURSOR_BYTES, PluginOutputError } from './plugin-output.js';
+export { PluginOutputError } from './plugin-output.js';
 export {
   type BudgetStats,
   CANCEL_GRACE_MS,
@@ -56,14 +63,7 @@ export {
 } from './pool.js';
 export { MemoryRateLimitStore, type RateLimitStore, type RateRule, type Reservation } from './rate-limit.js';
 export { RedisRateLimitStore, type RedisRateLimitStoreOptions } from './redis-rate-limit.js';
-export type {
-  LoadRequest,
-  PackageSource,
-  SourceCall,
-  SourceCallOptions,
-  SourceOpResults,
-  SourceRunner,
-} from './source-runner.js';
+export { type RunnerView, ServerMetrics } from './server-metrics.js';
 export { sha256Hex, TranspileCache } from './transpile-cache.js';
 export {
   capLimits,

@@ -1,4 +1,17 @@
 import {
+  type LoadRequest,
+  type PackageSource,
+  PluginCallError,
+  PluginLoadError,
+  type SourceCall,
+  type SourceCallOptions,
+  type SourceHealth,
+  type SourceOp,
+  type SourceOpResults,
+  type SourceRunner,
+  sourceErrorMessage,
+} from '@awasm/runner-api';
+import {
   decodePackage,
   effectiveSettings,
   ManifestError,
@@ -7,20 +20,10 @@ import {
   parseManifest,
   sha256Hex,
 } from '@awasm/shared';
-import type { SourceHealth } from './circuit-breaker.js';
-import { PluginCallError, PluginLoadError, sourceErrorMessage } from './errors.js';
 import type { RunnerPool, SourceSpec } from './index.js';
 import type { Logger } from './logger.js';
-import { positionalArgs, type SourceOp } from './ops.js';
+import { positionalArgs } from './ops.js';
 import { PluginOutputError, toAssetList, toFilterList, toMedia, toMediaPage, toUnitPage } from './plugin-output.js';
-import type {
-  LoadRequest,
-  PackageSource,
-  SourceCall,
-  SourceCallOptions,
-  SourceOpResults,
-  SourceRunner,
-} from './source-runner.js';
 
 /** Converts and validates one operation's raw plugin output (untrusted) into its result message. */
 function convertResult<Op extends SourceOp>(sourceId: string, op: Op, raw: unknown): SourceOpResults[Op] {

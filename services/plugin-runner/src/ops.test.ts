@@ -1,7 +1,8 @@
+import { ARG_LIMITS } from '@awasm/runner-api';
 import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { describe, expect, it } from 'vitest';
 import { checkImports, importProblem } from './import-policy.js';
-import { ARG_LIMITS, argumentProblem, normaliseArgs, positionalArgs } from './ops.js';
+import { argumentProblem, normaliseArgs, positionalArgs } from './ops.js';
 
 describe('argumentProblem', () => {
   it('accepts well-formed arguments for every operation', () => {

@@ -1,34 +1,10 @@
 /**
- * The source-api operations, their typed arguments, and the one check of those arguments before
- * anything reaches a plugin. The gateway does not check them again: a refusal names the field.
+ * The one check of a call's arguments before anything reaches a plugin, and their conversion to the
+ * component's positional form. The gateway does not check them again: a refusal names the field.
  */
 
+import { ARG_LIMITS, SOURCE_OPS, type SourceOp, type SourceOpArgs } from '@awasm/runner-api';
 import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
-
-export type SourceOp = 'search' | 'list' | 'getMedia' | 'listUnits' | 'getAssets' | 'filters';
-
-export const SOURCE_OPS: readonly SourceOp[] = ['search', 'list', 'getMedia', 'listUnits', 'getAssets', 'filters'];
-
-/** The one set of argument limits (characters, or entries for lists). */
-export const ARG_LIMITS = {
-  /** a search query */
-  query: 1024,
-  /** media and unit ids and cursors */
-  id: 2048,
-  filters: 64,
-  filterValues: 64,
-  filterString: 256,
-};
-
-/** Each operation's arguments, field for field as awasm.internal.v1's *Args messages carry them. */
-export interface SourceOpArgs {
-  search: { query: string; filters: { id: string; values: string[] }[]; cursor?: string };
-  list: { listing: Listing; cursor?: string };
-  getMedia: { mediaId: string };
-  listUnits: { mediaId: string; cursor?: string };
-  getAssets: { unitId: string };
-  filters: Record<string, never>;
-}
 
 const LISTINGS = new Set(['popular', 'latest']);
 

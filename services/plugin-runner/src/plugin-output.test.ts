@@ -1,7 +1,7 @@
+import { MAX_PLUGIN_CURSOR_BYTES } from '@awasm/runner-api';
 import { AssetKind, FilterKind, MediaKind, MediaStatus, UnitKind } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_PLUGIN_CURSOR_BYTES,
   PluginOutputError,
   toAsset,
   toAssetList,

@@ -4,6 +4,7 @@
  * seam. Plugin output is untrusted: every value is checked, and a malformed one is a plugin fault.
  */
 
+import { MAX_PLUGIN_CURSOR_BYTES } from '@awasm/runner-api';
 import { PROTO_MEDIA_KINDS } from '@awasm/shared';
 import {
   type AssetList,
@@ -187,9 +188,6 @@ export function toFilter(value: unknown, path = 'filter'): Filter {
     }),
   });
 }
-
-/** The longest cursor a plugin may hand out; a longer one is a plugin fault, never sent to clients. */
-export const MAX_PLUGIN_CURSOR_BYTES = 1024;
 
 function cursorOf(value: unknown, path: string): string {
   const cursor = optStr(value, path);

@@ -2,9 +2,9 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PluginCallError, PluginLoadError } from '@awasm/runner-api';
 import { componentEmbed, componentNew } from '@bytecodealliance/jco';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PluginCallError, PluginLoadError } from './errors.js';
 import { RunnerPool, type SourceSpec } from './pool.js';
 import { sha256Hex } from './transpile-cache.js';
 

@@ -1,12 +1,11 @@
+import { PluginCallError, PluginLoadError, type SourceHealth, type SourceOp } from '@awasm/runner-api';
 import { HostAllowlist } from './allowlist.js';
-import { CircuitBreaker, type SourceHealth } from './circuit-breaker.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import { type CompiledComponent, ComponentCompiler } from './component-compiler.js';
-import { PluginCallError, PluginLoadError } from './errors.js';
 import { HostScheduler } from './host-scheduler.js';
 import { SourceHttp } from './http-host.js';
 import { InstanceBudget } from './instance-budget.js';
 import { type Logger, silentLogger } from './logger.js';
-import type { SourceOp } from './ops.js';
 import { type RunnerLimits, type RunnerOptions, runnerLimits } from './runner-options.js';
 import { type InstanceInfo, type RunnerContext, SourceRuntime } from './source-runtime.js';
 import { checkSpec, INSTANCE_OVERHEAD_MB, instanceBytes, MIB, type SourceSpec } from './source-spec.js';

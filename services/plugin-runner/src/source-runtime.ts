@@ -1,10 +1,10 @@
+import { PluginCallError, type SourceHealth, type SourceOp } from '@awasm/runner-api';
 import { callOutcome } from './call-outcome.js';
-import { type CircuitBreaker, type SourceHealth, verdictOf } from './circuit-breaker.js';
-import { PluginCallError } from './errors.js';
+import { type CircuitBreaker, verdictOf } from './circuit-breaker.js';
 import type { SourceHttp } from './http-host.js';
 import type { BudgetClient, InstanceBudget } from './instance-budget.js';
 import type { Logger } from './logger.js';
-import { argumentProblem, normaliseArgs, type SourceOp } from './ops.js';
+import { argumentProblem, normaliseArgs } from './ops.js';
 import { instanceBytes, type SourceSpec } from './source-spec.js';
 import { type CallObserver, newSourceStats, reportCall, type SourceStats } from './source-stats.js';
 import { type CoreModules, SourceWorker, type SpareWorkers, type SpinGate, type WorkerReply } from './source-worker.js';

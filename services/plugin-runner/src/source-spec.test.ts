@@ -1,5 +1,5 @@
+import { PluginLoadError } from '@awasm/runner-api';
 import { describe, expect, it } from 'vitest';
-import { PluginLoadError } from './errors.js';
 import { MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND } from './host-scheduler.js';
 import { checkSpec, INSTANCE_OVERHEAD_MB, instanceBytes, MIB, type SourceSpec } from './source-spec.js';
 

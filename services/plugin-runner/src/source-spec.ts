@@ -1,4 +1,4 @@
-import { PluginLoadError } from './errors.js';
+import { PluginLoadError } from '@awasm/runner-api';
 import { MAX_REQUESTS_PER_SECOND, MIN_REQUESTS_PER_SECOND } from './host-scheduler.js';
 import { SHA256_HEX } from './transpile-cache.js';
 

@@ -1,8 +1,7 @@
-import type { PluginCallError } from './errors.js';
+import type { PluginCallError, SourceOp } from '@awasm/runner-api';
 import type { SchedulerStats } from './host-scheduler.js';
 import type { HttpStats } from './http-host.js';
 import type { Logger } from './logger.js';
-import type { SourceOp } from './ops.js';
 
 /** Counters of one loaded source, as RunnerPool.stats reports them. */
 export interface SourceStats {

@@ -1,5 +1,5 @@
-import type { CallEvent, CallObserver, RunnerPool } from '@awasm/plugin-runner';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { CallEvent, CallObserver, RunnerPool } from './pool.js';
 
 /** What the metrics read from the runner at scrape time. */
 export type RunnerView = Pick<RunnerPool, 'loaded' | 'stats' | 'health'>;

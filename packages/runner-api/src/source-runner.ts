@@ -6,8 +6,8 @@
 
 import type { AssetList, FilterList, MediaPage, UnitPage } from '@awasm/shared/gen/awasm/internal/v1/runner_pb.js';
 import type { Media } from '@awasm/shared/gen/awasm/v1/media_pb.js';
-import type { SourceHealth } from './circuit-breaker.js';
 import type { SourceOp, SourceOpArgs } from './ops.js';
+import type { SourceHealth } from './source-health.js';
 
 /** Where a runner gets packages from: the package store, by sha256 of the package file. */
 export interface PackageSource {
