@@ -1,4 +1,4 @@
-import type { PluginLoadError, SourceRunner } from '@awasm/plugin-runner';
+import type { PluginLoadError, SourceRunner } from '@awasm/runner-api';
 import type { PackageStore } from '@awasm/registry';
 import { checkSettingValue, type Logger, type PluginManifest, parseManifest } from '@awasm/shared';
 import { Code, ConnectError } from '@connectrpc/connect';

@@ -1,4 +1,4 @@
-import type { SourceHealth as RunnerHealth } from '@awasm/plugin-runner';
+import type { SourceHealth as RunnerHealth } from '@awasm/runner-api';
 import { HealthState, type SourceHealth, SourceHealthSchema } from '@awasm/shared/gen/awasm/v1/source_health_pb.js';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
