@@ -1,5 +1,5 @@
-import type { PluginLoadError, SourceRunner } from '@awasm/runner-api';
 import type { PackageStore } from '@awasm/registry';
+import type { PluginLoadError, SourceRunner } from '@awasm/runner-api';
 import { checkSettingValue, type Logger, type PluginManifest, parseManifest } from '@awasm/shared';
 import { Code, ConnectError } from '@connectrpc/connect';
 import semver from 'semver';
