@@ -1,3 +1,16 @@
+export {
+  BackupFormatError,
+  decodeTachibk,
+  defaultTachibkLimits,
+  type Int64,
+  type TachibkBackup,
+  type TachibkCategory,
+  type TachibkChapter,
+  type TachibkHistory,
+  type TachibkLimits,
+  type TachibkManga,
+  type TachibkSource,
+} from './backup/tachibk.js';
 export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
 export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
 export { MongoPluginStore } from './mongo-plugin-store.js';
