@@ -279,6 +279,20 @@ describe('decodeTachibk', () => {
     expect(refusal(() => decodeTachibk(cutVarint))).toBe('backupManga[0].favorite: truncated');
   });
 
+  it('keeps a time that exceeds 2^53 as a decimal string', () => {
+    const far = bytesOf((w) => message(w, 1, (m) => m.tag(13, WireType.Varint).int64('9007199254740993')));
+    expect(decodeTachibk(far).mangas[0]?.dateAdded).toBe('9007199254740993');
+  });
+
+  it('refuses a stray end-group and a top-level element of the wrong wire type', () => {
+    const stray = bytesOf((w) => w.tag(7, WireType.EndGroup));
+    expect(refusal(() => decodeTachibk(stray))).toBe('backup.<7>: end-group without a group');
+    const scalar = bytesOf((w) => w.tag(1, WireType.Varint).int32(1));
+    expect(refusal(() => decodeTachibk(scalar))).toBe(
+      'backupManga[0]: wrong wire type varint, expected length-delimited',
+    );
+  });
+
   it('refuses groups nested deeper than the limit', () => {
     const deep = bytesOf((w) => {
       for (let i = 0; i < 10; i++) w.tag(500, WireType.StartGroup);
