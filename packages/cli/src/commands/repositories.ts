@@ -7,6 +7,7 @@ import type { PackageVersion } from '@awasm/shared/gen/awasm/v1/registry_service
 import {
   type InstallPluginRequestSchema,
   PluginUpdateSchema,
+  type RepositoryKey,
   RepositoryKeySchema,
   RepositoryKind,
   RepositoryPluginSchema,
@@ -22,6 +23,15 @@ import type { CommandContext } from './context.js';
 import { kindName } from './labels.js';
 
 const repoKindLabel = (k: RepositoryKind) => (k === RepositoryKind.STATIC ? 'static' : 'grpc');
+
+/** The keys a repository's index names, with what they signed and whether they are pinned; undefined for none. */
+function keysTable(keys: RepositoryKey[]): string | undefined {
+  if (keys.length === 0) return undefined;
+  return table(
+    ['KEY ID', 'PLUGINS', 'TRUSTED'],
+    keys.map((k) => [k.keyId, k.pluginIds.join(','), k.trusted ? 'yes' : 'no']),
+  );
+}
 
 function parseKind(ctx: CommandContext, text: string | undefined): MediaKind[] {
   if (!text) return [];
@@ -88,12 +98,7 @@ export function addRepoCommands(program: Command, ctx: CommandContext): void {
         .addRepository({ url, name: flags.name ?? '', trustedKeyIds: flags.trustKey });
       const r = response.repository;
       if (!r) throw new Error('server answered without the repository');
-      const keys = response.keys.length
-        ? table(
-            ['KEY ID', 'PLUGINS', 'TRUSTED'],
-            response.keys.map((k) => [k.keyId, k.pluginIds.join(','), k.trusted ? 'yes' : 'no']),
-          )
-        : 'its index names no publisher keys';
+      const keys = keysTable(response.keys) ?? 'its index names no publisher keys';
       ctx.print(
         `added repository ${r.name} (${repoKindLabel(r.kind)}, ${r.url}, ${r.pluginCount} plugin${r.pluginCount === 1 ? '' : 's'})\n` +
           `publisher keys (packages from ${r.name} must be signed by a trusted one):\n${keys}`,
@@ -143,14 +148,9 @@ export function addRepoCommands(program: Command, ctx: CommandContext): void {
         });
         const r = response.repository;
         if (!r) throw new Error('server answered without the repository');
-        const keys = response.keys.length
-          ? table(
-              ['KEY ID', 'PLUGINS', 'TRUSTED'],
-              response.keys.map((k) => [k.keyId, k.pluginIds.join(','), k.trusted ? 'yes' : 'no']),
-            )
-          : r.error
-            ? `its index could not be read: ${r.error}`
-            : 'its index names no publisher keys';
+        const keys =
+          keysTable(response.keys) ??
+          (r.error ? `its index could not be read: ${r.error}` : 'its index names no publisher keys');
         ctx.print(
           `repository ${r.name} now trusts ${r.trustedKeyIds.length ? r.trustedKeyIds.join(', ') : 'no keys'}\n${keys}`,
           { repository: toJson(RepositorySchema, r), keys: response.keys.map((k) => toJson(RepositoryKeySchema, k)) },
