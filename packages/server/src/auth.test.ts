@@ -34,8 +34,8 @@ describe('adminBearer', () => {
 
   it('finds nobody to be the operator when no admin token is configured', () => {
     const authenticator = adminBearer(undefined);
-    expect(authenticator(new Headers({ authorization: 'Bearer ' })).role).toBe('anonymous');
-    expect(authenticator(new Headers({ authorization: 'Bearer undefined' })).role).toBe('anonymous');
+    expect((authenticator(new Headers({ authorization: 'Bearer ' })) as Caller).role).toBe('anonymous');
+    expect((authenticator(new Headers({ authorization: 'Bearer undefined' })) as Caller).role).toBe('anonymous');
   });
 });
 

@@ -1,27 +1,46 @@
 /**
  * Who is calling, found once per call by the server's authenticator and put into the call's context
- * values, so a service asks `callerOf(context)` instead of reading credentials itself.
+ * values, so a service asks `callerOf(context)` (or `requireUser` / `requireAdmin`) instead of
+ * reading credentials itself.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { type ContextValues, createContextKey, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type ContextValues, createContextKey, type Interceptor } from '@connectrpc/connect';
 
-/** The caller of one call: the operator (holding the admin token) or anyone else. */
+/** What a user may do: admins also install plugins and manage repositories and users. */
+export type Role = 'admin' | 'member';
+
+/**
+ * The caller of one call. A user has a `userId`; the operator holding the registry's admin token is
+ * an admin without one; anyone else is anonymous.
+ */
 export interface Caller {
-  readonly role: 'admin' | 'anonymous';
+  readonly role: Role | 'anonymous';
+  readonly userId?: string;
+  readonly userName?: string;
+}
+
+/** A caller that is a user of this server. */
+export interface UserCaller extends Caller {
+  readonly role: Role;
+  readonly userId: string;
+  readonly userName: string;
 }
 
 export const ANONYMOUS: Caller = Object.freeze({ role: 'anonymous' });
-const ADMIN: Caller = Object.freeze({ role: 'admin' });
+const OPERATOR: Caller = Object.freeze({ role: 'admin' });
 
 const callerKey = createContextKey<Caller>(ANONYMOUS, { description: 'who is calling' });
 
-/** Finds the caller from a request's headers; never throws (an unknown caller is ANONYMOUS). */
-export type Authenticator = (header: Headers) => Caller;
+/**
+ * Finds the caller from a request's headers. It never throws for bad credentials (an unknown
+ * caller is ANONYMOUS); it may be async, for an authenticator that looks a key up in a store.
+ */
+export type Authenticator = (header: Headers) => Caller | Promise<Caller>;
 
 /** The interceptor that runs the authenticator and records its caller for the handlers. */
 export function authenticate(authenticator: Authenticator): Interceptor {
-  return (next) => (request) => {
-    request.contextValues.set(callerKey, authenticator(request.header));
+  return (next) => async (request) => {
+    request.contextValues.set(callerKey, await authenticator(request.header));
     return next(request);
   };
 }
@@ -31,6 +50,28 @@ export function callerOf(context: { readonly values: ContextValues }): Caller {
   return context.values.get(callerKey);
 }
 
+const NEEDS_KEY = 'this call needs an API key: send `authorization: Bearer <key>` (`awasm login` stores one for the CLI)';
+
+/** The user making this call; UNAUTHENTICATED when the call carries no valid key. */
+export function requireUser(context: { readonly values: ContextValues }): UserCaller {
+  const caller = callerOf(context);
+  if (caller.role === 'anonymous' || caller.userId === undefined) throw new ConnectError(NEEDS_KEY, Code.Unauthenticated);
+  return caller as UserCaller;
+}
+
+/**
+ * An admin caller (a user with the admin role, or the operator's admin token): UNAUTHENTICATED
+ * without a key, PERMISSION_DENIED for a member. `what` names the refused action in the message.
+ */
+export function requireAdmin(context: { readonly values: ContextValues }, what: string): Caller {
+  const caller = callerOf(context);
+  if (caller.role === 'anonymous') throw new ConnectError(NEEDS_KEY, Code.Unauthenticated);
+  if (caller.role !== 'admin') {
+    throw new ConnectError(`${what} needs an admin; ${caller.userName ?? 'this user'} is a member`, Code.PermissionDenied);
+  }
+  return caller;
+}
+
 /** The operator is whoever sends `authorization: Bearer <adminToken>`; without a token nobody is. */
 export function adminBearer(adminToken: string | undefined): Authenticator {
   const wanted = Buffer.from(adminToken ?? '');
@@ -38,6 +79,6 @@ export function adminBearer(adminToken: string | undefined): Authenticator {
     if (!adminToken) return ANONYMOUS;
     const match = /^Bearer (\S+)$/.exec(header.get('authorization') ?? '');
     const given = Buffer.from(match?.[1] ?? '');
-    return match && given.length === wanted.length && timingSafeEqual(given, wanted) ? ADMIN : ANONYMOUS;
+    return match && given.length === wanted.length && timingSafeEqual(given, wanted) ? OPERATOR : ANONYMOUS;
   };
 }

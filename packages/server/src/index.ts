@@ -1,4 +1,15 @@
-export { type Authenticator, adminBearer, authenticate, type Caller, callerOf } from './auth.js';
+export {
+  ANONYMOUS,
+  type Authenticator,
+  adminBearer,
+  authenticate,
+  type Caller,
+  callerOf,
+  type Role,
+  requireAdmin,
+  requireUser,
+  type UserCaller,
+} from './auth.js';
 export { echo, MAX_ECHO_CHARS } from './echo.js';
 export { metricsPage, type Page, type PageContent } from './pages.js';
 export { createServer, type RunningServer, type ServerOptions } from './server.js';
