@@ -44,6 +44,8 @@ export interface RefreshFilter {
   mediaId?: string;
   /** also works every follower has completed */
   includeCompleted?: boolean;
+  /** only works this user follows (a member's refresh covers their own library) */
+  followedBy?: string;
 }
 
 function errorText(error: unknown): string {
@@ -115,6 +117,11 @@ export class UpdateScheduler {
     await this.pass?.catch(() => undefined);
   }
 
+  /** True once stop() was called: refreshNow then rejects. */
+  isStopped(): boolean {
+    return this.stopped;
+  }
+
   getStatus(): RefreshStatus {
     return copyStatus(this.status);
   }
@@ -131,7 +138,8 @@ export class UpdateScheduler {
       return works.filter(
         (w) =>
           (filter.sourceId === undefined || w.sourceId === filter.sourceId) &&
-          (filter.mediaId === undefined || w.mediaId === filter.mediaId),
+          (filter.mediaId === undefined || w.mediaId === filter.mediaId) &&
+          (filter.followedBy === undefined || w.followers.some((f) => f.userId === filter.followedBy)),
       );
     }, filter.includeCompleted ?? false);
   }
