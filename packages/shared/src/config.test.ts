@@ -131,6 +131,8 @@ describe('loadConfig', () => {
         'host = "0.0.0.0"',
         'data_dir = "data"',
         'allow_unsigned_packages = false',
+        'update_interval = "90m"',
+        'update_parallel_sources = 2',
         'admin_token = "file-admin-token-0123"',
         'registry_allow_filesystem_imports = true',
         'allow_private_addresses = true',
@@ -139,14 +141,24 @@ describe('loadConfig', () => {
     );
     const config = loadConfig({ file, env: { AWASM_ADMIN_TOKEN: 'env-admin-token-01234' } });
     expect(config.gateway).toEqual({ host: '0.0.0.0', port: 7600 });
-    expect(config.catalog).toEqual({ allowUnsignedPackages: false });
+    expect(config.catalog).toEqual({
+      allowUnsignedPackages: false,
+      updateIntervalMs: 90 * 60_000,
+      updateParallelSources: 2,
+    });
+    expect(
+      loadConfig({ env: { AWASM_UPDATE_INTERVAL: '1d', AWASM_UPDATE_PARALLEL_SOURCES: '8' } }).catalog,
+    ).toMatchObject({
+      updateIntervalMs: 86_400_000,
+      updateParallelSources: 8,
+    });
     expect(config.registry).toEqual({ allowFilesystemImports: true, adminToken: 'env-admin-token-01234' });
     expect(config.runner).toEqual({ pool: {}, connectTo: {}, allowPrivateAddresses: true, rateLimits: {} });
     expect(config.dataDir).toMatch(/[/\\]data$/);
     expect(loadConfig({ env: {} })).toMatchObject({
       gateway: { host: '127.0.0.1', port: 7600 },
       logLevel: 'info',
-      catalog: { allowUnsignedPackages: true },
+      catalog: { allowUnsignedPackages: true, updateIntervalMs: 12 * 3_600_000, updateParallelSources: 4 },
       registry: { allowFilesystemImports: false },
     });
     expect(loadConfig({ env: {} }).registry).not.toHaveProperty('adminToken');
@@ -154,7 +166,7 @@ describe('loadConfig', () => {
 
   it('lists every file key of every section when a key is unknown', () => {
     expect(() => loadConfig({ file: fileWith('prot = 1\n'), env: {} })).toThrow(
-      /^config 'prot': unknown key in .* \(allowed: host, port, data_dir, log_level, connect_to, allow_private_addresses, rate_limits, runner, allow_unsigned_packages, admin_token, registry_allow_filesystem_imports\)$/,
+      /^config 'prot': unknown key in .* \(allowed: host, port, data_dir, log_level, connect_to, allow_private_addresses, rate_limits, runner, allow_unsigned_packages, update_interval, update_parallel_sources, admin_token, registry_allow_filesystem_imports\)$/,
     );
   });
 
@@ -171,6 +183,12 @@ describe('loadConfig', () => {
     ],
     ['short admin token', { env: { AWASM_ADMIN_TOKEN: 'short' } }, 'AWASM_ADMIN_TOKEN'],
     ['bad unsigned flag', { file: 'allow_unsigned_packages = "maybe"' }, 'allow_unsigned_packages'],
+    ['update interval without a unit', { file: 'update_interval = "12"' }, 'update_interval'],
+    ['update interval a number', { file: 'update_interval = 12' }, 'update_interval'],
+    ['update interval too short', { file: 'update_interval = "30s"' }, 'update_interval'],
+    ['bad env update interval', { env: { AWASM_UPDATE_INTERVAL: 'often' } }, 'AWASM_UPDATE_INTERVAL'],
+    ['zero parallel sources', { file: 'update_parallel_sources = 0' }, 'update_parallel_sources'],
+    ['bad env parallel sources', { env: { AWASM_UPDATE_PARALLEL_SOURCES: 'four' } }, 'AWASM_UPDATE_PARALLEL_SOURCES'],
     ['rate limit out of range', { file: '[rate_limits]\n"a.test" = 5000' }, 'rate_limits.a.test'],
     ['rate limit not a number', { file: '[rate_limits]\n"a.test" = "fast"' }, 'rate_limits.a.test'],
     ['rate limits not a table', { file: 'rate_limits = 3' }, 'rate_limits'],
