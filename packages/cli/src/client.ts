@@ -2,6 +2,7 @@ import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { UpdateService } from '@awasm/shared/gen/awasm/v1/update_service_pb.js';
 import { type Client, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 
@@ -12,6 +13,7 @@ export interface Clients {
   plugins: Client<typeof PluginService>;
   registry: Client<typeof RegistryService>;
   repositories: Client<typeof RepositoryService>;
+  updates: Client<typeof UpdateService>;
 }
 
 /** gRPC over HTTP/2, the same protocol Dart and grpcurl use. */
@@ -31,5 +33,6 @@ export function connect(server: string): Clients {
     plugins: createClient(PluginService, transport),
     registry: createClient(RegistryService, transport),
     repositories: createClient(RepositoryService, transport),
+    updates: createClient(UpdateService, transport),
   };
 }

@@ -6,6 +6,7 @@ import { addPublisherCommands, addRegistryCommands } from './commands/registry.j
 import { addExportCommand, addRepoCommands, addRepositoryPluginCommands } from './commands/repositories.js';
 import { addServeCommand } from './commands/serve.js';
 import { addSourceCommands } from './commands/sources.js';
+import { addUpdateCommands } from './commands/updates.js';
 import { EXIT, reportFailure } from './exit-codes.js';
 import { json, type Output, processOutput } from './output.js';
 import { UsageError } from './usage.js';
@@ -26,6 +27,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     plugins: () => clients().plugins,
     registry: () => clients().registry,
     repositories: () => clients().repositories,
+    updates: () => clients().updates,
     print: (text, value) => output.out(opts().json ? json(value) : text),
     warn: (text) => output.err(text),
     usage: (message) => new UsageError(message),
@@ -45,6 +47,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   addExportCommand(addRegistryCommands(program, context), context);
   addRepoCommands(program, context);
   addSourceCommands(program, context);
+  addUpdateCommands(program, context);
 
   try {
     await program.parseAsync(argv);

@@ -2,6 +2,7 @@ import type { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb
 import type { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import type { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import type { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import type { UpdateService } from '@awasm/shared/gen/awasm/v1/update_service_pb.js';
 import type { Client } from '@connectrpc/connect';
 import type { ProgressSink } from '../progress.js';
 
@@ -14,6 +15,7 @@ export interface CommandContext {
   plugins: () => Client<typeof PluginService>;
   registry: () => Client<typeof RegistryService>;
   repositories: () => Client<typeof RepositoryService>;
+  updates: () => Client<typeof UpdateService>;
   /** `text` for people, `value` as JSON under --json */
   print: (text: string, value: unknown) => void;
   /** a line on stderr that does not fail the command */
