@@ -127,10 +127,16 @@ describe('UpdateService', () => {
     const started = await t.client.refresh({}, t.as('alice'));
     expect(started.status?.state).toBe(RefreshState.RUNNING);
     await t.scheduler.refreshNow(); // the running pass
-    const status = await t.client.getRefreshStatus({}, t.as('bob'));
+    const status = await t.client.getRefreshStatus({}, t.as('alice'));
     expect(status.status?.state).toBe(RefreshState.IDLE);
     // alice's refresh covered only her work
     expect(status.status?.done.map((w) => w.mediaId)).toEqual(['a']);
+
+    // everyone's works are in the pass, but a member sees only their own
+    await t.client.refresh({}, t.as('root'));
+    await t.scheduler.refreshNow();
+    expect((await t.client.getRefreshStatus({}, t.as('bob'))).status?.done.map((w) => w.mediaId)).toEqual(['b']);
+    expect((await t.client.getRefreshStatus({}, t.as('root'))).status?.done.map((w) => w.mediaId)).toEqual(['a', 'b']);
 
     await t.client.refresh({ sourceId: 'demo', mediaId: 'b' }, t.as('root'));
     const byAdmin = await t.scheduler.refreshNow();

@@ -79,6 +79,27 @@ function pageSizeOf(requested: number): number {
 
 /** Serves awasm.v1.UpdateService: each user's own feed, and refresh passes of the UpdateScheduler. */
 export function registerUpdateService(router: ConnectRouter, deps: UpdateServiceDeps): void {
+  /** The pass's status as this caller may see it: a member sees only the works in their library. */
+  async function statusFor(caller: { role: 'admin' | 'member'; userId: string }): Promise<RefreshStatus> {
+    const status = deps.scheduler.getStatus();
+    if (caller.role === 'admin') return status;
+    const mine = new Set(
+      (await deps.works.trackedWorks())
+        .filter((w) => w.followers.some((f) => f.userId === caller.userId))
+        .map((w) => `${w.sourceId}\u0000${w.mediaId}`),
+    );
+    const own = <T extends { sourceId: string; mediaId: string }>(list: T[]) =>
+      list.filter((w) => mine.has(`${w.sourceId}\u0000${w.mediaId}`));
+    return {
+      ...status,
+      pending: own(status.pending),
+      running: own(status.running),
+      done: own(status.done),
+      failed: own(status.failed),
+      skipped: own(status.skipped),
+    };
+  }
+
   router.service(UpdateService, {
     async listFeed(request, context) {
       const { userId } = deps.requireUser(context);
@@ -145,12 +166,11 @@ export function registerUpdateService(router: ConnectRouter, deps: UpdateService
       if (deps.scheduler.isStopped()) throw new ConnectError('the server is shutting down', Code.Unavailable);
       // the pass runs on; its outcome is read with GetRefreshStatus
       deps.scheduler.refreshNow(filter).catch(() => undefined);
-      return { status: toRefreshStatus(deps.scheduler.getStatus()) };
+      return { status: toRefreshStatus(await statusFor(caller)) };
     },
 
     async getRefreshStatus(_request, context) {
-      deps.requireUser(context);
-      return { status: toRefreshStatus(deps.scheduler.getStatus()) };
+      return { status: toRefreshStatus(await statusFor(deps.requireUser(context))) };
     },
   });
 }
