@@ -6,7 +6,6 @@ import { addPublisherCommands, addRegistryCommands } from './commands/registry.j
 import { addExportCommand, addRepoCommands, addRepositoryPluginCommands } from './commands/repositories.js';
 import { addServeCommand } from './commands/serve.js';
 import { addSourceCommands } from './commands/sources.js';
-import { addUpdateCommands } from './commands/updates.js';
 import { EXIT, reportFailure } from './exit-codes.js';
 import { json, type Output, processOutput } from './output.js';
 import { UsageError } from './usage.js';
@@ -47,7 +46,6 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   addExportCommand(addRegistryCommands(program, context), context);
   addRepoCommands(program, context);
   addSourceCommands(program, context);
-  addUpdateCommands(program, context);
 
   try {
     await program.parseAsync(argv);

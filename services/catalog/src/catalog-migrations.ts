@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { UPDATES_MIGRATION } from './updates/updates-migration.js';
 
 /**
  * One schema change of the catalog's SQLite file. `id` is its position (1, 2, …): the ledger
@@ -53,4 +54,5 @@ export const CATALOG_MIGRATIONS: readonly Migration[] = [
     // the repository store used to create its table when missing
     alreadyApplied: (db) => hasTable(db, 'repositories'),
   },
+  UPDATES_MIGRATION,
 ];

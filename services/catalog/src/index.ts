@@ -43,5 +43,4 @@ export { SqliteMediaCacheStore } from './updates/sqlite-media-cache-store.js';
 export { InMemoryTrackedWorks, type TrackedWork, type TrackedWorks } from './updates/tracked-works.js';
 export { type RefreshFilter, UpdateScheduler, type UpdateSchedulerOptions } from './updates/update-scheduler.js';
 export { type RequireUser, registerUpdateService, type UpdateServiceDeps } from './updates/update-service.js';
-export { UPDATES_MIGRATION } from './updates/updates-migration.js';
 export { type RepositoryOffer, type VerifiedPackage, verifyPackage } from './verify-package.js';

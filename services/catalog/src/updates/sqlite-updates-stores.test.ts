@@ -1,13 +1,13 @@
 import { afterAll } from 'vitest';
+import { CatalogDatabase } from '../catalog-database.js';
 import { feedStoreContract } from './feed-store.contract.js';
 import { mediaCacheStoreContract } from './media-cache-store.contract.js';
 import { SqliteFeedStore } from './sqlite-feed-store.js';
 import { SqliteMediaCacheStore } from './sqlite-media-cache-store.js';
-import { openUpdatesTestDatabase } from './test-catalog-database.js';
 
-const databases = new Map<string, ReturnType<typeof openUpdatesTestDatabase>>();
+const databases = new Map<string, CatalogDatabase>();
 function database(name: string) {
-  const db = openUpdatesTestDatabase(':memory:');
+  const db = CatalogDatabase.open(':memory:');
   databases.set(name, db);
   return db;
 }

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CatalogDatabase } from '../catalog-database.js';
-import { FakeSourceRunner } from './fake-source-runner.js';
+import { CatalogDatabase } from '../catalog-database.js';
 import { slotPhase } from './refresh-slots.js';
 import { SqliteFeedStore } from './sqlite-feed-store.js';
 import { SqliteMediaCacheStore } from './sqlite-media-cache-store.js';
-import { openUpdatesTestDatabase } from './test-catalog-database.js';
+import { FakeSourceRunner } from './testing/fake-source-runner.js';
 import { InMemoryTrackedWorks, type TrackedWork } from './tracked-works.js';
 import { type SetTimer, UpdateScheduler, type UpdateSchedulerOptions } from './update-scheduler.js';
 
@@ -24,7 +23,7 @@ function work(sourceId: string, mediaId: string, followers: [string, number][], 
 
 /** A scheduler on a fake runner, a fake clock and timers the test fires itself. */
 function setup(works: TrackedWork[], options: Partial<UpdateSchedulerOptions> = {}) {
-  const db = openUpdatesTestDatabase(':memory:');
+  const db = CatalogDatabase.open(':memory:');
   databases.push(db);
   const clock = { now: 1_000 };
   const timers: { callback: () => void; delayMs: number; cancelled: boolean }[] = [];

@@ -2,12 +2,11 @@ import { RefreshState, UpdateService } from '@awasm/shared/gen/awasm/v1/update_s
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { afterEach, describe, expect, it } from 'vitest';
 import { authenticate, type Caller, requireUser } from '../../../../packages/server/src/auth.js';
-import type { CatalogDatabase } from '../catalog-database.js';
-import { FakeSourceRunner } from './fake-source-runner.js';
+import { CatalogDatabase } from '../catalog-database.js';
 import { feedItemId } from './feed-store.js';
 import { SqliteFeedStore } from './sqlite-feed-store.js';
 import { SqliteMediaCacheStore } from './sqlite-media-cache-store.js';
-import { openUpdatesTestDatabase } from './test-catalog-database.js';
+import { FakeSourceRunner } from './testing/fake-source-runner.js';
 import { InMemoryTrackedWorks } from './tracked-works.js';
 import { UpdateScheduler } from './update-scheduler.js';
 import { registerUpdateService } from './update-service.js';
@@ -24,7 +23,7 @@ afterEach(() => {
 });
 
 function setup() {
-  const db = openUpdatesTestDatabase(':memory:');
+  const db = CatalogDatabase.open(':memory:');
   databases.push(db);
   const feed = new SqliteFeedStore(db);
   const works = new InMemoryTrackedWorks([

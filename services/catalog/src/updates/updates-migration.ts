@@ -1,11 +1,8 @@
 import type { Migration } from '../catalog-migrations.js';
 
-/**
- * Migration 5 of the catalog: the shared media cache and the per-user feed. Its place in
- * CATALOG_MIGRATIONS is after the library's migrations (3 and 4).
- */
+/** Migration 3 of the catalog: the shared media cache and the per-user feed. */
 export const UPDATES_MIGRATION: Migration = {
-  id: 5,
+  id: 3,
   name: 'updates',
   up: (db) =>
     db.exec(`CREATE TABLE media_cache (
