@@ -27,7 +27,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [n, r, p] = parts.slice(1, 4).map(Number);
-  if (![n, r, p].every((value) => Number.isSafeInteger(value) && value > 0)) return false;
+  if (![n, r, p].every((value) => value !== undefined && Number.isSafeInteger(value) && value > 0)) return false;
   const salt = Buffer.from(parts[4] ?? '', 'base64url');
   const expected = Buffer.from(parts[5] ?? '', 'base64url');
   if (expected.length === 0) return false;
