@@ -50,12 +50,14 @@ export function callerOf(context: { readonly values: ContextValues }): Caller {
   return context.values.get(callerKey);
 }
 
-const NEEDS_KEY = 'this call needs an API key: send `authorization: Bearer <key>` (`awasm login` stores one for the CLI)';
+const NEEDS_KEY =
+  'this call needs an API key: send `authorization: Bearer <key>` (`awasm login` stores one for the CLI)';
 
 /** The user making this call; UNAUTHENTICATED when the call carries no valid key. */
 export function requireUser(context: { readonly values: ContextValues }): UserCaller {
   const caller = callerOf(context);
-  if (caller.role === 'anonymous' || caller.userId === undefined) throw new ConnectError(NEEDS_KEY, Code.Unauthenticated);
+  if (caller.role === 'anonymous' || caller.userId === undefined)
+    throw new ConnectError(NEEDS_KEY, Code.Unauthenticated);
   return caller as UserCaller;
 }
 
@@ -67,7 +69,10 @@ export function requireAdmin(context: { readonly values: ContextValues }, what: 
   const caller = callerOf(context);
   if (caller.role === 'anonymous') throw new ConnectError(NEEDS_KEY, Code.Unauthenticated);
   if (caller.role !== 'admin') {
-    throw new ConnectError(`${what} needs an admin; ${caller.userName ?? 'this user'} is a member`, Code.PermissionDenied);
+    throw new ConnectError(
+      `${what} needs an admin; ${caller.userName ?? 'this user'} is a member`,
+      Code.PermissionDenied,
+    );
   }
   return caller;
 }
