@@ -33,4 +33,23 @@ export { requireSourceId } from './source-id.js';
 export { SqlitePluginStore } from './sqlite-plugin-store.js';
 export { SqliteRepositoryStore } from './sqlite-repository-store.js';
 export { type PublisherKeyTrust, TrustPolicy, type TrustPolicyOptions } from './trust-policy.js';
+export { API_KEY_PREFIX, generateApiKey, hashApiKey } from './users/api-keys.js';
+export {
+  type AuthenticatedCaller,
+  apiKeyAuthenticator,
+  createUserWithKey,
+  ensureFirstAdmin,
+  type HeaderAuthenticator,
+} from './users/authenticator.js';
+export { LoginThrottle } from './users/login-throttle.js';
+export { MongoUserStore } from './users/mongo-user-store.js';
+export { hashPassword, verifyPassword } from './users/passwords.js';
+export { SqliteUserStore } from './users/sqlite-user-store.js';
+export {
+  type ApiKeyRecord,
+  isValidUserName,
+  type UserRecord,
+  type UserRole,
+  type UserStore,
+} from './users/user-store.js';
 export { type RepositoryOffer, type VerifiedPackage, verifyPackage } from './verify-package.js';
