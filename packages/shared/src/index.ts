@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './credentials.js';
 export * from './logger.js';
 export * from './manifest.js';
 export * from './manifest-schema.js';

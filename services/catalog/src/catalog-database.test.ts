@@ -73,7 +73,15 @@ describe('CatalogDatabase', () => {
   it('creates a new file with every migration recorded once, in order, and the pragmas set', () => {
     const path = join(dir, 'nested', 'fresh.db');
     const database = CatalogDatabase.open(path);
-    expect(tables(database.connection)).toEqual(['feed_items', 'media_cache', 'migrations', 'plugins', 'repositories']);
+    expect(tables(database.connection)).toEqual([
+      'api_keys',
+      'feed_items',
+      'media_cache',
+      'migrations',
+      'plugins',
+      'repositories',
+      'users',
+    ]);
     expect(database.connection.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(database.connection.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(database.connection.pragma('synchronous', { simple: true })).toBe(2);
@@ -165,16 +173,16 @@ describe('CatalogDatabase', () => {
     let runs = 0;
     const next: Migration = {
       id: CATALOG_MIGRATIONS.length + 1,
-      name: 'users',
+      name: 'bookmarks',
       up: (db) => {
         runs++;
-        db.exec('CREATE TABLE users (id TEXT PRIMARY KEY)');
+        db.exec('CREATE TABLE bookmarks (id TEXT PRIMARY KEY)');
       },
     };
     CatalogDatabase.open(path, [...CATALOG_MIGRATIONS, next]).close();
     CatalogDatabase.open(path, [...CATALOG_MIGRATIONS, next]).close();
     expect(runs).toBe(1);
-    expect(ledger(path)).toEqual([...catalogLedger, { id: next.id, name: 'users' }]);
+    expect(ledger(path)).toEqual([...catalogLedger, { id: next.id, name: 'bookmarks' }]);
   });
 
   it('rolls a failing migration back whole, keeps the ones before it, and retries it on the next open', () => {
@@ -202,9 +210,11 @@ describe('CatalogDatabase', () => {
     const path = join(dir, 'newer.db');
     CatalogDatabase.open(path, [
       ...CATALOG_MIGRATIONS,
-      { id: CATALOG_MIGRATIONS.length + 1, name: 'users', up: (db) => db.exec('CREATE TABLE users (id TEXT)') },
+      { id: CATALOG_MIGRATIONS.length + 1, name: 'bookmarks', up: (db) => db.exec('CREATE TABLE bookmarks (id TEXT)') },
     ]).close();
-    expect(() => CatalogDatabase.open(path)).toThrow(new RegExp(`migration ${CATALOG_MIGRATIONS.length + 1} 'users', which this version does not know`));
+    expect(() => CatalogDatabase.open(path)).toThrow(
+      new RegExp(`migration ${CATALOG_MIGRATIONS.length + 1} 'bookmarks', which this version does not know`),
+    );
   });
 
   it('refuses a migration list whose ids are not 1, 2, 3, … in order', () => {

@@ -55,4 +55,26 @@ export const CATALOG_MIGRATIONS: readonly Migration[] = [
     alreadyApplied: (db) => hasTable(db, 'repositories'),
   },
   UPDATES_MIGRATION,
+  {
+    id: 4,
+    name: 'users',
+    up: (db) =>
+      db.exec(`CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        password_hash TEXT,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX api_keys_user ON api_keys (user_id)`),
+  },
 ];

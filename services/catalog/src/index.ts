@@ -43,4 +43,23 @@ export { SqliteMediaCacheStore } from './updates/sqlite-media-cache-store.js';
 export { InMemoryTrackedWorks, type TrackedWork, type TrackedWorks } from './updates/tracked-works.js';
 export { type RefreshFilter, UpdateScheduler, type UpdateSchedulerOptions } from './updates/update-scheduler.js';
 export { type RequireUser, registerUpdateService, type UpdateServiceDeps } from './updates/update-service.js';
+export { API_KEY_PREFIX, generateApiKey, hashApiKey } from './users/api-keys.js';
+export {
+  type AuthenticatedCaller,
+  apiKeyAuthenticator,
+  createUserWithKey,
+  ensureFirstAdmin,
+  type HeaderAuthenticator,
+} from './users/authenticator.js';
+export { LoginThrottle } from './users/login-throttle.js';
+export { MongoUserStore } from './users/mongo-user-store.js';
+export { hashPassword, verifyPassword } from './users/passwords.js';
+export { SqliteUserStore } from './users/sqlite-user-store.js';
+export {
+  type ApiKeyRecord,
+  isValidUserName,
+  type UserRecord,
+  type UserRole,
+  type UserStore,
+} from './users/user-store.js';
 export { type RepositoryOffer, type VerifiedPackage, verifyPackage } from './verify-package.js';
