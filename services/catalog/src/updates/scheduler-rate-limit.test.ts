@@ -7,7 +7,7 @@ import {
   rateLimitExcess,
   type SiteUnit,
   startFeedSources,
-} from '../../../../test/support/feed-sources.js';
+} from '../../../../test/support/feed-sources.mjs';
 import { CatalogDatabase } from '../catalog-database.js';
 import { SqliteFeedStore } from './sqlite-feed-store.js';
 import { SqliteMediaCacheStore } from './sqlite-media-cache-store.js';
@@ -20,9 +20,9 @@ import { UpdateScheduler } from './update-scheduler.js';
 
 const SOURCES = 3;
 const WORKS_PER_SOURCE = 8;
-const REQUESTS_PER_SECOND = 4;
+const REQUESTS_PER_SECOND = 2;
 /** how far apart two requests the host released one interval apart may arrive over loopback, ms */
-const JITTER_MS = 100;
+const JITTER_MS = 250;
 
 let sources: FeedSources;
 let cacheDir: string;
