@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { connect, DEFAULT_SERVER } from './client.js';
+import { addCategoryCommands } from './commands/categories.js';
 import type { CommandContext } from './commands/context.js';
+import { addLibraryCommands } from './commands/library.js';
 import { addPluginCommands } from './commands/plugins.js';
 import { addPublisherCommands, addRegistryCommands } from './commands/registry.js';
 import { addExportCommand, addRepoCommands, addRepositoryPluginCommands } from './commands/repositories.js';
@@ -27,6 +29,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     registry: () => clients().registry,
     repositories: () => clients().repositories,
     updates: () => clients().updates,
+    library: () => clients().library,
     print: (text, value) => output.out(opts().json ? json(value) : text),
     warn: (text) => output.err(text),
     usage: (message) => new UsageError(message),
@@ -46,6 +49,8 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   addExportCommand(addRegistryCommands(program, context), context);
   addRepoCommands(program, context);
   addSourceCommands(program, context);
+  addLibraryCommands(program, context);
+  addCategoryCommands(program, context);
 
   try {
     await program.parseAsync(argv);
