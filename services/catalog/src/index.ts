@@ -43,6 +43,7 @@ export {
 export { foldText } from './library/library-text.js';
 export { mergeProgress } from './library/progress-merge.js';
 export { SqliteLibraryStore } from './library/sqlite-library-store.js';
+export { type FromUnit, matchUnits, type ToUnit, type UnitMatch } from './library/unit-matching.js';
 export { MongoPluginStore } from './mongo-plugin-store.js';
 export { MongoRepositoryStore } from './mongo-repository-store.js';
 export { compareVersions, type InstallOptions, PluginManager, type PluginView } from './plugin-manager.js';
