@@ -14,6 +14,11 @@ export {
 export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
 export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
 export {
+  type LibraryServiceDeps,
+  type LibrarySources,
+  registerLibraryService,
+} from './library/library-service.js';
+export {
   type Category,
   CategoryNameTakenError,
   EntryExistsError,

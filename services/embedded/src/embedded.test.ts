@@ -44,4 +44,16 @@ describe('startEmbeddedServer', () => {
     expect(server.runner.budgetStats().max).toBe(POOL_DEFAULTS.maxInstances);
     await expect.poll(() => server.runner.sparesReady()).toBe(POOL_DEFAULTS.spareWorkers);
   });
+
+  it('serves LibraryService, which needs a user', async () => {
+    const server = await start('library', '[runner]\nspare_workers = 0\n');
+    // a Connect unary call with an empty ListEntriesRequest: served, and refused for want of a key
+    const response = await fetch(`${server.url}/awasm.v1.LibraryService/ListEntries`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/proto' },
+      body: new Uint8Array(0),
+    });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { code: string }).code).toBe('unauthenticated');
+  });
 });

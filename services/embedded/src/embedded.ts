@@ -4,17 +4,20 @@ import {
   createInProcessCatalogClient,
   PluginManager,
   RepositoryManager,
+  registerLibraryService,
   registerPluginService,
   registerRepositoryService,
+  SqliteLibraryStore,
   SqlitePluginStore,
   SqliteRepositoryStore,
   TrustPolicy,
 } from '@awasm/catalog';
-import { loadOrCreateCursorSecret, registerSourceService } from '@awasm/gateway';
+import { loadOrCreateCursorSecret, registerSourceService, toConnectError } from '@awasm/gateway';
 import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
-import { adminBearer, createServer, metricsPage } from '@awasm/server';
+import { adminBearer, createServer, metricsPage, requireUser } from '@awasm/server';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
+import { LibraryService } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
@@ -43,6 +46,7 @@ export async function startEmbeddedServer(
   const catalogDb = CatalogDatabase.open(join(config.dataDir, 'catalog.db'));
   const store = new SqlitePluginStore(catalogDb);
   const repositoryStore = new SqliteRepositoryStore(catalogDb);
+  const libraryStore = new SqliteLibraryStore(catalogDb);
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
@@ -80,7 +84,7 @@ export async function startEmbeddedServer(
     const server = await createServer({
       host: config.gateway.host,
       port: config.gateway.port,
-      services: [SourceService, PluginService, RegistryService, RepositoryService],
+      services: [SourceService, PluginService, RegistryService, RepositoryService, LibraryService],
       routes: (router) => {
         registerSourceService(router, {
           // the gateway asks the catalog through its Connect client, served here in-process
@@ -92,6 +96,14 @@ export async function startEmbeddedServer(
         registerPluginService(router, plugins, { health });
         registerRegistryService(router, registry, { adminToken: config.registry.adminToken });
         registerRepositoryService(router, repositories, { health });
+        // each user's own library; its source calls fail as SourceService's do
+        registerLibraryService(router, {
+          store: libraryStore,
+          runner: sourceRunner,
+          sources: plugins,
+          requireUser,
+          sourceError: toConnectError,
+        });
       },
       // the registry's administration needs the operator, whom the admin token identifies
       authenticate: adminBearer(config.registry.adminToken),
