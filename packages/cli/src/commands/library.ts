@@ -86,7 +86,7 @@ function entryTable(entries: LibraryEntry[]): string {
       e.sourceId,
       kindName(e.kind),
       libraryStatusName(e.status),
-      `${e.readCount}/${e.unitCount}`,
+      readText(e),
       when(e.lastReadAt),
       orphanText(e) ? `orphaned (${truncate(orphanText(e), 40)})` : e.workId ? 'linked' : '',
     ]),
@@ -107,23 +107,31 @@ function progressTable(rows: UnitProgress[]): string {
   );
 }
 
+/** Units read of the units the last refresh saw; "?" before any refresh. */
+function readText(entry: LibraryEntry): string {
+  return `${entry.readCount}/${entry.unitCount || '?'}`;
+}
+
 function entryText(entry: LibraryEntry, categoryNames: string[], progress: UnitProgress[]): string {
-  const lines = [
-    `${entry.title}${entry.favourite ? ' (favourite)' : ''}`,
-    `  entry     ${entry.entryId}`,
-    `  source    ${entry.sourceName} (${entry.sourceId}) ${entry.mediaId}`,
-    `  kind      ${kindName(entry.kind)}`,
-    `  status    ${libraryStatusName(entry.status)}`,
-    `  read      ${entry.readCount} of ${entry.unitCount} units`,
-    `  added     ${when(entry.addedAt)}`,
+  const fields: [string, string][] = [
+    ['entry', entry.entryId],
+    ['source', `${entry.sourceName} (${entry.sourceId}) ${entry.mediaId}`],
+    ['kind', kindName(entry.kind)],
+    ['status', libraryStatusName(entry.status)],
+    ['read', `${readText(entry)} units`],
+    ['added', when(entry.addedAt)],
   ];
-  if (entry.lastReadAt) lines.push(`  last read ${when(entry.lastReadAt)}`);
-  if (categoryNames.length) lines.push(`  categories ${categoryNames.join(', ')}`);
-  if (entry.workId) lines.push(`  work      ${entry.workId}`);
-  if (entry.orphaned) lines.push(`  orphaned  ${orphanText(entry)}`);
-  if (entry.notes) lines.push(`  notes     ${truncate(entry.notes, 200)}`);
-  lines.push('', progress.length ? progressTable(progress) : 'no progress');
-  return lines.join('\n');
+  if (entry.lastReadAt) fields.push(['last read', when(entry.lastReadAt)]);
+  if (categoryNames.length) fields.push(['categories', categoryNames.join(', ')]);
+  if (entry.workId) fields.push(['work', entry.workId]);
+  if (entry.orphaned) fields.push(['orphaned', orphanText(entry)]);
+  if (entry.notes) fields.push(['notes', truncate(entry.notes, 200)]);
+  return [
+    `${entry.title}${entry.favourite ? ' (favourite)' : ''}`,
+    ...fields.map(([label, value]) => `  ${label.padEnd(11)}${value}`),
+    '',
+    progress.length ? progressTable(progress) : 'no progress',
+  ].join('\n');
 }
 
 function requireEntry(entry: LibraryEntry | undefined): LibraryEntry {
