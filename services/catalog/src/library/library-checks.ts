@@ -12,6 +12,10 @@ export const LIBRARY_LIMITS = {
   categoryName: 100,
   unitTitle: 1000,
   text: 200,
+  /** page tokens are the store's own, far shorter */
+  pageToken: 4096,
+  /** kinds or statuses one listing filters by */
+  filterValues: 16,
   /** categories one entry may be in, and categories one user may have */
   entryCategories: 100,
   categories: 500,

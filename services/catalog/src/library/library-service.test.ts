@@ -152,9 +152,14 @@ describe('LibraryService', () => {
     expect(down.code).toBe(Code.Unavailable);
     expect(down.findDetails(SourceErrorSchema)[0]).toMatchObject({ sourceId: 'demo', kind: { case: 'network' } });
     expect((await t.client.listEntries({}, t.as('alice'))).entries).toEqual([]);
-    expect(
-      await codeOf(t.client.addEntry({ sourceId: 'demo', mediaId: 'm1', categoryIds: ['nope'] }, t.as('alice'))),
-    ).toBe(Code.InvalidArgument);
+    // categories are checked before the source is asked
+    const calls = t.runner.calls.length;
+    const category = await failure(
+      t.client.addEntry({ sourceId: 'demo', mediaId: 'm1', categoryIds: ['nope'] }, t.as('alice')),
+    );
+    expect(category.code).toBe(Code.InvalidArgument);
+    expect(category.rawMessage).toMatch(/category_ids/);
+    expect(t.runner.calls.length).toBe(calls);
   });
 
   it('updates only the fields given, and removes an entry', async () => {

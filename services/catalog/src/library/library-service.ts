@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { SourceOp, SourceOpArgs, SourceOpResults, SourceRunner } from '@awasm/runner-api';
-import { LibraryService, LibraryStatus as LibraryStatusEnum } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
+import {
+  LibraryService,
+  LibraryStatus as LibraryStatusEnum,
+  type ProgressWrite as ProgressWriteMessage,
+} from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
 import type { Media, Unit } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { requireSourceId } from '../source-id.js';
@@ -178,25 +182,21 @@ export function registerLibraryService(router: ConnectRouter, deps: LibraryServi
     throw new ConnectError(`the target's unit list runs past ${MAX_TARGET_UNIT_PAGES} pages`, Code.ResourceExhausted);
   }
 
+  /** Before the source is asked: the store would refuse these only after the call. */
+  async function requireOwnCategories(userId: string, field: string, categoryIds: string[]): Promise<void> {
+    if (categoryIds.length === 0) return;
+    const own = new Set((await store.listCategories(userId)).map((c) => c.categoryId));
+    const unknown = categoryIds.find((id) => !own.has(id));
+    if (unknown !== undefined) throw storeError(new UnknownCategoryError(unknown), field);
+  }
+
   async function requireEntry(userId: string, entryId: string) {
     const entry = await store.getEntry(userId, entryId);
     if (!entry) throw noEntry(entryId);
     return entry;
   }
 
-  function progressWriteOf(
-    index: number,
-    write: {
-      unitId: string;
-      unitNumber?: number;
-      unitTitle?: string;
-      read?: boolean;
-      position?: number;
-      total?: number;
-      clientTime?: Parameters<typeof requireClientTime>[1];
-    },
-    at: number,
-  ): ProgressWrite {
+  function progressWriteOf(index: number, write: ProgressWriteMessage, at: number): ProgressWrite {
     const field = `writes[${index}]`;
     return {
       unitId: requireSourceItemId(`${field}.unit_id`, write.unitId),
@@ -224,6 +224,7 @@ export function registerLibraryService(router: ConnectRouter, deps: LibraryServi
       // a retried add answers from the library, without asking the source again
       const existing = await store.findEntry(userId, sourceId, mediaId);
       if (existing) return { entry: toEntryMessage(existing), created: false };
+      await requireOwnCategories(userId, 'category_ids', categoryIds);
       const work = await workOf(sourceId, mediaId, context);
       const { entry, created } = await guarded(() =>
         store.addEntry({ ...work, entryId: newId(), userId, addedAt: now(), status, categoryIds }),
@@ -261,12 +262,12 @@ export function registerLibraryService(router: ConnectRouter, deps: LibraryServi
 
     async listEntries(request, context) {
       const { userId } = deps.requireUser(context);
-      const kinds = requireCount('kinds', request.kinds, 0, 16).map((kind, i) => {
+      const kinds = requireCount('kinds', request.kinds, 0, LIBRARY_LIMITS.filterValues).map((kind, i) => {
         const word = kindWord(kind);
         if (word === undefined || word === 'unspecified') throw invalid(`kinds[${i}] ${kind} is not a media kind`);
         return word;
       });
-      const statuses = requireCount('statuses', request.statuses, 0, 16).map((s, i) =>
+      const statuses = requireCount('statuses', request.statuses, 0, LIBRARY_LIMITS.filterValues).map((s, i) =>
         requireStatus(`statuses[${i}]`, s),
       );
       const sort = sortWord(request.sort);
@@ -281,7 +282,9 @@ export function registerLibraryService(router: ConnectRouter, deps: LibraryServi
         ...(statuses.length ? { statuses } : {}),
         ...(request.categoryId ? { categoryId: requireId('category_id', request.categoryId) } : {}),
         ...(request.text ? { text: requireText('text', request.text, LIBRARY_LIMITS.text) } : {}),
-        ...(request.pageToken ? { cursor: requireText('page_token', request.pageToken, 4096) } : {}),
+        ...(request.pageToken
+          ? { cursor: requireText('page_token', request.pageToken, LIBRARY_LIMITS.pageToken) }
+          : {}),
       };
       const page = await guarded(() => store.listEntries(userId, query));
       return { entries: page.entries.map(toEntryMessage), nextPageToken: page.nextCursor ?? '' };
@@ -371,7 +374,9 @@ export function registerLibraryService(router: ConnectRouter, deps: LibraryServi
         store.listHistory(userId, {
           limit,
           ...(request.entryId ? { entryId: request.entryId } : {}),
-          ...(request.pageToken ? { cursor: requireText('page_token', request.pageToken, 4096) } : {}),
+          ...(request.pageToken
+            ? { cursor: requireText('page_token', request.pageToken, LIBRARY_LIMITS.pageToken) }
+            : {}),
         }),
       );
       return { records: page.records.map(toHistoryMessage), nextPageToken: page.nextCursor ?? '' };
