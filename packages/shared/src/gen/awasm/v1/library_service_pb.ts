@@ -1678,7 +1678,8 @@ export const LibraryService: GenService<{
    * title where numbers are missing). The server lists the target's units and reports how many
    * progress rows matched and which did not; those are dropped by the move. With dry_run nothing
    * changes. NOT_FOUND when the caller has no such entry; ALREADY_EXISTS when the library already
-   * has the target; INVALID_ARGUMENT when the target is where the entry is.
+   * has the target; INVALID_ARGUMENT when the target is where the entry is; RESOURCE_EXHAUSTED
+   * when the target lists more than 20,000 units.
    *
    * @generated from rpc awasm.v1.LibraryService.MoveEntry
    */
