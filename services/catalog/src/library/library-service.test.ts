@@ -553,6 +553,18 @@ describe('LibraryService', () => {
       Code.NotFound,
     );
     expect((await t.client.getEntry({ entryId }, alice)).entry?.sourceId).toBe('mirror');
+
+    // a target whose unit list runs on past the bound is refused, and nothing moves
+    t.runner.setMedia('demo', 'endless', { title: 'Endless' });
+    t.runner.setUnits(
+      'demo',
+      'endless',
+      Array.from({ length: 500 }, (_, i) => ({ id: `u${i}`, number: i })),
+    );
+    expect(await codeOf(t.client.moveEntry({ entryId, targetSourceId: 'demo', targetMediaId: 'endless' }, alice))).toBe(
+      Code.ResourceExhausted,
+    );
+    expect((await t.client.getEntry({ entryId }, alice)).entry?.mediaId).toBe('x1');
   });
 
   it('needs a user for every call', async () => {
