@@ -15,7 +15,13 @@ export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.
 export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
 export { MongoPluginStore } from './mongo-plugin-store.js';
 export { MongoRepositoryStore } from './mongo-repository-store.js';
-export { compareVersions, type InstallOptions, PluginManager, type PluginView } from './plugin-manager.js';
+export {
+  compareVersions,
+  type InstallOptions,
+  PluginManager,
+  type PluginObserver,
+  type PluginView,
+} from './plugin-manager.js';
 export { manifestMediaKinds, registerPluginService, toInstalledPlugin } from './plugin-service.js';
 export type { InstalledPlugin, PluginStore } from './plugin-store.js';
 export {
