@@ -52,7 +52,13 @@ export { SqliteLibraryStore } from './library/sqlite-library-store.js';
 export { type FromUnit, matchUnits, type ToUnit, type UnitMatch } from './library/unit-matching.js';
 export { MongoPluginStore } from './mongo-plugin-store.js';
 export { MongoRepositoryStore } from './mongo-repository-store.js';
-export { compareVersions, type InstallOptions, PluginManager, type PluginView } from './plugin-manager.js';
+export {
+  compareVersions,
+  type InstallOptions,
+  PluginManager,
+  type PluginObserver,
+  type PluginView,
+} from './plugin-manager.js';
 export { manifestMediaKinds, registerPluginService, toInstalledPlugin } from './plugin-service.js';
 export type { InstalledPlugin, PluginStore } from './plugin-store.js';
 export {
