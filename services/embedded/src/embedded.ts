@@ -7,10 +7,14 @@ import {
   registerLibraryService,
   registerPluginService,
   registerRepositoryService,
+  registerUpdateService,
+  SqliteFeedStore,
   SqliteLibraryStore,
+  SqliteMediaCacheStore,
   SqlitePluginStore,
   SqliteRepositoryStore,
   TrustPolicy,
+  UpdateScheduler,
 } from '@awasm/catalog';
 import { loadOrCreateCursorSecret, registerSourceService, toConnectError } from '@awasm/gateway';
 import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
@@ -22,6 +26,7 @@ import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { UpdateService } from '@awasm/shared/gen/awasm/v1/update_service_pb.js';
 
 export interface EmbeddedServer {
   url: string;
@@ -32,6 +37,8 @@ export interface EmbeddedServer {
   metrics: ServerMetrics;
   /** the in-process runner pool (built with the config's `runner` settings) */
   runner: RunnerPool;
+  /** the rolling refresh of followed works, which fills the update feed */
+  updates: UpdateScheduler;
   close(): Promise<void>;
 }
 
@@ -77,6 +84,23 @@ export async function startEmbeddedServer(
   });
   const plugins = new PluginManager(store, packages, sourceRunner, logger, trust);
   const repositories = new RepositoryManager(repositoryStore, plugins, trust, logger);
+  // entries of an uninstalled source stay, orphaned, ready to move; a reinstall (or the operator
+  // accepting a moved source's new address in its settings) brings them back
+  plugins.observe({
+    installed: (id) => libraryStore.clearOrphaned(id),
+    reconfigured: (id) => libraryStore.clearOrphaned(id),
+    uninstalled: (id) => libraryStore.markOrphaned(id, { reason: 'uninstalled' }),
+  });
+  const feed = new SqliteFeedStore(catalogDb);
+  const updates = new UpdateScheduler({
+    runner: sourceRunner,
+    works: libraryStore,
+    cache: new SqliteMediaCacheStore(catalogDb),
+    feed,
+    intervalMs: config.catalog.updateIntervalMs,
+    parallelSources: config.catalog.updateParallelSources,
+    onError: (error) => logger.error({ err: (error as Error).message }, 'update pass failed'),
+  });
   try {
     await plugins.start();
     // kept in the data directory (mode 0600) so the cursors clients hold survive a restart
@@ -84,7 +108,7 @@ export async function startEmbeddedServer(
     const server = await createServer({
       host: config.gateway.host,
       port: config.gateway.port,
-      services: [SourceService, PluginService, RegistryService, RepositoryService, LibraryService],
+      services: [SourceService, PluginService, RegistryService, RepositoryService, LibraryService, UpdateService],
       routes: (router) => {
         registerSourceService(router, {
           // the gateway asks the catalog through its Connect client, served here in-process
@@ -104,11 +128,20 @@ export async function startEmbeddedServer(
           requireUser,
           sourceError: toConnectError,
         });
+        registerUpdateService(router, {
+          feed,
+          entries: libraryStore,
+          scheduler: updates,
+          works: libraryStore,
+          requireUser,
+        });
       },
       // the registry's administration needs the operator, whom the admin token identifies
       authenticate: adminBearer(config.registry.adminToken),
       pages: [metricsPage(() => metrics.render())],
     });
+    // rolling refreshes of the followed works' unit lists: the first wake looks for due works
+    updates.start();
     logger.info({ url: server.url, dataDir: config.dataDir }, 'awasm listening');
     return {
       url: server.url,
@@ -118,13 +151,17 @@ export async function startEmbeddedServer(
       repositories,
       metrics,
       runner,
+      updates,
       async close() {
+        // the pass first: its runner calls are cancelled before the runner and the database go
+        await updates.stop();
         await server.close();
         await runner.close();
         catalogDb.close();
       },
     };
   } catch (error) {
+    await updates.stop();
     await runner.close();
     catalogDb.close();
     throw error;
