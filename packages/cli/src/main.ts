@@ -8,6 +8,7 @@ import { addPublisherCommands, addRegistryCommands } from './commands/registry.j
 import { addExportCommand, addRepoCommands, addRepositoryPluginCommands } from './commands/repositories.js';
 import { addServeCommand } from './commands/serve.js';
 import { addSourceCommands } from './commands/sources.js';
+import { addUpdateCommands } from './commands/updates.js';
 import { EXIT, reportFailure } from './exit-codes.js';
 import { json, type Output, processOutput } from './output.js';
 import { UsageError } from './usage.js';
@@ -51,6 +52,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   addSourceCommands(program, context);
   addLibraryCommands(program, context);
   addCategoryCommands(program, context);
+  addUpdateCommands(program, context);
 
   try {
     await program.parseAsync(argv);
