@@ -1,24 +1,30 @@
 import { join } from 'node:path';
 import {
+  apiKeyAuthenticator,
   CatalogDatabase,
   createInProcessCatalogClient,
+  ensureFirstAdmin,
+  LoginThrottle,
   PluginManager,
   RepositoryManager,
   registerPluginService,
   registerRepositoryService,
+  registerUserService,
   SqlitePluginStore,
   SqliteRepositoryStore,
+  SqliteUserStore,
   TrustPolicy,
 } from '@awasm/catalog';
 import { loadOrCreateCursorSecret, registerSourceService } from '@awasm/gateway';
 import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
-import { adminBearer, createServer, metricsPage } from '@awasm/server';
+import { adminBearer, createServer, metricsPage, remoteAddressOf, requireAdmin, requireUser } from '@awasm/server';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { UserService } from '@awasm/shared/gen/awasm/v1/user_service_pb.js';
 
 export interface EmbeddedServer {
   url: string;
@@ -29,6 +35,11 @@ export interface EmbeddedServer {
   metrics: ServerMetrics;
   /** the in-process runner pool (built with the config's `runner` settings) */
   runner: RunnerPool;
+  /**
+   * The API key of the `admin` user, only on the first run (when this start created that user):
+   * the one time it exists outside its owner's hands. Later runs leave it undefined.
+   */
+  adminKey?: string;
   close(): Promise<void>;
 }
 
@@ -43,6 +54,7 @@ export async function startEmbeddedServer(
   const catalogDb = CatalogDatabase.open(join(config.dataDir, 'catalog.db'));
   const store = new SqlitePluginStore(catalogDb);
   const repositoryStore = new SqliteRepositoryStore(catalogDb);
+  const users = new SqliteUserStore(catalogDb);
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
@@ -73,14 +85,16 @@ export async function startEmbeddedServer(
   });
   const plugins = new PluginManager(store, packages, sourceRunner, logger, trust);
   const repositories = new RepositoryManager(repositoryStore, plugins, trust, logger);
+  const access = { requireUser, requireAdmin };
   try {
     await plugins.start();
+    const adminKey = await ensureFirstAdmin(users);
     // kept in the data directory (mode 0600) so the cursors clients hold survive a restart
     const cursorSecret = await loadOrCreateCursorSecret(join(config.dataDir, 'cursor-secret'));
     const server = await createServer({
       host: config.gateway.host,
       port: config.gateway.port,
-      services: [SourceService, PluginService, RegistryService, RepositoryService],
+      services: [SourceService, PluginService, RegistryService, RepositoryService, UserService],
       routes: (router) => {
         registerSourceService(router, {
           // the gateway asks the catalog through its Connect client, served here in-process
@@ -89,12 +103,18 @@ export async function startEmbeddedServer(
           runner: sourceRunner,
           cursorSecret,
         });
-        registerPluginService(router, plugins, { health });
+        registerPluginService(router, plugins, { health, access });
         registerRegistryService(router, registry, { adminToken: config.registry.adminToken });
-        registerRepositoryService(router, repositories, { health });
+        registerRepositoryService(router, repositories, { health, access });
+        registerUserService(router, {
+          store: users,
+          throttle: new LoginThrottle(),
+          remoteAddress: remoteAddressOf,
+          ...access,
+        });
       },
-      // the registry's administration needs the operator, whom the admin token identifies
-      authenticate: adminBearer(config.registry.adminToken),
+      // a user's API key; else the registry's admin token, which identifies the operator
+      authenticate: apiKeyAuthenticator(users, adminBearer(config.registry.adminToken)),
       pages: [metricsPage(() => metrics.render())],
     });
     logger.info({ url: server.url, dataDir: config.dataDir }, 'awasm listening');
@@ -106,6 +126,7 @@ export async function startEmbeddedServer(
       repositories,
       metrics,
       runner,
+      ...(adminKey === undefined ? {} : { adminKey }),
       async close() {
         await server.close();
         await runner.close();
