@@ -12,6 +12,7 @@ import { SearchRequestSchema, SearchResponseSchema } from '@awasm/shared/gen/awa
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { savedAdminKey } from '../support/auth.js';
 import {
   awasm,
   awasmBin,
@@ -97,6 +98,8 @@ describe('embedded server end to end', () => {
       badManifestFile,
       '--query',
       QUERY,
+      '--api-key',
+      savedAdminKey(url),
     ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -118,6 +121,7 @@ describe('embedded server end to end', () => {
     expect(report.errors.empty_query).toEqual({ code: 'INVALID_ARGUMENT', message: 'query must not be empty' });
     expect(report.errors.unknown_media.code).toBe('NOT_FOUND');
     expect(report.errors.unspecified_listing.code).toBe('INVALID_ARGUMENT');
+    expect(report.no_key).toEqual({ code: 'UNAUTHENTICATED', message: expect.stringMatching(/needs an API key/) });
   });
 
   it('grpcurl finds the services through reflection and calls Search and health', async () => {
@@ -129,6 +133,8 @@ describe('embedded server end to end', () => {
     expect(list.stdout).toContain('awasm.v1.RegistryService');
     const search = await run(grpcurl, [
       '-plaintext',
+      '-H',
+      `authorization: Bearer ${savedAdminKey(url)}`,
       '-d',
       JSON.stringify({ sourceId: 'demo-library', query: QUERY }),
       target,
@@ -136,12 +142,23 @@ describe('embedded server end to end', () => {
     ]);
     expect(search.code).toBe(0);
     expect(JSON.parse(search.stdout).items.length).toBeGreaterThan(0);
+    const noKey = await run(grpcurl, [
+      '-plaintext',
+      '-d',
+      JSON.stringify({ sourceId: 'demo-library', query: QUERY }),
+      target,
+      'awasm.v1.SourceService/Search',
+    ]);
+    expect(noKey.stderr).toContain('Code: Unauthenticated');
+    // health and reflection need no key
     const health = await run(grpcurl, ['-plaintext', target, 'grpc.health.v1.Health/Check']);
     expect(JSON.parse(health.stdout)).toEqual({ status: 'SERVING' });
   });
 
   it('@grpc/grpc-js, a second HTTP/2 gRPC implementation, gets the same answers and status codes', async () => {
     const client = new grpc.Client(url.replace('http://', ''), grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${savedAdminKey(url)}`);
     const search = (query: string) =>
       new Promise<{ error: grpc.ServiceError | null; titles: string[] }>((resolve) => {
         client.makeUnaryRequest(
@@ -150,6 +167,7 @@ describe('embedded server end to end', () => {
             Buffer.from(toBinary(SearchRequestSchema, request)),
           (bytes: Buffer) => fromBinary(SearchResponseSchema, bytes),
           create(SearchRequestSchema, { sourceId: 'demo-library', query }),
+          metadata,
           (error, response) => resolve({ error, titles: response?.items.map((m) => m.title) ?? [] }),
         );
       });
