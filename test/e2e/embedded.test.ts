@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildDemoPackage } from '@awasm/cli';
 import { startFixtureSite } from '@awasm/plugin-demo-library';
-import { encodePackage } from '@awasm/shared';
+import { encodePackage, saveCredentials } from '@awasm/shared';
 import { SearchRequestSchema, SearchResponseSchema } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
@@ -31,6 +31,7 @@ let data: Awaited<ReturnType<typeof tempDir>>;
 let site: Awaited<ReturnType<typeof startFixtureSite>>;
 let server: Awaited<ReturnType<typeof startProcess>>;
 let url: string;
+let adminKey: string | undefined;
 let packageFile: string;
 let badManifestFile: string;
 let malformedFile: string;
@@ -53,6 +54,9 @@ async function startServer() {
     /awasm listening on (http:\/\/\S+)/,
   );
   url = server.match[1] as string;
+  // a restart listens on another port: the CLI's key from the first start is saved for it too
+  if (adminKey) saveCredentials([url], { key: adminKey, user: 'admin' });
+  else adminKey = savedAdminKey(url);
 }
 
 beforeAll(async () => {

@@ -56,8 +56,10 @@ async function start(name: string, extraArgs: string[]) {
 }
 
 async function startB() {
+  const previous = urlB;
   serverB = await start('b', ['--connect-to', `demo-library.awasm.test:80=127.0.0.1:${site.port}`]);
   urlB = serverB.match[1] as string;
+  if (previous) configs.b?.carryOver(previous, urlB);
 }
 
 /** A plain static file server on loopback: what any web server hosting an exported repository does. */

@@ -4,7 +4,7 @@
  * and CLI its own temporary config folder (never the real ~/.config) and reads the key back here.
  */
 import { join } from 'node:path';
-import { readCredentials } from '@awasm/shared';
+import { readCredentials, saveCredentials } from '@awasm/shared';
 import type { Interceptor } from '@connectrpc/connect';
 import { tempDir } from './index.js';
 
@@ -40,6 +40,11 @@ export interface ConfigDir {
   env: { AWASM_CONFIG_DIR: string };
   /** The key `awasm serve` saved for `url` on its first run; throws naming the file when there is none. */
   savedKey(url: string): string;
+  /**
+   * After a restart on the same data (another port; the admin exists, so no new key is saved),
+   * saves the key of `fromUrl` for `toUrl` too, as `awasm login` on the new URL would.
+   */
+  carryOver(fromUrl: string, toUrl: string): void;
   remove(): Promise<void>;
 }
 
@@ -49,6 +54,11 @@ export async function configDir(prefix = 'config'): Promise<ConfigDir> {
     path: dir.path,
     env: { AWASM_CONFIG_DIR: dir.path },
     savedKey: (url) => savedAdminKey(url, dir.path),
+    carryOver(fromUrl, toUrl) {
+      const credentials = readCredentials(join(dir.path, 'credentials.json')).servers[fromUrl.replace(/\/+$/, '')];
+      if (!credentials) throw new Error(`no key saved for ${fromUrl} in ${dir.path}`);
+      saveCredentials([toUrl], credentials, join(dir.path, 'credentials.json'));
+    },
     remove: dir.remove,
   };
 }

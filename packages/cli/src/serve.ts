@@ -120,9 +120,10 @@ export function credentialUrls(url: string, host: string, port: number): string[
 
 /**
  * On the first run the server made the `admin` user: its key goes into the CLI's credentials file
- * and is printed this once, with where it was saved (or why it could not be).
+ * (before the server says it listens, so a client reading the file then finds it). Returns the
+ * line to print this once, with where the key was saved or why it could not be.
  */
-function announceAdminKey(key: string, urls: string[], output: Output): void {
+function saveAdminKey(key: string, urls: string[]): string {
   const path = credentialsPath();
   let saved: string;
   try {
@@ -131,7 +132,7 @@ function announceAdminKey(key: string, urls: string[], output: Output): void {
   } catch (error) {
     saved = `could not save it in ${path} (${(error as Error).message}): pass it with --api-key or AWASM_API_KEY`;
   }
-  output.out(`first run: created the user admin with API key ${key} (shown only now; ${saved})`);
+  return `first run: created the user admin with API key ${key} (shown only now; ${saved})`;
 }
 
 /** Runs `awasm serve` until SIGINT or SIGTERM. */
@@ -159,10 +160,11 @@ export async function serve(flags: ServeFlags, output: Output): Promise<void> {
   }
 
   const { host, port } = config.gateway;
+  const firstRun = server.adminKey && saveAdminKey(server.adminKey, credentialUrls(server.url, host, server.port));
   const serverFlag = port === DEFAULT_PORT && host === '127.0.0.1' ? '' : ` --server ${server.url}`;
   output.out(`awasm listening on ${server.url} (data in ${config.dataDir})`);
   if (flags.demo) output.out(`demo site on 127.0.0.1:${site?.port}, demo plugin installed`);
-  if (server.adminKey) announceAdminKey(server.adminKey, credentialUrls(server.url, host, server.port), output);
+  if (firstRun) output.out(firstRun);
   output.out(flags.demo ? `try: ./awasm${serverFlag} search demo-library alice` : `try: ./awasm${serverFlag} sources`);
 
   await new Promise<void>((resolve) => {
