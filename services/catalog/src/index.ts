@@ -1,3 +1,4 @@
+export type { AccessChecks, RequireAdmin } from './access.js';
 export {
   BackupFormatError,
   decodeTachibk,
@@ -98,6 +99,7 @@ export { LoginThrottle } from './users/login-throttle.js';
 export { MongoUserStore } from './users/mongo-user-store.js';
 export { hashPassword, verifyPassword } from './users/passwords.js';
 export { SqliteUserStore } from './users/sqlite-user-store.js';
+export { registerUserService, type UserServiceDeps } from './users/user-service.js';
 export {
   type ApiKeyRecord,
   isValidUserName,
