@@ -320,7 +320,7 @@ export function libraryStoreContract(implementation: string, open: (name: string
       await store.close();
     });
 
-    it('refuses a forged, altered or foreign cursor and a page size under 1', async () => {
+    it('refuses a forged, altered or foreign cursor and a page size out of range', async () => {
       const store = await open('cursor');
       for (let i = 0; i < 3; i += 1) await store.addEntry(entryOf(ALICE, `e${i}`, `m${i}`));
       const page = await store.listEntries(ALICE, { sort: 'added', limit: 1 });
@@ -352,6 +352,9 @@ export function libraryStoreContract(implementation: string, open: (name: string
       await expect(store.listHistory(ALICE, { limit: 1, cursor: 'nope!' })).rejects.toThrow(InvalidLibraryCursorError);
       await expect(store.listEntries(ALICE, { sort: 'added', limit: 0 })).rejects.toThrow(/limit/);
       await expect(store.listHistory(ALICE, { limit: 0 })).rejects.toThrow(/limit/);
+      await expect(store.listEntries(ALICE, { sort: 'added', limit: 1_001 })).rejects.toThrow(/limit/);
+      await expect(store.listEntries(ALICE, { sort: 'added', limit: 1.5 })).rejects.toThrow(/limit/);
+      expect((await store.listEntries(ALICE, { sort: 'added', limit: 1_000 })).entries).toHaveLength(3);
       expect((await store.listEntries(ALICE, { sort: 'added', limit: 1, cursor })).entries).toHaveLength(1);
       await store.close();
     });

@@ -603,7 +603,9 @@ export class MongoLibraryStore implements LibraryStore {
     let changed = 0;
     for (const r of records) {
       if (!owned.has(r.entryId)) continue;
-      // an idempotent upsert: the same record again changes nothing, a longer one lengthens it
+      // An idempotent upsert: the same record again changes nothing, a longer one lengthens it.
+      // Two adds of one record at once may keep the shorter on FerretDB (whole-document write
+      // back); MongoDB applies $max atomically.
       const result = await this.history.updateOne(
         { _id: historyKey(r) },
         {
