@@ -129,6 +129,9 @@ export function libraryStoreContract(implementation: string, open: (name: string
       await expect(store.addEntry(entryOf(BOB, 'eb2', 'm3', { categoryIds: ['ca'] }))).rejects.toThrow(
         UnknownCategoryError,
       );
+      // entry ids are unique over all users: Bob's add under Alice's id fails and takes nothing of hers
+      await expect(store.addEntry(entryOf(BOB, 'ea', 'm9'))).rejects.toThrow();
+      expect(await store.findEntry(BOB, 'src-a', 'm9')).toBeUndefined();
       expect(await store.removeEntry(BOB, 'ea')).toBe(false);
       expect(
         await store.writeProgress(BOB, 'ea', [{ unitId: 'u1', read: false, clientTime: 99 }], 200),

@@ -493,8 +493,9 @@ export class MongoLibraryStore implements LibraryStore {
   }
 
   /** The newest version of each of the entry's rows (older ones linger only until their writer removes them). */
-  private async latestRows(entryId: string): Promise<ProgressDoc[]> {
-    const docs = await this.progress.find({ entryId }).sort({ unitId: 1, version: -1 }).toArray();
+  private async latestRows(entryId: string, summaryOnly = false): Promise<ProgressDoc[]> {
+    const projection = summaryOnly ? { unitId: 1, version: 1, read: 1, positionAt: 1, readAt: 1 } : {};
+    const docs = await this.progress.find({ entryId }, { projection }).sort({ unitId: 1, version: -1 }).toArray();
     return docs.filter((doc, i) => i === 0 || (docs[i - 1] as ProgressDoc).unitId !== doc.unitId);
   }
 
@@ -556,7 +557,7 @@ export class MongoLibraryStore implements LibraryStore {
       const settled = await this.entryLocks.run(entryId, async () => {
         const entry = await this.entries.findOne({ _id: entryId }, { projection: { readCount: 1, lastReadAt: 1 } });
         if (!entry) return true;
-        const rows = await this.latestRows(entryId);
+        const rows = await this.latestRows(entryId, true);
         const readCount = rows.filter((r) => r.read).length;
         const newest = Math.max(readAt ?? 0, ...rows.map((r) => Math.max(r.positionAt, r.readAt)));
         const lastReadAt = newest > 0 ? Math.max(entry.lastReadAt ?? newest, newest) : entry.lastReadAt;
