@@ -14,6 +14,7 @@ export {
 } from './backup/tachibk.js';
 export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
 export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
+export { MAX_LIBRARY_PAGE } from './library/library-cursor.js';
 export {
   type LibraryServiceDeps,
   type LibrarySources,
