@@ -534,7 +534,8 @@ export class SqliteLibraryStore implements LibraryStore {
     writes: ProgressWrite[],
     at: number,
   ): Promise<UnitProgress[] | undefined> {
-    return this.db.transaction(() => {
+    // many clients report progress at once: their writes share one commit
+    return this.database.groupCommit.run(() => {
       if (!this.entryRow(userId, entryId)) return undefined;
       const rows = new Map<string, UnitProgress | undefined>();
       let lastReadAt: number | undefined;
@@ -558,7 +559,7 @@ export class SqliteLibraryStore implements LibraryStore {
         );
       }
       return [...rows.values()].filter((row): row is UnitProgress => row !== undefined);
-    })();
+    });
   }
 
   async listProgress(userId: string, entryId: string): Promise<UnitProgress[] | undefined> {
