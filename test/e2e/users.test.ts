@@ -128,5 +128,11 @@ describe('users and API keys from the CLI', () => {
 
     const reset = await asAdmin(['user', 'reset-key', 'carol']);
     expect(reset.stdout).toMatch(/^revoked 1 key of carol; new API key \(shown only now\):\nawk_\S+\n$/);
+    // carol had keys only; the admin gives her a password and she logs in
+    const set = await asAdmin(['user', 'set-password', 'carol', '--password-stdin'], 'carols password\n');
+    expect(set.code, set.stderr).toBe(0);
+    const login = await asBob(['login', '--name', 'carol', '--password-stdin'], 'carols password\n');
+    expect(login.code, login.stderr).toBe(0);
+    expect((await asBob(['whoami'])).stdout.trim()).toBe('carol (member)');
   });
 });

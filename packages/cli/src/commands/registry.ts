@@ -162,7 +162,10 @@ export function addRegistryCommands(program: Command, ctx: CommandContext): Comm
   const registry = program
     .command('registry')
     .description("the server's plugin registry: index, trusted publisher keys, yank")
-    .option('--admin-token <token>', 'server admin token for keys and yank (AWASM_ADMIN_TOKEN)');
+    .option(
+      '--admin-token <token>',
+      "server admin token for keys and yank (AWASM_ADMIN_TOKEN; default: your API key, if it is an admin's)",
+    );
   const token = () =>
     (registry.opts<{ adminToken?: string }>().adminToken ?? process.env.AWASM_ADMIN_TOKEN) || undefined;
 

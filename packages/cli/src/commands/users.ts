@@ -114,6 +114,16 @@ export function addUserCommands(program: Command, ctx: CommandContext): void {
       });
     });
 
+  user
+    .command('set-password <name>')
+    .description("set a user's password for `awasm login` (an admin sets anyone's; your own first one too)")
+    .option('--password-stdin', 'read the new password from stdin instead of asking for it', false)
+    .action(async (name: string, flags: { passwordStdin: boolean }) => {
+      const newPassword = await ctx.readPassword(`new password for ${name}: `, flags.passwordStdin);
+      await ctx.users().setPassword({ name, newPassword });
+      ctx.print(`password of ${name} set`, { user: name });
+    });
+
   const key = program.command('key').description('your own API keys');
   key
     .command('create <name>')
