@@ -26,10 +26,10 @@ export interface RunResult {
 export function run(
   file: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
 ): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
@@ -38,11 +38,13 @@ export function run(
         resolve({ code, stdout, stderr });
       },
     );
+    // what a user would type or pipe in (a password for --password-stdin); nothing otherwise
+    child.stdin?.end(options.input ?? '');
   });
 }
 
-export function awasm(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return run(process.execPath, [awasmBin, ...args], { env });
+export function awasm(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<RunResult> {
+  return run(process.execPath, [awasmBin, ...args], { env, ...(input === undefined ? {} : { input }) });
 }
 
 export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
@@ -66,6 +68,8 @@ export function startProcess(
   stdout: () => string;
   stderr: () => string;
   stop(): Promise<number | null>;
+  /** sends `signal` (SIGKILL: a crash) and resolves once the process is gone */
+  kill(signal: NodeJS.Signals): Promise<number | null>;
 }> {
   const child = spawn(file, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -78,6 +82,10 @@ export function startProcess(
     clearTimeout(timer);
     return code;
   };
+  const kill = (signal: NodeJS.Signals) => {
+    if (child.exitCode === null) child.kill(signal);
+    return exited;
+  };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
@@ -88,7 +96,7 @@ export function startProcess(
       const match = stdout.match(ready);
       if (match) {
         clearTimeout(timer);
-        resolve({ match, output: () => stdout + stderr, stdout: () => stdout, stderr: () => stderr, stop });
+        resolve({ match, output: () => stdout + stderr, stdout: () => stdout, stderr: () => stderr, stop, kill });
       }
     });
     child.stderr.on('data', (chunk: Buffer) => {

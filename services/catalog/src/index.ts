@@ -1,3 +1,4 @@
+export type { AccessChecks, RequireAdmin } from './access.js';
 export {
   BackupFormatError,
   decodeTachibk,
@@ -13,9 +14,53 @@ export {
 } from './backup/tachibk.js';
 export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
 export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
+export { MAX_LIBRARY_PAGE } from './library/library-cursor.js';
+export {
+  type LibraryServiceDeps,
+  type LibrarySources,
+  registerLibraryService,
+} from './library/library-service.js';
+export {
+  type Category,
+  CategoryNameTakenError,
+  EntryExistsError,
+  type EntryMetadata,
+  type EntryPage,
+  type EntryPatch,
+  type EntryQuery,
+  type EntrySort,
+  type HistoryPage,
+  type HistoryQuery,
+  type HistoryRecord,
+  InvalidLibraryCursorError,
+  LIBRARY_STATUSES,
+  type LibraryEntry,
+  type LibraryMediaKind,
+  type LibraryStatus,
+  type LibraryStore,
+  type MoveResult,
+  type MoveTarget,
+  type NewEntry,
+  type Orphaned,
+  type OrphanReason,
+  type ProgressWrite,
+  type UnitProgress,
+  UnknownCategoryError,
+} from './library/library-store.js';
+export { foldText } from './library/library-text.js';
+export { MongoLibraryStore } from './library/mongo-library-store.js';
+export { mergeProgress } from './library/progress-merge.js';
+export { SqliteLibraryStore } from './library/sqlite-library-store.js';
+export { type FromUnit, matchUnits, type ToUnit, type UnitMatch } from './library/unit-matching.js';
 export { MongoPluginStore } from './mongo-plugin-store.js';
 export { MongoRepositoryStore } from './mongo-repository-store.js';
-export { compareVersions, type InstallOptions, PluginManager, type PluginView } from './plugin-manager.js';
+export {
+  compareVersions,
+  type InstallOptions,
+  PluginManager,
+  type PluginObserver,
+  type PluginView,
+} from './plugin-manager.js';
 export { manifestMediaKinds, registerPluginService, toInstalledPlugin } from './plugin-service.js';
 export type { InstalledPlugin, PluginStore } from './plugin-store.js';
 export {
@@ -55,6 +100,7 @@ export { LoginThrottle } from './users/login-throttle.js';
 export { MongoUserStore } from './users/mongo-user-store.js';
 export { hashPassword, verifyPassword } from './users/passwords.js';
 export { SqliteUserStore } from './users/sqlite-user-store.js';
+export { registerUserService, type UserServiceDeps } from './users/user-service.js';
 export {
   type ApiKeyRecord,
   isValidUserName,

@@ -1,24 +1,38 @@
 import { join } from 'node:path';
 import {
+  apiKeyAuthenticator,
   CatalogDatabase,
   createInProcessCatalogClient,
+  ensureFirstAdmin,
+  LoginThrottle,
   PluginManager,
   RepositoryManager,
+  registerLibraryService,
   registerPluginService,
   registerRepositoryService,
+  registerUpdateService,
+  registerUserService,
+  SqliteFeedStore,
+  SqliteLibraryStore,
+  SqliteMediaCacheStore,
   SqlitePluginStore,
   SqliteRepositoryStore,
+  SqliteUserStore,
   TrustPolicy,
+  UpdateScheduler,
 } from '@awasm/catalog';
-import { loadOrCreateCursorSecret, registerSourceService } from '@awasm/gateway';
+import { loadOrCreateCursorSecret, registerSourceService, toConnectError } from '@awasm/gateway';
 import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
-import { adminBearer, createServer, metricsPage } from '@awasm/server';
+import { adminBearer, createServer, metricsPage, remoteAddressOf, requireAdmin, requireUser } from '@awasm/server';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
+import { LibraryService } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { UpdateService } from '@awasm/shared/gen/awasm/v1/update_service_pb.js';
+import { UserService } from '@awasm/shared/gen/awasm/v1/user_service_pb.js';
 
 export interface EmbeddedServer {
   url: string;
@@ -29,6 +43,13 @@ export interface EmbeddedServer {
   metrics: ServerMetrics;
   /** the in-process runner pool (built with the config's `runner` settings) */
   runner: RunnerPool;
+  /** the rolling refresh of followed works, which fills the update feed */
+  updates: UpdateScheduler;
+  /**
+   * The API key of the `admin` user, only on the first run (when this start created that user):
+   * the one time it exists outside its owner's hands. Later runs leave it undefined.
+   */
+  adminKey?: string;
   close(): Promise<void>;
 }
 
@@ -43,6 +64,8 @@ export async function startEmbeddedServer(
   const catalogDb = CatalogDatabase.open(join(config.dataDir, 'catalog.db'));
   const store = new SqlitePluginStore(catalogDb);
   const repositoryStore = new SqliteRepositoryStore(catalogDb);
+  const libraryStore = new SqliteLibraryStore(catalogDb);
+  const users = new SqliteUserStore(catalogDb);
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
@@ -73,14 +96,41 @@ export async function startEmbeddedServer(
   });
   const plugins = new PluginManager(store, packages, sourceRunner, logger, trust);
   const repositories = new RepositoryManager(repositoryStore, plugins, trust, logger);
+  // entries of an uninstalled source stay, orphaned, ready to move; a reinstall (or the operator
+  // accepting a moved source's new address in its settings) brings them back
+  plugins.observe({
+    installed: (id) => libraryStore.clearOrphaned(id),
+    reconfigured: (id) => libraryStore.clearOrphaned(id),
+    uninstalled: (id) => libraryStore.markOrphaned(id, { reason: 'uninstalled' }),
+  });
+  const feed = new SqliteFeedStore(catalogDb);
+  const updates = new UpdateScheduler({
+    runner: sourceRunner,
+    works: libraryStore,
+    cache: new SqliteMediaCacheStore(catalogDb),
+    feed,
+    intervalMs: config.catalog.updateIntervalMs,
+    parallelSources: config.catalog.updateParallelSources,
+    onError: (error) => logger.error({ err: (error as Error).message }, 'update pass failed'),
+  });
+  const access = { requireUser, requireAdmin };
   try {
     await plugins.start();
+    const adminKey = await ensureFirstAdmin(users);
     // kept in the data directory (mode 0600) so the cursors clients hold survive a restart
     const cursorSecret = await loadOrCreateCursorSecret(join(config.dataDir, 'cursor-secret'));
     const server = await createServer({
       host: config.gateway.host,
       port: config.gateway.port,
-      services: [SourceService, PluginService, RegistryService, RepositoryService],
+      services: [
+        SourceService,
+        PluginService,
+        RegistryService,
+        RepositoryService,
+        UserService,
+        LibraryService,
+        UpdateService,
+      ],
       routes: (router) => {
         registerSourceService(router, {
           // the gateway asks the catalog through its Connect client, served here in-process
@@ -89,14 +139,40 @@ export async function startEmbeddedServer(
           runner: sourceRunner,
           cursorSecret,
         });
-        registerPluginService(router, plugins, { health });
+        registerPluginService(router, plugins, { health, access });
         registerRegistryService(router, registry, { adminToken: config.registry.adminToken });
-        registerRepositoryService(router, repositories, { health });
+        registerRepositoryService(router, repositories, { health, access });
+        registerUserService(router, {
+          store: users,
+          throttle: new LoginThrottle(),
+          remoteAddress: remoteAddressOf,
+          onUserRemoved: async (userId) => {
+            await libraryStore.removeUser(userId);
+          },
+          ...access,
+        });
+        // each user's own library; its source calls fail as SourceService's do
+        registerLibraryService(router, {
+          store: libraryStore,
+          runner: sourceRunner,
+          sources: plugins,
+          requireUser,
+          sourceError: toConnectError,
+        });
+        registerUpdateService(router, {
+          feed,
+          entries: libraryStore,
+          scheduler: updates,
+          works: libraryStore,
+          requireUser,
+        });
       },
-      // the registry's administration needs the operator, whom the admin token identifies
-      authenticate: adminBearer(config.registry.adminToken),
+      // a user's API key; else the registry's admin token, which identifies the operator
+      authenticate: apiKeyAuthenticator(users, adminBearer(config.registry.adminToken)),
       pages: [metricsPage(() => metrics.render())],
     });
+    // rolling refreshes of the followed works' unit lists: the first wake looks for due works
+    updates.start();
     logger.info({ url: server.url, dataDir: config.dataDir }, 'awasm listening');
     return {
       url: server.url,
@@ -106,13 +182,18 @@ export async function startEmbeddedServer(
       repositories,
       metrics,
       runner,
+      updates,
+      ...(adminKey === undefined ? {} : { adminKey }),
       async close() {
+        // the pass first: its runner calls are cancelled before the runner and the database go
+        await updates.stop();
         await server.close();
         await runner.close();
         catalogDb.close();
       },
     };
   } catch (error) {
+    await updates.stop();
     await runner.close();
     catalogDb.close();
     throw error;
