@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { BackupFormatError } from './backup-format.js';
 
 /** A 64-bit integer: a number when it is a safe integer, its decimal string otherwise. */
 export type Int64 = number | string;
@@ -92,10 +93,7 @@ export const defaultTachibkLimits: Readonly<TachibkLimits> = Object.freeze({
   maxGroupDepth: 8,
 });
 
-/** The backup is refused whole; the message names the first bad field and why. */
-export class BackupFormatError extends Error {
-  override readonly name = 'BackupFormatError';
-}
+export { BackupFormatError };
 
 const wireTypeNames: Record<number, string> = {
   [WireType.Varint]: 'varint',
