@@ -76,6 +76,11 @@ describe('CatalogDatabase', () => {
     expect(tables(database.connection)).toEqual([
       'api_keys',
       'feed_items',
+      'library_categories',
+      'library_entries',
+      'library_entry_categories',
+      'library_history',
+      'library_progress',
       'media_cache',
       'migrations',
       'plugins',

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { LIBRARY_MIGRATION } from './library/library-migration.js';
 import { UPDATES_MIGRATION } from './updates/updates-migration.js';
 
 /**
@@ -77,4 +78,5 @@ export const CATALOG_MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX api_keys_user ON api_keys (user_id)`),
   },
+  LIBRARY_MIGRATION,
 ];

@@ -13,6 +13,37 @@ export {
 } from './backup/tachibk.js';
 export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
 export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
+export {
+  type Category,
+  CategoryNameTakenError,
+  EntryExistsError,
+  type EntryMetadata,
+  type EntryPage,
+  type EntryPatch,
+  type EntryQuery,
+  type EntrySort,
+  type HistoryPage,
+  type HistoryQuery,
+  type HistoryRecord,
+  InvalidLibraryCursorError,
+  LIBRARY_STATUSES,
+  type LibraryEntry,
+  type LibraryMediaKind,
+  type LibraryStatus,
+  type LibraryStore,
+  type MoveResult,
+  type MoveTarget,
+  type NewEntry,
+  type Orphaned,
+  type OrphanReason,
+  type ProgressWrite,
+  type UnitProgress,
+  UnknownCategoryError,
+} from './library/library-store.js';
+export { foldText } from './library/library-text.js';
+export { mergeProgress } from './library/progress-merge.js';
+export { SqliteLibraryStore } from './library/sqlite-library-store.js';
+export { type FromUnit, matchUnits, type ToUnit, type UnitMatch } from './library/unit-matching.js';
 export { MongoPluginStore } from './mongo-plugin-store.js';
 export { MongoRepositoryStore } from './mongo-repository-store.js';
 export { compareVersions, type InstallOptions, PluginManager, type PluginView } from './plugin-manager.js';
