@@ -160,7 +160,12 @@ export async function importBackup(
 
 /** An entry of an uninstalled source is kept as orphaned; a moved domain stays known. */
 function orphanedOf(source: BackupEntry, installed: ReadonlySet<string>): Orphaned | undefined {
-  if (!installed.has(source.sourceId)) return { reason: 'unknown_source', detail: source.sourceName };
+  if (!installed.has(source.sourceId)) {
+    // a file that knew the source's name better (an earlier import's) keeps it
+    if (source.orphaned?.reason === 'unknown_source' && source.orphaned.detail !== undefined)
+      return { ...source.orphaned };
+    return { reason: 'unknown_source', detail: source.sourceName };
+  }
   if (source.orphaned?.reason === 'domain_moved') return { ...source.orphaned };
   return undefined;
 }
