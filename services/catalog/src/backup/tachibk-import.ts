@@ -1,4 +1,5 @@
 import type { ReplacedSource } from '@awasm/shared';
+import type { LibraryStore } from '../library/library-store.js';
 import {
   BACKUP_FORMAT,
   BACKUP_VERSION,
@@ -9,8 +10,9 @@ import {
   type BackupHistory,
   type BackupProgress,
 } from './backup-format.js';
+import { type ImportOptions, type ImportReport, importBackup } from './backup-import.js';
 import { validateBackup } from './backup-validate.js';
-import type { Int64, TachibkBackup, TachibkManga } from './tachibk.js';
+import { decodeTachibk, type Int64, type TachibkBackup, type TachibkManga } from './tachibk.js';
 
 /** An installed source as the mapping needs it: its id, name and the Mihon sources it replaces. */
 export interface ReplacingSource {
@@ -95,6 +97,21 @@ export function backupFromTachibk(
     if (!(error instanceof BackupFormatError)) throw error;
     throw new BackupFormatError(`${error.message} (in the .tachibk, entries[i] is backupManga[i])`);
   }
+}
+
+/**
+ * Imports a .tachibk file: decoded, mapped and validated whole before importBackup writes
+ * anything, so a hostile or broken file changes nothing.
+ */
+export async function importTachibk(
+  store: LibraryStore,
+  userId: string,
+  bytes: Uint8Array,
+  replacements: ReadonlyMap<string, MihonReplacement>,
+  options: ImportOptions,
+): Promise<ImportReport> {
+  const doc = backupFromTachibk(await decodeTachibk(bytes), replacements, options.now);
+  return importBackup(store, userId, doc, options);
 }
 
 function toEntry(
