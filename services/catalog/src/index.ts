@@ -41,6 +41,7 @@ export {
   UnknownCategoryError,
 } from './library/library-store.js';
 export { foldText } from './library/library-text.js';
+export { MongoLibraryStore } from './library/mongo-library-store.js';
 export { mergeProgress } from './library/progress-merge.js';
 export { SqliteLibraryStore } from './library/sqlite-library-store.js';
 export { type FromUnit, matchUnits, type ToUnit, type UnitMatch } from './library/unit-matching.js';

@@ -510,6 +510,31 @@ export function libraryStoreContract(implementation: string, open: (name: string
       await store.close();
     });
 
+    it('loses no write of many sent at once, and adds one work at once only once', async () => {
+      const store = await open('burst');
+      const adds = await Promise.all([1, 2, 3, 4].map((n) => store.addEntry(entryOf(ALICE, `e${n}`, 'm1'))));
+      expect(adds.filter((a) => a.created)).toHaveLength(1);
+      const entryId = adds[0]?.entry.entryId as string;
+      expect(new Set(adds.map((a) => a.entry.entryId))).toEqual(new Set([entryId]));
+      // twenty writes in flight together; only the one with the newest clientTime may stay
+      const order = [13, 2, 19, 7, 0, 11, 5, 17, 3, 9, 15, 1, 18, 6, 12, 4, 16, 8, 14, 10];
+      await Promise.all(
+        order.map((i) =>
+          store.writeProgress(
+            ALICE,
+            entryId,
+            [{ unitId: 'u1', position: i, clientTime: 1_000 + i, ...(i === 7 ? { read: true } : {}) }],
+            5_000 + i,
+          ),
+        ),
+      );
+      expect((await store.listProgress(ALICE, entryId))?.map((p) => [p.unitId, p.position, p.read])).toEqual([
+        ['u1', 19, true],
+      ]);
+      expect(await store.getEntry(ALICE, entryId)).toMatchObject({ readCount: 1, lastReadAt: 1_019 });
+      await store.close();
+    });
+
     it('adds history once per (entry, unit, openedAt), keeping the longer, and pages it newest first', async () => {
       const store = await open('history');
       await store.addEntry(entryOf(ALICE, 'e1', 'm1'));
