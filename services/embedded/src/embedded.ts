@@ -4,8 +4,10 @@ import {
   createInProcessCatalogClient,
   PluginManager,
   RepositoryManager,
+  registerBackupService,
   registerPluginService,
   registerRepositoryService,
+  SqliteLibraryStore,
   SqlitePluginStore,
   SqliteRepositoryStore,
   TrustPolicy,
@@ -13,8 +15,9 @@ import {
 import { loadOrCreateCursorSecret, registerSourceService } from '@awasm/gateway';
 import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
-import { adminBearer, createServer, metricsPage } from '@awasm/server';
+import { adminBearer, createServer, metricsPage, requireUser } from '@awasm/server';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
+import { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
@@ -43,6 +46,7 @@ export async function startEmbeddedServer(
   const catalogDb = CatalogDatabase.open(join(config.dataDir, 'catalog.db'));
   const store = new SqlitePluginStore(catalogDb);
   const repositoryStore = new SqliteRepositoryStore(catalogDb);
+  const library = new SqliteLibraryStore(catalogDb);
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
@@ -80,7 +84,7 @@ export async function startEmbeddedServer(
     const server = await createServer({
       host: config.gateway.host,
       port: config.gateway.port,
-      services: [SourceService, PluginService, RegistryService, RepositoryService],
+      services: [SourceService, PluginService, RegistryService, RepositoryService, BackupService],
       routes: (router) => {
         registerSourceService(router, {
           // the gateway asks the catalog through its Connect client, served here in-process
@@ -92,6 +96,17 @@ export async function startEmbeddedServer(
         registerPluginService(router, plugins, { health });
         registerRegistryService(router, registry, { adminToken: config.registry.adminToken });
         registerRepositoryService(router, repositories, { health });
+        registerBackupService(router, {
+          library,
+          // a .tachibk's entries map to the installed plugins that replace their Mihon sources
+          installedSources: async () =>
+            (await plugins.list()).map((p) => ({
+              sourceId: p.manifest.id,
+              name: p.manifest.name,
+              ...(p.manifest.replaces ? { replaces: p.manifest.replaces } : {}),
+            })),
+          requireUser,
+        });
       },
       // the registry's administration needs the operator, whom the admin token identifies
       authenticate: adminBearer(config.registry.adminToken),
