@@ -1,3 +1,4 @@
+import { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
@@ -14,6 +15,7 @@ export interface Clients {
   registry: Client<typeof RegistryService>;
   repositories: Client<typeof RepositoryService>;
   updates: Client<typeof UpdateService>;
+  backup: Client<typeof BackupService>;
 }
 
 /** gRPC over HTTP/2, the same protocol Dart and grpcurl use. */
@@ -34,5 +36,6 @@ export function connect(server: string): Clients {
     registry: createClient(RegistryService, transport),
     repositories: createClient(RepositoryService, transport),
     updates: createClient(UpdateService, transport),
+    backup: createClient(BackupService, transport),
   };
 }

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { connect, DEFAULT_SERVER } from './client.js';
+import { addBackupCommands } from './commands/backup.js';
 import type { CommandContext } from './commands/context.js';
 import { addPluginCommands } from './commands/plugins.js';
 import { addPublisherCommands, addRegistryCommands } from './commands/registry.js';
@@ -27,6 +28,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     registry: () => clients().registry,
     repositories: () => clients().repositories,
     updates: () => clients().updates,
+    backup: () => clients().backup,
     print: (text, value) => output.out(opts().json ? json(value) : text),
     warn: (text) => output.err(text),
     usage: (message) => new UsageError(message),
@@ -46,6 +48,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   addExportCommand(addRegistryCommands(program, context), context);
   addRepoCommands(program, context);
   addSourceCommands(program, context);
+  addBackupCommands(program, context);
 
   try {
     await program.parseAsync(argv);

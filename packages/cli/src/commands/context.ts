@@ -1,3 +1,4 @@
+import type { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
 import type { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import type { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import type { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
@@ -16,6 +17,7 @@ export interface CommandContext {
   registry: () => Client<typeof RegistryService>;
   repositories: () => Client<typeof RepositoryService>;
   updates: () => Client<typeof UpdateService>;
+  backup: () => Client<typeof BackupService>;
   /** `text` for people, `value` as JSON under --json */
   print: (text: string, value: unknown) => void;
   /** a line on stderr that does not fail the command */
