@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BACKUP_LIMITS, BackupFormatError } from './backup-format.js';
+import { BACKUP_LIMITS, type BackupEntry, BackupFormatError } from './backup-format.js';
 import { checkNesting, parseBackupJson, validateBackup } from './backup-validate.js';
 import { badBackups, edited, sampleBackup, semanticallyBadBackups } from './testing/sample-backup.js';
 
@@ -52,6 +52,14 @@ describe('validateBackup', () => {
 
   it.each([...badBackups(), ...semanticallyBadBackups()])('refuses %s, naming the field', (_name, value, error) => {
     expect(refusal(() => validateBackup(value))).toBe(error);
+  });
+
+  it('tells (source, media) pairs apart whatever characters their ids hold', () => {
+    const doc = sampleBackup();
+    const [first, second] = doc.entries as [BackupEntry, BackupEntry];
+    Object.assign(first, { sourceId: 'a\u0000b', mediaId: 'c' });
+    Object.assign(second, { sourceId: 'a', mediaId: 'b\u0000c' });
+    expect(validateBackup(doc).entries).toHaveLength(2);
   });
 
   it('counts characters as code points, as JSON Schema does', () => {

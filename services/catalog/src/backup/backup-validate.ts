@@ -108,7 +108,8 @@ export function validateBackup(value: unknown): BackupDocument {
     const sameId = entryIds.get(e.id);
     if (sameId !== undefined) throw new BackupFormatError(`${path}.id: duplicate of entries[${sameId}].id`);
     entryIds.set(e.id, index);
-    const key = `${e.sourceId}\u0000${e.mediaId}`;
+    // ids may hold any character, so the pair is encoded rather than joined
+    const key = JSON.stringify([e.sourceId, e.mediaId]);
     const sameKey = entryKeys.get(key);
     if (sameKey !== undefined) {
       throw new BackupFormatError(`${path}: duplicate of entries[${sameKey}] (the same sourceId and mediaId)`);
