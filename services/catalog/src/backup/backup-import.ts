@@ -8,6 +8,7 @@ import type {
   UnitProgress,
 } from '../library/library-store.js';
 import { CategoryNameTakenError } from '../library/library-store.js';
+import { foldText } from '../library/library-text.js';
 import { mergeProgress } from '../library/progress-merge.js';
 import type { BackupDocument, BackupEntry, BackupProgress } from './backup-format.js';
 
@@ -78,16 +79,16 @@ export async function importBackup(
   };
 
   const userCategories = await store.listCategories(userId);
-  const byName = new Map(userCategories.map((c) => [c.name.toLowerCase(), c.categoryId]));
+  const byName = new Map(userCategories.map((c) => [foldText(c.name), c.categoryId]));
   const categoryOrder = new Map(userCategories.map((c, i) => [c.categoryId, i]));
   /** file category id -> the user's category id */
   const categoryIds = new Map<string, string>();
   const newCategories: { categoryId: string; name: string }[] = [];
   for (const c of [...doc.categories].sort((a, b) => a.position - b.position)) {
-    let categoryId = byName.get(c.name.toLowerCase());
+    let categoryId = byName.get(foldText(c.name));
     if (categoryId === undefined) {
       categoryId = options.newId();
-      byName.set(c.name.toLowerCase(), categoryId);
+      byName.set(foldText(c.name), categoryId);
       newCategories.push({ categoryId, name: c.name });
     }
     categoryIds.set(c.id, categoryId);
@@ -148,7 +149,7 @@ export async function importBackup(
     } catch (error) {
       // another client made it since the plan: use theirs
       if (!(error instanceof CategoryNameTakenError)) throw error;
-      const theirs = (await store.listCategories(userId)).find((u) => u.name.toLowerCase() === c.name.toLowerCase());
+      const theirs = (await store.listCategories(userId)).find((u) => foldText(u.name) === foldText(c.name));
       if (!theirs) throw error;
       remapCategory(plans, c.categoryId, theirs.categoryId);
     }

@@ -45,7 +45,10 @@ export function backupJsonSchema(): Record<string, unknown> {
         required: ['id', 'name', 'position'],
         properties: {
           id: { ...id, description: 'unique in the file; entries name their categories by it' },
-          name: { ...nonBlank(BACKUP_LIMITS.maxTitleLength), description: 'unique, compared case-insensitively' },
+          name: {
+            ...nonBlank(BACKUP_LIMITS.maxTitleLength),
+            description: 'unique, compared ignoring case, spacing and Unicode compatibility forms',
+          },
           position: { ...time, description: '0-based order of the user’s categories' },
         },
       },

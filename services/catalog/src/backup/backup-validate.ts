@@ -1,4 +1,5 @@
 import { LIBRARY_STATUSES } from '../library/library-store.js';
+import { foldText } from '../library/library-text.js';
 import {
   BACKUP_FORMAT,
   BACKUP_LIMITS,
@@ -89,12 +90,12 @@ export function validateBackup(value: unknown): BackupDocument {
     const sameId = categoryById.get(c.id);
     if (sameId !== undefined) throw new BackupFormatError(`categories[${i}].id: duplicate of categories[${sameId}].id`);
     categoryById.set(c.id, i);
-    // the store compares category names case-insensitively, so the file must too
-    const key = c.name.toLowerCase();
+    // the store compares category names folded (foldText), so the file must too
+    const key = foldText(c.name);
     const sameName = categoryByName.get(key);
     if (sameName !== undefined) {
       throw new BackupFormatError(
-        `categories[${i}].name: duplicate of categories[${sameName}].name (names compare case-insensitively)`,
+        `categories[${i}].name: duplicate of categories[${sameName}].name (names compare ignoring case and spacing)`,
       );
     }
     categoryByName.set(key, i);

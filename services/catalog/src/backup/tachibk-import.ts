@@ -1,5 +1,6 @@
 import type { ReplacedSource } from '@awasm/shared';
 import type { LibraryStore } from '../library/library-store.js';
+import { foldText } from '../library/library-text.js';
 import {
   BACKUP_FORMAT,
   BACKUP_VERSION,
@@ -71,8 +72,8 @@ export function backupFromTachibk(
   for (const c of ordered) {
     const order = String(c.order);
     if (categoryByOrder.has(order)) continue;
-    // the library compares names case-insensitively: two Mihon categories of one name become one
-    const known = categoryByName.get(c.name.toLowerCase());
+    // the library compares names folded (case, spacing, NFKC): two Mihon categories of one name become one
+    const known = categoryByName.get(foldText(c.name));
     if (known !== undefined) {
       categoryByOrder.set(order, known);
       continue;
@@ -80,7 +81,7 @@ export function backupFromTachibk(
     const id = `category-${categories.length}`;
     categories.push({ id, name: c.name, position: categories.length });
     categoryByOrder.set(order, id);
-    categoryByName.set(c.name.toLowerCase(), id);
+    categoryByName.set(foldText(c.name), id);
   }
 
   const entries = backup.mangas.map((m, index) => {

@@ -179,9 +179,9 @@ export function semanticallyBadBackups(): [name: string, value: unknown, error: 
       'entries[1]: duplicate of entries[0] (the same sourceId and mediaId)',
     ],
     [
-      'a duplicate category name in another case',
-      edited(doc, ['categories', 1, 'name'], 'READING'),
-      'categories[1].name: duplicate of categories[0].name (names compare case-insensitively)',
+      'a duplicate category name in another case and spacing',
+      edited(doc, ['categories', 1, 'name'], ' READING '),
+      'categories[1].name: duplicate of categories[0].name (names compare ignoring case and spacing)',
     ],
     [
       'a duplicate category id',
