@@ -117,6 +117,29 @@ describe('BackupService', () => {
     expect((await t.client.exportBackup({}, t.as('alice'))).entries).toBe(0);
   });
 
+  it('refuses hostile JSON whole, leaving the caller’s library as it was', async () => {
+    const t = setup();
+    await t.client.importBackup({ data: json(sampleBackup()) }, t.as('alice'));
+    const before = (await t.client.exportBackup({}, t.as('alice'))).data;
+    const doc = sampleBackup();
+    const duplicate = { ...doc, entries: [...doc.entries, { ...doc.entries[0], mediaId: 'new-one' }] };
+    const huge = { ...doc, entries: [{ ...doc.entries[0], notes: 'n'.repeat(1_000_000) }] };
+    const cases: [Uint8Array, string][] = [
+      [
+        new TextEncoder().encode(`${'['.repeat(100_000)}${']'.repeat(100_000)}`),
+        'backup: nested deeper than 5 levels (at character 5)',
+      ],
+      [json(duplicate), 'entries[2].id: duplicate of entries[0].id'],
+      [json(huge), 'entries[0].notes: must be at most 10000 characters, got 1000000'],
+      [json({ ...doc, version: 2 }), 'version: must be 1 (the version this server reads), got 2'],
+    ];
+    for (const [data, message] of cases) {
+      const error = await errorOf(t.client.importBackup({ data }, t.as('alice')));
+      expect([error.code, error.rawMessage]).toEqual([Code.InvalidArgument, message]);
+    }
+    expect((await t.client.exportBackup({}, t.as('alice'))).data).toEqual(before);
+  });
+
   it('reads a .tachibk, told by its content or asked for, and refuses JSON given as one', async () => {
     const t = setup();
     const w = new BinaryWriter();
