@@ -1,4 +1,5 @@
 import { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
+import { LibraryService } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
@@ -16,6 +17,7 @@ export interface Clients {
   repositories: Client<typeof RepositoryService>;
   updates: Client<typeof UpdateService>;
   backup: Client<typeof BackupService>;
+  library: Client<typeof LibraryService>;
 }
 
 /** gRPC over HTTP/2, the same protocol Dart and grpcurl use. */
@@ -37,5 +39,6 @@ export function connect(server: string): Clients {
     repositories: createClient(RepositoryService, transport),
     updates: createClient(UpdateService, transport),
     backup: createClient(BackupService, transport),
+    library: createClient(LibraryService, transport),
   };
 }

@@ -1,12 +1,15 @@
 import { Command, Option } from 'commander';
 import { connect, DEFAULT_SERVER } from './client.js';
 import { addBackupCommands } from './commands/backup.js';
+import { addCategoryCommands } from './commands/categories.js';
 import type { CommandContext } from './commands/context.js';
+import { addLibraryCommands } from './commands/library.js';
 import { addPluginCommands } from './commands/plugins.js';
 import { addPublisherCommands, addRegistryCommands } from './commands/registry.js';
 import { addExportCommand, addRepoCommands, addRepositoryPluginCommands } from './commands/repositories.js';
 import { addServeCommand } from './commands/serve.js';
 import { addSourceCommands } from './commands/sources.js';
+import { addUpdateCommands } from './commands/updates.js';
 import { EXIT, reportFailure } from './exit-codes.js';
 import { json, type Output, processOutput } from './output.js';
 import { UsageError } from './usage.js';
@@ -29,6 +32,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     repositories: () => clients().repositories,
     updates: () => clients().updates,
     backup: () => clients().backup,
+    library: () => clients().library,
     print: (text, value) => output.out(opts().json ? json(value) : text),
     warn: (text) => output.err(text),
     usage: (message) => new UsageError(message),
@@ -49,6 +53,9 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   addRepoCommands(program, context);
   addSourceCommands(program, context);
   addBackupCommands(program, context);
+  addLibraryCommands(program, context);
+  addCategoryCommands(program, context);
+  addUpdateCommands(program, context);
 
   try {
     await program.parseAsync(argv);

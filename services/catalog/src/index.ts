@@ -38,6 +38,11 @@ export {
 export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
 export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
 export {
+  type LibraryServiceDeps,
+  type LibrarySources,
+  registerLibraryService,
+} from './library/library-service.js';
+export {
   type Category,
   CategoryNameTakenError,
   EntryExistsError,
@@ -71,7 +76,13 @@ export { SqliteLibraryStore } from './library/sqlite-library-store.js';
 export { type FromUnit, matchUnits, type ToUnit, type UnitMatch } from './library/unit-matching.js';
 export { MongoPluginStore } from './mongo-plugin-store.js';
 export { MongoRepositoryStore } from './mongo-repository-store.js';
-export { compareVersions, type InstallOptions, PluginManager, type PluginView } from './plugin-manager.js';
+export {
+  compareVersions,
+  type InstallOptions,
+  PluginManager,
+  type PluginObserver,
+  type PluginView,
+} from './plugin-manager.js';
 export { manifestMediaKinds, registerPluginService, toInstalledPlugin } from './plugin-service.js';
 export type { InstalledPlugin, PluginStore } from './plugin-store.js';
 export {

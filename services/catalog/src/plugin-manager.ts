@@ -28,6 +28,18 @@ export interface InstallOptions {
 }
 
 /**
+ * What else must follow a plugin's lifecycle (the library's orphaned entries). Called after the
+ * change is stored; a failing observer is logged, never undoes the change.
+ */
+export interface PluginObserver {
+  /** installed or updated */
+  installed?(id: string): Promise<unknown>;
+  uninstalled?(id: string): Promise<unknown>;
+  /** the operator changed its settings (for example accepted a new base address) */
+  reconfigured?(id: string): Promise<unknown>;
+}
+
+/**
  * Installs, enables, configures and removes plugins: keeps the catalog, the package store and the
  * runner in step. The runner loads a source by its package's digest from the package store; every
  * check runs before anything is recorded, and a refused package leaves nothing behind.
@@ -37,6 +49,7 @@ export class PluginManager {
   private readonly loadErrors = new Map<string, string>();
   /** Mutations run one at a time, so two installs of one plugin cannot interleave. */
   private mutations: Promise<unknown> = Promise.resolve();
+  private readonly observers: PluginObserver[] = [];
 
   constructor(
     private readonly store: PluginStore,
@@ -45,6 +58,20 @@ export class PluginManager {
     private readonly logger: Logger,
     private readonly trust: TrustPolicy = new TrustPolicy({ allowUnsigned: true }),
   ) {}
+
+  observe(observer: PluginObserver): void {
+    this.observers.push(observer);
+  }
+
+  private async notify(event: keyof PluginObserver, id: string): Promise<void> {
+    for (const observer of this.observers) {
+      try {
+        await observer[event]?.(id);
+      } catch (error) {
+        this.logger.error({ plugin: id, event, err: (error as Error).message }, 'a plugin observer failed');
+      }
+    }
+  }
 
   /** Loads every enabled plugin from the package store; a plugin that fails is reported, not fatal. */
   async start(): Promise<void> {
@@ -135,6 +162,7 @@ export class PluginManager {
       await this.packages.delete(existing.packageSha256);
     }
     this.logger.info({ plugin: manifest.id, version: manifest.version, package: packageSha256 }, 'plugin installed');
+    await this.notify('installed', manifest.id);
     return this.view(stored ?? record);
   }
 
@@ -169,6 +197,7 @@ export class PluginManager {
     this.loadErrors.delete(id);
     if (!(await this.isReferenced(view.record.packageSha256))) await this.packages.delete(view.record.packageSha256);
     this.logger.info({ plugin: id }, 'plugin uninstalled');
+    await this.notify('uninstalled', id);
   }
 
   /** Validates every value against the manifest's schema before storing any of them. */
@@ -191,6 +220,7 @@ export class PluginManager {
     }
     const record = await this.store.setSettings(id, next);
     if (view.record.enabled) await this.runner.setSettings(id, next);
+    await this.notify('reconfigured', id);
     return this.view(record ?? view.record);
   }
 

@@ -56,4 +56,30 @@ describe('startEmbeddedServer', () => {
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({ code: 'unauthenticated' });
   });
+
+  it('serves LibraryService, which needs a user', async () => {
+    const server = await start('library', '[runner]\nspare_workers = 0\n');
+    // a Connect unary call with an empty ListEntriesRequest: served, and refused for want of a key
+    const response = await fetch(`${server.url}/awasm.v1.LibraryService/ListEntries`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/proto' },
+      body: new Uint8Array(0),
+    });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { code: string }).code).toBe('unauthenticated');
+  });
+
+  it('serves UpdateService, which needs a user, and stops its scheduler on close', async () => {
+    const server = await start('updates', '[runner]\nspare_workers = 0\n');
+    const response = await fetch(`${server.url}/awasm.v1.UpdateService/GetRefreshStatus`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/proto' },
+      body: new Uint8Array(0),
+    });
+    expect(response.status).toBe(401);
+    expect(server.updates.isStopped()).toBe(false);
+    await server.close();
+    servers.splice(servers.indexOf(server), 1);
+    expect(server.updates.isStopped()).toBe(true);
+  });
 });

@@ -5,23 +5,30 @@ import {
   PluginManager,
   RepositoryManager,
   registerBackupService,
+  registerLibraryService,
   registerPluginService,
   registerRepositoryService,
+  registerUpdateService,
+  SqliteFeedStore,
   SqliteLibraryStore,
+  SqliteMediaCacheStore,
   SqlitePluginStore,
   SqliteRepositoryStore,
   TrustPolicy,
+  UpdateScheduler,
 } from '@awasm/catalog';
-import { loadOrCreateCursorSecret, registerSourceService } from '@awasm/gateway';
+import { loadOrCreateCursorSecret, registerSourceService, toConnectError } from '@awasm/gateway';
 import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
 import { adminBearer, createServer, metricsPage, requireUser } from '@awasm/server';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
 import { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
+import { LibraryService } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
+import { UpdateService } from '@awasm/shared/gen/awasm/v1/update_service_pb.js';
 
 export interface EmbeddedServer {
   url: string;
@@ -32,6 +39,8 @@ export interface EmbeddedServer {
   metrics: ServerMetrics;
   /** the in-process runner pool (built with the config's `runner` settings) */
   runner: RunnerPool;
+  /** the rolling refresh of followed works, which fills the update feed */
+  updates: UpdateScheduler;
   close(): Promise<void>;
 }
 
@@ -46,7 +55,7 @@ export async function startEmbeddedServer(
   const catalogDb = CatalogDatabase.open(join(config.dataDir, 'catalog.db'));
   const store = new SqlitePluginStore(catalogDb);
   const repositoryStore = new SqliteRepositoryStore(catalogDb);
-  const library = new SqliteLibraryStore(catalogDb);
+  const libraryStore = new SqliteLibraryStore(catalogDb);
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
@@ -77,6 +86,23 @@ export async function startEmbeddedServer(
   });
   const plugins = new PluginManager(store, packages, sourceRunner, logger, trust);
   const repositories = new RepositoryManager(repositoryStore, plugins, trust, logger);
+  // entries of an uninstalled source stay, orphaned, ready to move; a reinstall (or the operator
+  // accepting a moved source's new address in its settings) brings them back
+  plugins.observe({
+    installed: (id) => libraryStore.clearOrphaned(id),
+    reconfigured: (id) => libraryStore.clearOrphaned(id),
+    uninstalled: (id) => libraryStore.markOrphaned(id, { reason: 'uninstalled' }),
+  });
+  const feed = new SqliteFeedStore(catalogDb);
+  const updates = new UpdateScheduler({
+    runner: sourceRunner,
+    works: libraryStore,
+    cache: new SqliteMediaCacheStore(catalogDb),
+    feed,
+    intervalMs: config.catalog.updateIntervalMs,
+    parallelSources: config.catalog.updateParallelSources,
+    onError: (error) => logger.error({ err: (error as Error).message }, 'update pass failed'),
+  });
   try {
     await plugins.start();
     // kept in the data directory (mode 0600) so the cursors clients hold survive a restart
@@ -84,7 +110,15 @@ export async function startEmbeddedServer(
     const server = await createServer({
       host: config.gateway.host,
       port: config.gateway.port,
-      services: [SourceService, PluginService, RegistryService, RepositoryService, BackupService],
+      services: [
+        SourceService,
+        PluginService,
+        RegistryService,
+        RepositoryService,
+        LibraryService,
+        UpdateService,
+        BackupService,
+      ],
       routes: (router) => {
         registerSourceService(router, {
           // the gateway asks the catalog through its Connect client, served here in-process
@@ -97,7 +131,7 @@ export async function startEmbeddedServer(
         registerRegistryService(router, registry, { adminToken: config.registry.adminToken });
         registerRepositoryService(router, repositories, { health });
         registerBackupService(router, {
-          library,
+          library: libraryStore,
           // a .tachibk's entries map to the installed plugins that replace their Mihon sources
           installedSources: async () =>
             (await plugins.list()).map((p) => ({
@@ -107,11 +141,28 @@ export async function startEmbeddedServer(
             })),
           requireUser,
         });
+        // each user's own library; its source calls fail as SourceService's do
+        registerLibraryService(router, {
+          store: libraryStore,
+          runner: sourceRunner,
+          sources: plugins,
+          requireUser,
+          sourceError: toConnectError,
+        });
+        registerUpdateService(router, {
+          feed,
+          entries: libraryStore,
+          scheduler: updates,
+          works: libraryStore,
+          requireUser,
+        });
       },
       // the registry's administration needs the operator, whom the admin token identifies
       authenticate: adminBearer(config.registry.adminToken),
       pages: [metricsPage(() => metrics.render())],
     });
+    // rolling refreshes of the followed works' unit lists: the first wake looks for due works
+    updates.start();
     logger.info({ url: server.url, dataDir: config.dataDir }, 'awasm listening');
     return {
       url: server.url,
@@ -121,13 +172,17 @@ export async function startEmbeddedServer(
       repositories,
       metrics,
       runner,
+      updates,
       async close() {
+        // the pass first: its runner calls are cancelled before the runner and the database go
+        await updates.stop();
         await server.close();
         await runner.close();
         catalogDb.close();
       },
     };
   } catch (error) {
+    await updates.stop();
     await runner.close();
     catalogDb.close();
     throw error;

@@ -1,2 +1,3 @@
 export { loadOrCreateCursorSecret } from './cursor.js';
+export { toConnectError } from './errors.js';
 export { registerSourceService } from './source-service.js';

@@ -1,4 +1,5 @@
 import type { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
+import type { LibraryService } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
 import type { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import type { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
 import type { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
@@ -18,6 +19,7 @@ export interface CommandContext {
   repositories: () => Client<typeof RepositoryService>;
   updates: () => Client<typeof UpdateService>;
   backup: () => Client<typeof BackupService>;
+  library: () => Client<typeof LibraryService>;
   /** `text` for people, `value` as JSON under --json */
   print: (text: string, value: unknown) => void;
   /** a line on stderr that does not fail the command */

@@ -86,24 +86,35 @@ export function addUpdateCommands(program: Command, ctx: CommandContext): void {
     );
 
   program
-    .command('refresh')
-    .description('refresh the unit lists of followed works now (a member: only their own library)')
+    .command('refresh [entry]')
+    .description(
+      'refresh the unit lists of followed works now (a member: only their own library), or the work of one library entry',
+    )
     .option('--source <id>', 'only works of this source')
     .option('--media <id>', 'only this work (needs --source)')
     .option('--include-completed', 'also works every follower has completed', false)
     .option('--wait', 'wait until the pass ends and print its outcome', false)
-    .action(async (flags: { source?: string; media?: string; includeCompleted: boolean; wait: boolean }) => {
-      if (flags.media !== undefined && flags.source === undefined) throw ctx.usage('--media needs --source');
-      const client = ctx.updates();
-      let { status } = await client.refresh({
-        ...(flags.source === undefined ? {} : { sourceId: flags.source }),
-        ...(flags.media === undefined ? {} : { mediaId: flags.media }),
-        includeCompleted: flags.includeCompleted,
-      });
-      while (flags.wait && status?.state === RefreshState.RUNNING) {
-        await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
-        ({ status } = await client.getRefreshStatus({}));
-      }
-      ctx.print(statusText(status), status ? toJson(RefreshStatusSchema, status) : null);
-    });
+    .action(
+      async (
+        entry: string | undefined,
+        flags: { source?: string; media?: string; includeCompleted: boolean; wait: boolean },
+      ) => {
+        if (flags.media !== undefined && flags.source === undefined) throw ctx.usage('--media needs --source');
+        if (entry !== undefined && (flags.source !== undefined || flags.media !== undefined)) {
+          throw ctx.usage('give an entry or --source/--media, not both');
+        }
+        const client = ctx.updates();
+        let { status } = await client.refresh({
+          ...(entry === undefined ? {} : { entryId: entry }),
+          ...(flags.source === undefined ? {} : { sourceId: flags.source }),
+          ...(flags.media === undefined ? {} : { mediaId: flags.media }),
+          includeCompleted: flags.includeCompleted,
+        });
+        while (flags.wait && status?.state === RefreshState.RUNNING) {
+          await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+          ({ status } = await client.getRefreshStatus({}));
+        }
+        ctx.print(statusText(status), status ? toJson(RefreshStatusSchema, status) : null);
+      },
+    );
 }

@@ -24,6 +24,18 @@ export interface TrackedWorks {
   trackedWorks(): Promise<TrackedWork[]>;
   /** Records a work's unit count and newest unit time on its entries; returns how many entries changed. */
   recordUnits(sourceId: string, mediaId: string, unitCount: number, lastUnitAt: number | undefined): Promise<number>;
+  /**
+   * Marks every entry of a source that answered domain-moved orphaned, so later passes skip it
+   * until the operator accepts the new address; returns how many entries changed.
+   */
+  markOrphaned(sourceId: string, orphaned: MovedSource): Promise<number>;
+}
+
+/** What the scheduler records of a source that moved. */
+export interface MovedSource {
+  reason: 'domain_moved';
+  /** the new base address the source gave */
+  detail?: string;
 }
 
 /** What recordUnits was told, per work. */
@@ -35,6 +47,8 @@ export interface RecordedUnits {
 /** TrackedWorks over a list kept in memory: for tests, and for a server without a library. */
 export class InMemoryTrackedWorks implements TrackedWorks {
   readonly recorded = new Map<string, RecordedUnits>();
+  /** what markOrphaned was told, by source id */
+  readonly moved = new Map<string, MovedSource>();
 
   constructor(private works: TrackedWork[] = []) {}
 
@@ -56,5 +70,12 @@ export class InMemoryTrackedWorks implements TrackedWorks {
     if (!work) return 0;
     this.recorded.set(`${sourceId}/${mediaId}`, { unitCount, lastUnitAt });
     return work.followers.length;
+  }
+
+  async markOrphaned(sourceId: string, orphaned: MovedSource): Promise<number> {
+    this.moved.set(sourceId, orphaned);
+    const gone = this.works.filter((w) => w.sourceId === sourceId);
+    this.works = this.works.filter((w) => w.sourceId !== sourceId);
+    return gone.reduce((entries, w) => entries + w.followers.length, 0);
   }
 }

@@ -1,3 +1,4 @@
+import { PluginCallError } from '@awasm/runner-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CatalogDatabase } from '../catalog-database.js';
 import { slotPhase } from './refresh-slots.js';
@@ -140,6 +141,33 @@ describe('UpdateScheduler', () => {
     const withCompleted = await t.scheduler.refreshNow({ sourceId: 'demo', mediaId: 'done', includeCompleted: true });
     expect(withCompleted.done.map((w) => w.mediaId)).toEqual(['done']);
     expect(withCompleted.skipped).toEqual([]);
+  });
+
+  it('orphans the entries of a source that answers domain-moved and skips its other works', async () => {
+    const t = setup([
+      work('moved', 'a', [['alice', 0]]),
+      work('moved', 'b', [['bob', 0]]),
+      work('demo', 'ok', [['alice', 0]]),
+    ]);
+    t.runner.setUnits('demo', 'ok', [{ id: 'u1' }]);
+    const moved = new PluginCallError('source-error', 'moved', 'moved: the site moved', {
+      tag: 'domain-moved',
+      val: 'https://new.example',
+    });
+    const runner: UpdateSchedulerOptions['runner'] = {
+      health: (sourceId) => t.runner.health(sourceId),
+      call: (call, options) => (call.sourceId === 'moved' ? Promise.reject(moved) : t.runner.call(call, options)),
+    };
+    const scheduler = new UpdateScheduler({ runner, works: t.tracked, cache: t.cache, feed: t.feed });
+    const status = await scheduler.refreshNow();
+    expect(status.done.map((w) => w.mediaId)).toEqual(['ok']);
+    expect(status.failed).toEqual([{ sourceId: 'moved', mediaId: 'a', reason: 'moved: the site moved' }]);
+    expect(status.skipped).toEqual([
+      { sourceId: 'moved', mediaId: 'b', reason: 'the source moved to https://new.example' },
+    ]);
+    expect(t.tracked.moved.get('moved')).toEqual({ reason: 'domain_moved', detail: 'https://new.example' });
+    // orphaned works are no longer tracked: the next pass does not ask the source
+    expect((await t.tracked.trackedWorks()).map((w) => w.sourceId)).toEqual(['demo']);
   });
 
   it('refreshes a few sources in parallel and one work at a time per source', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SourceRunner } from '@awasm/runner-api';
+import { PluginCallError, type SourceRunner } from '@awasm/runner-api';
 import type { FeedStore } from './feed-store.js';
 import type { MediaCacheStore } from './media-cache-store.js';
 import { nextDueAt } from './refresh-slots.js';
@@ -263,7 +263,31 @@ export class UpdateScheduler {
         this.settle(work, (s) => s.done.push({ ...ref(work), ...result }));
       } catch (error) {
         this.settle(work, (s) => s.failed.push({ ...ref(work), reason: errorText(error) }));
+        const movedTo = domainMovedTo(error);
+        if (movedTo !== undefined) {
+          // the whole source moved: its entries wait, orphaned, for the operator to accept the new address
+          unhealthy = `the source moved to ${movedTo || 'another address'}`;
+          await this.recordMove(sourceId, movedTo);
+        }
       }
     }
   }
+
+  private async recordMove(sourceId: string, movedTo: string): Promise<void> {
+    try {
+      await this.options.works.markOrphaned(sourceId, {
+        reason: 'domain_moved',
+        ...(movedTo ? { detail: movedTo } : {}),
+      });
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+}
+
+/** The new address of a source that answered domain-moved; undefined for any other error. */
+function domainMovedTo(error: unknown): string | undefined {
+  if (!(error instanceof PluginCallError) || error.sourceError?.tag !== 'domain-moved') return undefined;
+  const val = error.sourceError.val;
+  return typeof val === 'string' ? val : '';
 }

@@ -3,6 +3,7 @@ import { Code, ConnectError, createClient, createRouterTransport } from '@connec
 import { afterEach, describe, expect, it } from 'vitest';
 import { authenticate, type Caller, requireUser } from '../../../../packages/server/src/auth.js';
 import { CatalogDatabase } from '../catalog-database.js';
+import type { LibraryEntry } from '../library/library-store.js';
 import { feedItemId } from './feed-store.js';
 import { SqliteFeedStore } from './sqlite-feed-store.js';
 import { SqliteMediaCacheStore } from './sqlite-media-cache-store.js';
@@ -15,6 +16,31 @@ const USERS: Record<string, Caller> = {
   alice: { role: 'member', userId: 'alice', userName: 'alice' },
   bob: { role: 'member', userId: 'bob', userName: 'bob' },
   root: { role: 'admin', userId: 'root', userName: 'root' },
+};
+
+function entry(userId: string, entryId: string, mediaId: string): LibraryEntry {
+  return {
+    entryId,
+    userId,
+    sourceId: 'demo',
+    mediaId,
+    title: mediaId,
+    kind: 'manga',
+    sourceName: 'Demo',
+    status: 'completed',
+    favourite: false,
+    notes: '',
+    categoryIds: [],
+    addedAt: 0,
+    updatedAt: 0,
+    unitCount: 0,
+    readCount: 0,
+  };
+}
+const ENTRIES = [entry('alice', 'ea', 'a'), entry('bob', 'eb', 'b')];
+const entries = {
+  getEntry: async (userId: string, entryId: string) =>
+    ENTRIES.find((e) => e.userId === userId && e.entryId === entryId),
 };
 
 const databases: CatalogDatabase[] = [];
@@ -35,7 +61,7 @@ function setup() {
   runner.setUnits('demo', 'b', [{ id: 'u1' }]);
   const scheduler = new UpdateScheduler({ runner, works, feed, cache: new SqliteMediaCacheStore(db) });
   const transport = createRouterTransport(
-    (router) => registerUpdateService(router, { feed, scheduler, works, requireUser }),
+    (router) => registerUpdateService(router, { feed, entries, scheduler, works, requireUser }),
     {
       router: {
         interceptors: [
@@ -142,5 +168,20 @@ describe('UpdateService', () => {
     expect(byAdmin.done.map((w) => w.mediaId)).toEqual(['b']);
     await t.scheduler.stop();
     expect(await codeOf(t.client.refresh({}, t.as('root')))).toBe(Code.Unavailable);
+  });
+
+  it('refreshes the work of one of the caller’s entries, completed or not, and no one else’s', async () => {
+    const t = setup();
+    await t.client.refresh({ entryId: 'ea' }, t.as('alice'));
+    const pass = await t.scheduler.refreshNow();
+    expect(pass.done.map((w) => w.mediaId)).toEqual(['a']);
+    // bob's entry id reads as missing to alice, and to an admin it is not theirs either
+    expect(await codeOf(t.client.refresh({ entryId: 'eb' }, t.as('alice')))).toBe(Code.NotFound);
+    expect(await codeOf(t.client.refresh({ entryId: 'eb' }, t.as('root')))).toBe(Code.NotFound);
+    expect(await codeOf(t.client.refresh({ entryId: 'x'.repeat(10_000) }, t.as('alice')))).toBe(Code.NotFound);
+    expect(await codeOf(t.client.refresh({ entryId: 'ea', sourceId: 'demo' }, t.as('alice')))).toBe(
+      Code.InvalidArgument,
+    );
+    await t.scheduler.stop();
   });
 });

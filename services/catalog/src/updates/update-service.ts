@@ -10,6 +10,7 @@ import {
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import type { LibraryStore } from '../library/library-store.js';
 import { type FeedItem, type FeedStore, InvalidFeedCursorError } from './feed-store.js';
 import type { RefreshStatus } from './refresh-status.js';
 import type { TrackedWorks } from './tracked-works.js';
@@ -18,12 +19,15 @@ import type { RefreshFilter, UpdateScheduler } from './update-scheduler.js';
 export const DEFAULT_FEED_PAGE_SIZE = 50;
 export const MAX_FEED_PAGE_SIZE = 500;
 const MAX_MARK_IDS = 1000;
+const MAX_ENTRY_ID_CHARS = 256;
 
 /** The caller as packages/server/src/auth.ts's requireUser gives it (UNAUTHENTICATED when there is none). */
 export type RequireUser = (context: HandlerContext) => { role: 'admin' | 'member'; userId: string };
 
 export interface UpdateServiceDeps {
   feed: FeedStore;
+  /** the library, to find the work of a RefreshRequest's entry_id */
+  entries: Pick<LibraryStore, 'getEntry'>;
   scheduler: UpdateScheduler;
   works: TrackedWorks;
   /** requireUser of @awasm/server's auth.ts; injected because the catalog does not depend on the server */
@@ -134,6 +138,22 @@ export function registerUpdateService(router: ConnectRouter, deps: UpdateService
 
     async refresh(request, context) {
       const caller = deps.requireUser(context);
+      if (request.entryId !== undefined) {
+        if (request.sourceId !== undefined || request.mediaId !== undefined) {
+          throw new ConnectError('entry_id names one work: leave source_id and media_id unset', Code.InvalidArgument);
+        }
+        const entry =
+          request.entryId.length <= MAX_ENTRY_ID_CHARS
+            ? await deps.entries.getEntry(caller.userId, request.entryId)
+            : undefined;
+        if (!entry) {
+          throw new ConnectError(`no entry '${request.entryId.slice(0, 64)}' in your library`, Code.NotFound);
+        }
+        if (deps.scheduler.isStopped()) throw new ConnectError('the server is shutting down', Code.Unavailable);
+        const filter: RefreshFilter = { sourceId: entry.sourceId, mediaId: entry.mediaId, includeCompleted: true };
+        deps.scheduler.refreshNow(filter).catch(() => undefined);
+        return { status: toRefreshStatus(await statusFor(caller)) };
+      }
       if (request.mediaId !== undefined && request.sourceId === undefined) {
         throw new ConnectError(
           'media_id needs source_id: a media id is only unique within its source',

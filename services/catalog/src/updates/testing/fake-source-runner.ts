@@ -6,9 +6,15 @@ import {
   type SourceOp,
 } from '@awasm/runner-api';
 import { type UnitPage, UnitPageSchema } from '@awasm/shared/gen/awasm/internal/v1/runner_pb.js';
-import { UnitSchema } from '@awasm/shared/gen/awasm/v1/media_pb.js';
+import { MediaKind, MediaSchema, UnitSchema } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+
+export interface FakeMedia {
+  title: string;
+  kind?: MediaKind;
+  coverUrl?: string;
+}
 
 export interface FakeUnit {
   id: string;
@@ -18,11 +24,12 @@ export interface FakeUnit {
 }
 
 /**
- * A SourceRunner for scheduler tests: listUnits serves each work's units from memory in pages of
- * `pageSize`, counts calls and the most calls in flight (overall and per source), and can hold
+ * A SourceRunner for scheduler and library tests: getMedia serves each work's metadata and
+ * listUnits its units from memory in pages of `pageSize`, counts calls and the most calls in flight (overall and per source), and can hold
  * calls until released or fail a work.
  */
 export class FakeSourceRunner {
+  readonly media = new Map<string, FakeMedia>();
   readonly units = new Map<string, FakeUnit[]>();
   readonly failing = new Map<string, string>();
   readonly healthOf = new Map<string, SourceHealth | undefined>();
@@ -36,6 +43,10 @@ export class FakeSourceRunner {
 
   constructor(private readonly pageSize = 2) {}
 
+  setMedia(sourceId: string, mediaId: string, media: FakeMedia): void {
+    this.media.set(`${sourceId}/${mediaId}`, media);
+  }
+
   setUnits(sourceId: string, mediaId: string, units: FakeUnit[]): void {
     this.units.set(`${sourceId}/${mediaId}`, units);
   }
@@ -47,7 +58,8 @@ export class FakeSourceRunner {
 
   async call<Op extends SourceOp>(call: SourceCall<Op>, options: SourceCallOptions = {}): Promise<never> {
     this.calls.push(call);
-    if (call.op !== 'listUnits') throw new Error(`the fake runner only answers listUnits, not ${call.op}`);
+    if (call.op === 'getMedia') return this.getMedia(call.sourceId, (call.args as { mediaId: string }).mediaId);
+    if (call.op !== 'listUnits') throw new Error(`the fake runner only answers getMedia and listUnits, not ${call.op}`);
     const args = call.args as { mediaId: string; cursor?: string };
     const key = `${call.sourceId}/${args.mediaId}`;
     const bySource = (this.inFlightBySource.get(call.sourceId) ?? 0) + 1;
@@ -92,5 +104,21 @@ export class FakeSourceRunner {
       this.inFlight -= 1;
       this.inFlightBySource.set(call.sourceId, (this.inFlightBySource.get(call.sourceId) ?? 1) - 1);
     }
+  }
+
+  private async getMedia(sourceId: string, mediaId: string): Promise<never> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const key = `${sourceId}/${mediaId}`;
+    const failure = this.failing.get(key);
+    if (failure) throw new PluginCallError('source-error', sourceId, failure, { tag: 'network', val: failure });
+    const media = this.media.get(key);
+    if (!media) throw new PluginCallError('source-error', sourceId, `not found: ${mediaId}`, { tag: 'not-found' });
+    return create(MediaSchema, {
+      sourceId,
+      id: mediaId,
+      title: media.title,
+      kind: media.kind ?? MediaKind.MANGA,
+      coverUrl: media.coverUrl ?? '',
+    }) as never;
   }
 }
