@@ -69,10 +69,13 @@ async function exportEntry(store: LibraryStore, userId: string, entry: LibraryEn
     id: entry.entryId,
     sourceId: entry.sourceId,
     mediaId: entry.mediaId,
-    sourceName: entry.sourceName,
-    title: entry.title,
+    // what the source said of the work is a cache: cut to the format's caps rather than refuse
+    sourceName: clip(entry.sourceName, BACKUP_LIMITS.maxTitleLength),
+    title: clip(entry.title, BACKUP_LIMITS.maxTitleLength),
     kind: entry.kind,
-    ...(entry.coverUrl === undefined ? {} : { coverUrl: entry.coverUrl }),
+    ...(entry.coverUrl === undefined || entry.coverUrl.length > BACKUP_LIMITS.maxUrlLength
+      ? {}
+      : { coverUrl: entry.coverUrl }),
     status: entry.status,
     favourite: entry.favourite,
     notes: entry.notes,
@@ -84,7 +87,9 @@ async function exportEntry(store: LibraryStore, userId: string, entry: LibraryEn
       : {
           orphaned: {
             reason: entry.orphaned.reason,
-            ...(entry.orphaned.detail === undefined ? {} : { detail: entry.orphaned.detail }),
+            ...(entry.orphaned.detail === undefined
+              ? {}
+              : { detail: clip(entry.orphaned.detail, BACKUP_LIMITS.maxTitleLength) }),
           },
         }),
     progress: rows.map((p) => ({
@@ -99,6 +104,13 @@ async function exportEntry(store: LibraryStore, userId: string, entry: LibraryEn
     })),
     history: history.map((h) => ({ unitId: h.unitId, openedAt: h.openedAt, durationMs: h.durationMs })),
   };
+}
+
+/** The text cut to at most `max` code points. */
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const points = Array.from(text);
+  return points.length <= max ? text : points.slice(0, max).join('');
 }
 
 /** The entry's history, oldest first. */

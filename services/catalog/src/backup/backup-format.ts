@@ -1,3 +1,4 @@
+import { ARG_LIMITS } from '@awasm/runner-api';
 import type { LibraryMediaKind, LibraryStatus, OrphanReason } from '../library/library-store.js';
 
 /**
@@ -95,8 +96,10 @@ export const BACKUP_LIMITS = Object.freeze({
   maxCategories: 10_000,
   maxProgressPerEntry: 20_000,
   maxHistoryPerEntry: 20_000,
-  /** characters (code points) of ids, unit ids and work ids */
+  /** characters (code points) of the ids a server chooses: entries, categories, works, sources */
   maxIdLength: 256,
+  /** characters of the ids a source chooses (media and units), as the runner seam allows them */
+  maxSourceItemIdLength: ARG_LIMITS.id,
   /** characters of titles, names, unit titles and an orphan's detail */
   maxTitleLength: 1_000,
   maxNotesLength: 10_000,

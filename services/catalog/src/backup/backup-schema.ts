@@ -11,6 +11,7 @@ import {
 export const BACKUP_SCHEMA_PATH = 'schemas/backup.schema.json';
 
 const id = { type: 'string', minLength: 1, maxLength: BACKUP_LIMITS.maxIdLength };
+const sourceItemId = { type: 'string', minLength: 1, maxLength: BACKUP_LIMITS.maxSourceItemIdLength };
 const time = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
 const nonNegative = { type: 'number', minimum: 0 };
 const text = (maxLength: number) => ({ type: 'string', maxLength });
@@ -73,9 +74,9 @@ export function backupJsonSchema(): Record<string, unknown> {
         properties: {
           id: { ...id, description: 'unique in the file' },
           sourceId: { ...id, description: 'the plugin id; (sourceId, mediaId) is unique in the file' },
-          mediaId: { ...id, description: 'the work’s id at the source' },
+          mediaId: { ...sourceItemId, description: 'the work’s id at the source' },
           sourceName: text(BACKUP_LIMITS.maxTitleLength),
-          title: nonBlank(BACKUP_LIMITS.maxTitleLength),
+          title: text(BACKUP_LIMITS.maxTitleLength),
           kind: { enum: [...BACKUP_MEDIA_KINDS] },
           coverUrl: text(BACKUP_LIMITS.maxUrlLength),
           status: { enum: [...LIBRARY_STATUSES] },
@@ -116,7 +117,7 @@ export function backupJsonSchema(): Record<string, unknown> {
         additionalProperties: false,
         required: ['unitId', 'read', 'position', 'total', 'positionAt', 'readAt'],
         properties: {
-          unitId: { ...id, description: 'unique within the entry' },
+          unitId: { ...sourceItemId, description: 'unique within the entry' },
           unitNumber: { type: 'number' },
           unitTitle: text(BACKUP_LIMITS.maxTitleLength),
           read: { type: 'boolean' },
@@ -131,7 +132,7 @@ export function backupJsonSchema(): Record<string, unknown> {
         additionalProperties: false,
         required: ['unitId', 'openedAt', 'durationMs'],
         properties: {
-          unitId: id,
+          unitId: sourceItemId,
           openedAt: time,
           durationMs: time,
         },

@@ -154,9 +154,9 @@ function entry(value: unknown, path: string, categories: ReadonlyMap<string, num
   const e: BackupEntry = {
     id: id(o.id, `${path}.id`),
     sourceId: id(o.sourceId, `${path}.sourceId`),
-    mediaId: id(o.mediaId, `${path}.mediaId`),
+    mediaId: id(o.mediaId, `${path}.mediaId`, BACKUP_LIMITS.maxSourceItemIdLength),
     sourceName: text(o.sourceName, `${path}.sourceName`, BACKUP_LIMITS.maxTitleLength),
-    title: text(o.title, `${path}.title`, BACKUP_LIMITS.maxTitleLength, true),
+    title: text(o.title, `${path}.title`, BACKUP_LIMITS.maxTitleLength),
     kind: oneOf(o.kind, `${path}.kind`, BACKUP_MEDIA_KINDS),
     status: oneOf(o.status, `${path}.status`, LIBRARY_STATUSES),
     favourite: boolean(o.favourite, `${path}.favourite`),
@@ -225,7 +225,7 @@ function progress(value: unknown, path: string): BackupProgress {
     'readAt',
   ]);
   const row: BackupProgress = {
-    unitId: id(o.unitId, `${path}.unitId`),
+    unitId: id(o.unitId, `${path}.unitId`, BACKUP_LIMITS.maxSourceItemIdLength),
     read: false,
     position: 0,
     total: 0,
@@ -245,7 +245,7 @@ function progress(value: unknown, path: string): BackupProgress {
 function history(value: unknown, path: string): BackupHistory {
   const o = object(value, path, ['unitId', 'openedAt', 'durationMs']);
   return {
-    unitId: id(o.unitId, `${path}.unitId`),
+    unitId: id(o.unitId, `${path}.unitId`, BACKUP_LIMITS.maxSourceItemIdLength),
     openedAt: time(o.openedAt, `${path}.openedAt`),
     durationMs: time(o.durationMs, `${path}.durationMs`),
   };
@@ -281,8 +281,8 @@ function list<T>(
   return value.map((v, i) => item(v, `${path}[${i}]`));
 }
 
-function id(value: unknown, path: string): string {
-  const s = text(value, path, BACKUP_LIMITS.maxIdLength);
+function id(value: unknown, path: string, max: number = BACKUP_LIMITS.maxIdLength): string {
+  const s = text(value, path, max);
   if (s === '') throw new BackupFormatError(`${path}: must not be empty`);
   return s;
 }

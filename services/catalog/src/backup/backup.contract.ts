@@ -168,6 +168,30 @@ export function backupContract(label: string, open: (name: string) => Promise<Li
         expect(matchesSchema(doc)).toBe(true);
         expect(doc).toEqual({ format: 'awasm-backup', version: 1, exportedAt: 1, categories: [], entries: [] });
       });
+
+      it('keeps the longest ids a source may use, and cuts cached metadata past the caps rather than fail', async () => {
+        const store = await freshStore();
+        const longId = 'm'.repeat(2048);
+        await store.addEntry({
+          entryId: 'e1',
+          userId: 'alice',
+          sourceId: 'demo-library',
+          mediaId: longId,
+          title: `${'狼'.repeat(999)}🐺🐺`,
+          kind: 'book',
+          coverUrl: `https://img.example/${'c'.repeat(5000)}`,
+          sourceName: 'Demo Library',
+          addedAt: 1,
+        });
+        await store.writeProgress('alice', 'e1', [{ unitId: longId, read: true, clientTime: 2 }], 3);
+        const doc = await exportBackup(store, 'alice', 4);
+        expect(matchesSchema(doc), JSON.stringify(matchesSchema.errors)).toBe(true);
+        const [entry] = doc.entries;
+        expect(entry?.mediaId).toBe(longId);
+        expect(entry?.progress[0]?.unitId).toBe(longId);
+        expect(entry?.title).toBe(`${'狼'.repeat(999)}🐺`);
+        expect(entry?.coverUrl).toBeUndefined();
+      });
     });
 
     describe('importBackup', () => {

@@ -136,15 +136,29 @@ export function badBackups(): [name: string, value: unknown, error: string][] {
     ['an empty id', edited(doc, e(0, 'id'), ''), 'entries[0].id: must not be empty'],
     [
       'an id over 256 characters',
-      edited(doc, e(0, 'mediaId'), 'm'.repeat(257)),
-      'entries[0].mediaId: must be at most 256 characters, got 257',
+      edited(doc, e(0, 'sourceId'), 's'.repeat(257)),
+      'entries[0].sourceId: must be at most 256 characters, got 257',
+    ],
+    [
+      'a media id over 2,048 characters',
+      edited(doc, e(0, 'mediaId'), 'm'.repeat(2049)),
+      'entries[0].mediaId: must be at most 2048 characters, got 2049',
+    ],
+    [
+      'a unit id over 2,048 characters',
+      edited(doc, e(0, 'history', 1, 'unitId'), 'u'.repeat(2049)),
+      'entries[0].history[1].unitId: must be at most 2048 characters, got 2049',
     ],
     [
       'a title over 1,000 characters',
       edited(doc, e(0, 'title'), 't'.repeat(1001)),
       'entries[0].title: must be at most 1000 characters, got 1001',
     ],
-    ['a blank title', edited(doc, e(0, 'title'), '  '), 'entries[0].title: must not be empty or blank'],
+    [
+      'a blank category name',
+      edited(doc, ['categories', 0, 'name'], ' \t'),
+      'categories[0].name: must not be empty or blank',
+    ],
     [
       'notes over 10,000 characters',
       edited(doc, e(0, 'notes'), 'n'.repeat(10_001)),
