@@ -1,4 +1,5 @@
 import { ARG_LIMITS } from '@awasm/runner-api';
+import { LIBRARY_LIMITS } from '../library/library-checks.js';
 import type { LibraryMediaKind, LibraryStatus, OrphanReason } from '../library/library-store.js';
 
 /**
@@ -86,14 +87,20 @@ export interface BackupHistory {
   durationMs: number;
 }
 
-/** What a backup may hold. Every one is checked before the value is copied or stored. */
+/**
+ * What a backup may hold. Every one is checked before the value is copied or stored. Where the
+ * library API has a limit (LIBRARY_LIMITS) the backup has the same, so an import makes nothing
+ * the API would refuse.
+ */
 export const BACKUP_LIMITS = Object.freeze({
   /** the raw file, checked before it is decoded or parsed */
   maxBytes: 64 * 1024 * 1024,
   /** objects and arrays inside one another; the format itself needs 5 (document, entries, entry, progress, row) */
   maxDepth: 5,
   maxEntries: 100_000,
-  maxCategories: 10_000,
+  maxCategories: LIBRARY_LIMITS.categories,
+  maxCategoriesPerEntry: LIBRARY_LIMITS.entryCategories,
+  maxCategoryNameLength: LIBRARY_LIMITS.categoryName,
   maxProgressPerEntry: 20_000,
   maxHistoryPerEntry: 20_000,
   /** characters (code points) of the ids a server chooses: entries, categories, works, sources */
@@ -102,6 +109,8 @@ export const BACKUP_LIMITS = Object.freeze({
   maxSourceItemIdLength: ARG_LIMITS.id,
   /** characters of titles, names, unit titles and an orphan's detail */
   maxTitleLength: 1_000,
+  /** how long one history record may say a unit stayed open */
+  maxHistoryDurationMs: LIBRARY_LIMITS.historyDurationMs,
   maxNotesLength: 10_000,
   maxUrlLength: 4_096,
 });

@@ -10,7 +10,13 @@ import type {
 import { CategoryNameTakenError } from '../library/library-store.js';
 import { foldText } from '../library/library-text.js';
 import { mergeProgress } from '../library/progress-merge.js';
-import type { BackupDocument, BackupEntry, BackupProgress } from './backup-format.js';
+import {
+  BACKUP_LIMITS,
+  type BackupDocument,
+  type BackupEntry,
+  BackupFormatError,
+  type BackupProgress,
+} from './backup-format.js';
 
 export interface ImportOptions {
   /** the source ids (plugin ids) this server has installed; entries of others are kept as orphaned */
@@ -60,7 +66,8 @@ interface EntryPlan {
  * existing entry keeps its status, notes and metadata and gains the file's categories. Everything
  * is planned from reads first and only what changes is written, so importing a file twice writes
  * nothing the second time. A store failure part way leaves a partial import that importing the
- * file again completes.
+ * file again completes. Throws BackupFormatError, before any write, when the library and the file
+ * together would break a limit the library API keeps (categories per user and per entry).
  */
 export async function importBackup(
   store: LibraryStore,
@@ -95,11 +102,17 @@ export async function importBackup(
     if (!categoryOrder.has(categoryId)) categoryOrder.set(categoryId, categoryOrder.size);
   }
   report.categoriesAdded = newCategories.length;
+  const total = userCategories.length + newCategories.length;
+  if (total > BACKUP_LIMITS.maxCategories) {
+    throw new BackupFormatError(
+      `categories: the library would have ${total} categories, more than the ${BACKUP_LIMITS.maxCategories} it may have`,
+    );
+  }
   const inUserOrder = (ids: Iterable<string>) =>
     [...new Set(ids)].sort((a, b) => (categoryOrder.get(a) ?? 0) - (categoryOrder.get(b) ?? 0));
 
   const plans: EntryPlan[] = [];
-  for (const source of doc.entries) {
+  for (const [index, source] of doc.entries.entries()) {
     const existing = await store.findEntry(userId, source.sourceId, source.mediaId);
     const wanted = source.categoryIds.map((id) => categoryIds.get(id) as string);
     const plan: EntryPlan = { source, writes: [], history: [], changedUnits: 0 };
@@ -111,6 +124,11 @@ export async function importBackup(
       plan.existing = existing;
       entryId = existing.entryId;
       const union = inUserOrder([...existing.categoryIds, ...wanted]);
+      if (union.length > BACKUP_LIMITS.maxCategoriesPerEntry) {
+        throw new BackupFormatError(
+          `entries[${index}].categoryIds: the entry would be in ${union.length} categories, more than the ${BACKUP_LIMITS.maxCategoriesPerEntry} it may be in`,
+        );
+      }
       if (union.length !== existing.categoryIds.length) plan.categoryIds = union;
     } else {
       report.entriesAdded++;

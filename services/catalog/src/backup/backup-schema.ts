@@ -47,7 +47,7 @@ export function backupJsonSchema(): Record<string, unknown> {
         properties: {
           id: { ...id, description: 'unique in the file; entries name their categories by it' },
           name: {
-            ...nonBlank(BACKUP_LIMITS.maxTitleLength),
+            ...nonBlank(BACKUP_LIMITS.maxCategoryNameLength),
             description: 'unique, compared ignoring case, spacing and Unicode compatibility forms',
           },
           position: { ...time, description: '0-based order of the user’s categories' },
@@ -84,7 +84,7 @@ export function backupJsonSchema(): Record<string, unknown> {
           notes: text(BACKUP_LIMITS.maxNotesLength),
           categoryIds: {
             type: 'array',
-            maxItems: BACKUP_LIMITS.maxCategories,
+            maxItems: BACKUP_LIMITS.maxCategoriesPerEntry,
             uniqueItems: true,
             items: { ...id, description: 'the id of a category of this file' },
           },
@@ -134,7 +134,7 @@ export function backupJsonSchema(): Record<string, unknown> {
         properties: {
           unitId: sourceItemId,
           openedAt: time,
-          durationMs: time,
+          durationMs: { ...time, maximum: BACKUP_LIMITS.maxHistoryDurationMs },
         },
       },
     },

@@ -125,7 +125,7 @@ function category(value: unknown, path: string): BackupCategory {
   const o = object(value, path, ['id', 'name', 'position']);
   return {
     id: id(o.id, `${path}.id`),
-    name: text(o.name, `${path}.name`, BACKUP_LIMITS.maxTitleLength, true),
+    name: text(o.name, `${path}.name`, BACKUP_LIMITS.maxCategoryNameLength, true),
     position: integer(o.position, `${path}.position`),
   };
 }
@@ -171,7 +171,7 @@ function entry(value: unknown, path: string, categories: ReadonlyMap<string, num
   e.categoryIds = list(
     o.categoryIds,
     `${path}.categoryIds`,
-    BACKUP_LIMITS.maxCategories,
+    BACKUP_LIMITS.maxCategoriesPerEntry,
     'category ids',
     (raw, itemPath) => {
       const categoryId = id(raw, itemPath);
@@ -247,7 +247,7 @@ function history(value: unknown, path: string): BackupHistory {
   return {
     unitId: id(o.unitId, `${path}.unitId`, BACKUP_LIMITS.maxSourceItemIdLength),
     openedAt: time(o.openedAt, `${path}.openedAt`),
-    durationMs: time(o.durationMs, `${path}.durationMs`),
+    durationMs: time(o.durationMs, `${path}.durationMs`, BACKUP_LIMITS.maxHistoryDurationMs),
   };
 }
 
@@ -315,12 +315,10 @@ function finite(value: unknown, path: string, nonNegative: boolean): number {
   return value;
 }
 
-/** Unix ms times, durations and positions in a list: whole numbers from 0 to 2^53 - 1. */
-function time(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new BackupFormatError(
-      `${path}: must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got ${describe(value)}`,
-    );
+/** Unix ms times, durations and positions in a list: whole numbers from 0 to `max` (2^53 - 1). */
+function time(value: unknown, path: string, max: number = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) {
+    throw new BackupFormatError(`${path}: must be an integer from 0 to ${max}, got ${describe(value)}`);
   }
   return value;
 }

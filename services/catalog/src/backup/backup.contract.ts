@@ -288,6 +288,16 @@ export function backupContract(label: string, open: (name: string) => Promise<Li
         ]);
       });
 
+      it('refuses, before any write, a file that would give the user more categories than the library allows', async () => {
+        const store = await freshStore();
+        for (let i = 0; i < 499; i++) await store.addCategory('bob', `own-${i}`, `Own ${i}`);
+        const before = await snapshot(store, 'bob');
+        await expect(importBackup(store, 'bob', sampleBackup(), options())).rejects.toThrow(
+          'categories: the library would have 501 categories, more than the 500 it may have',
+        );
+        expect(await snapshot(store, 'bob')).toEqual(before);
+      });
+
       it('plans a dry run with the same report and writes nothing', async () => {
         const store = await freshStore();
         await seed(store, 'bob');

@@ -3,6 +3,7 @@ import type { LibraryStore } from '../library/library-store.js';
 import { foldText } from '../library/library-text.js';
 import {
   BACKUP_FORMAT,
+  BACKUP_LIMITS,
   BACKUP_VERSION,
   type BackupCategory,
   type BackupDocument,
@@ -128,7 +129,9 @@ function toEntry(
     const at = toNumber(h.lastRead);
     if (at <= 0) continue;
     const seen = lastRead.get(h.url);
-    if (!seen || at > seen.at) lastRead.set(h.url, { at, durationMs: toNumber(h.readDuration) });
+    // a duration past what the library keeps is Mihon's clock, not a reading session: cut it
+    const durationMs = Math.min(Math.max(toNumber(h.readDuration), 0), BACKUP_LIMITS.maxHistoryDurationMs);
+    if (!seen || at > seen.at) lastRead.set(h.url, { at, durationMs });
   }
 
   const progress: BackupProgress[] = [];

@@ -170,6 +170,16 @@ export function badBackups(): [name: string, value: unknown, error: string][] {
       'entries[0].progress[1].unitId: is required',
     ],
     [
+      'a category name over 100 characters',
+      edited(doc, ['categories', 0, 'name'], 'c'.repeat(101)),
+      'categories[0].name: must be at most 100 characters, got 101',
+    ],
+    [
+      'a history record open for more than a week',
+      edited(doc, e(0, 'history', 0, 'durationMs'), 604_800_001),
+      'entries[0].history[0].durationMs: must be an integer from 0 to 604800000, got 604800001',
+    ],
+    [
       'a category without a name',
       edited(doc, ['categories', 1, 'name'], null),
       'categories[1].name: must be a string, got null',
