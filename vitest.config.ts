@@ -11,5 +11,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // no test touches the real ~/.config/awasm (the CLI's credentials)
+    setupFiles: ['test/support/isolated-config.ts'],
   },
 });

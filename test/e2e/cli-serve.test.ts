@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { buildDemoComponent, readDemoManifest } from '@awasm/plugin-demo-library';
 import { encodePackage, encodeStaticIndex } from '@awasm/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { savedAdminKey } from '../support/auth.js';
 import { awasm, awasmBin, startProcess, tempDir } from '../support/index.js';
 
 let data: Awaited<ReturnType<typeof tempDir>>;
@@ -69,7 +70,11 @@ describe('awasm serve', () => {
     running.push(second);
     expect(second.output()).not.toContain('installing the demo plugin');
     expect(second.output()).toContain('demo plugin 9.0.0 is installed, newer than the bundled');
-    const list = await awasm(['--server', second.match[1] as string, '--json', 'plugin', 'list']);
+    // the same data, so the same admin, whose key the first start printed and saved (for its own port)
+    expect(first.output()).toContain('first run: created the user admin with API key awk_');
+    expect(second.output()).not.toContain('first run');
+    const key = savedAdminKey(url);
+    const list = await awasm(['--server', second.match[1] as string, '--api-key', key, '--json', 'plugin', 'list']);
     expect(JSON.parse(list.stdout).map((p: { id: string; version: string }) => [p.id, p.version])).toEqual([
       ['demo-library', '9.0.0'],
     ]);

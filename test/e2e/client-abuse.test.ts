@@ -23,6 +23,7 @@ import { type Client, Code, ConnectError, createClient } from '@connectrpc/conne
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { savedAdminKey, withApiKey } from '../support/auth.js';
 import { awasm, awasmBin, startProcess, tempDir } from '../support/index.js';
 
 const SOURCE = 'demo-library';
@@ -32,6 +33,9 @@ let site: Awaited<ReturnType<typeof startFixtureSite>>;
 let server: Awaited<ReturnType<typeof startProcess>>;
 let url: string;
 let sources: Client<typeof SourceService>;
+/** the first admin's key, saved by the first start (a restart on the same data makes none) */
+let adminKey: string;
+const cli = (args: string[]) => awasm(['--server', url, '--api-key', adminKey, ...args]);
 
 async function startServer() {
   server = await startProcess(
@@ -51,7 +55,8 @@ async function startServer() {
     /awasm listening on (http:\/\/\S+)/,
   );
   url = server.match[1] as string;
-  sources = createClient(SourceService, createGrpcTransport({ baseUrl: url }));
+  adminKey ??= savedAdminKey(url);
+  sources = createClient(SourceService, createGrpcTransport({ baseUrl: url, interceptors: [withApiKey(adminKey)] }));
 }
 
 beforeAll(async () => {
@@ -60,10 +65,10 @@ beforeAll(async () => {
   const packageFile = join(data.path, 'demo.awpkg');
   await writeFile(packageFile, await buildDemoPackage());
   await startServer();
-  const install = await awasm(['--server', url, 'plugin', 'install', packageFile]);
+  const install = await cli(['plugin', 'install', packageFile]);
   expect(install.code, install.stderr).toBe(0);
   // two items a page, so the listings have a next page and a cursor
-  expect((await awasm(['--server', url, 'plugin', 'settings', SOURCE, 'page_size=2'])).code).toBe(0);
+  expect((await cli(['plugin', 'settings', SOURCE, 'page_size=2'])).code).toBe(0);
 });
 
 afterAll(async () => {
@@ -97,6 +102,7 @@ function rawGrpc(path: string, message: Uint8Array): Promise<{ status: string; m
       ':path': path,
       'content-type': 'application/grpc',
       te: 'trailers',
+      authorization: `Bearer ${adminKey}`,
     });
     let status: { status: string; message: string } | undefined;
     const take = (headers: http2.IncomingHttpHeaders) => {
@@ -211,6 +217,8 @@ describe("cursors are the server's own, bound to source, call and query", () => 
 describe('oversized input is never echoed', () => {
   it('a 16 KiB source id is INVALID_ARGUMENT with a short grpc-message (grpc-js)', async () => {
     const client = new grpc.Client(url.replace('http://', ''), grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${adminKey}`);
     try {
       const sourceId = 'a'.repeat(16 * 1024);
       const error = await new Promise<grpc.ServiceError | null>((resolve) => {
@@ -220,6 +228,7 @@ describe('oversized input is never echoed', () => {
             Buffer.from(toBinary(SearchRequestSchema, request)),
           (bytes: Buffer) => fromBinary(SearchResponseSchema, bytes),
           create(SearchRequestSchema, { sourceId, query: 'alice' }),
+          metadata,
           (e) => resolve(e),
         );
       });
@@ -232,7 +241,7 @@ describe('oversized input is never echoed', () => {
   });
 
   it('an oversized plugin id and media id are refused with short messages too', async () => {
-    const plugin = await awasm(['--server', url, 'plugin', 'enable', 'b'.repeat(16 * 1024)]);
+    const plugin = await cli(['plugin', 'enable', 'b'.repeat(16 * 1024)]);
     expect(plugin.code).toBe(1);
     expect(plugin.stderr).toContain('InvalidArgument: plugin_id');
     expect(plugin.stderr.length).toBeLessThan(400);
@@ -261,7 +270,11 @@ describe('a request body that is not protobuf is INVALID_ARGUMENT', () => {
     for (const body of garbage) {
       const response = await fetch(`${url}/awasm.v1.SourceService/Search`, {
         method: 'POST',
-        headers: { 'content-type': 'application/proto', 'connect-protocol-version': '1' },
+        headers: {
+          'content-type': 'application/proto',
+          'connect-protocol-version': '1',
+          authorization: `Bearer ${adminKey}`,
+        },
         body,
       });
       expect(response.status).toBe(400);

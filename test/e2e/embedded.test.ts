@@ -7,11 +7,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildDemoPackage } from '@awasm/cli';
 import { startFixtureSite } from '@awasm/plugin-demo-library';
-import { encodePackage } from '@awasm/shared';
+import { encodePackage, saveCredentials } from '@awasm/shared';
 import { SearchRequestSchema, SearchResponseSchema } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { savedAdminKey } from '../support/auth.js';
 import {
   awasm,
   awasmBin,
@@ -30,6 +31,7 @@ let data: Awaited<ReturnType<typeof tempDir>>;
 let site: Awaited<ReturnType<typeof startFixtureSite>>;
 let server: Awaited<ReturnType<typeof startProcess>>;
 let url: string;
+let adminKey: string | undefined;
 let packageFile: string;
 let badManifestFile: string;
 let malformedFile: string;
@@ -52,6 +54,9 @@ async function startServer() {
     /awasm listening on (http:\/\/\S+)/,
   );
   url = server.match[1] as string;
+  // a restart listens on another port: the CLI's key from the first start is saved for it too
+  if (adminKey) saveCredentials([url], { key: adminKey, user: 'admin' });
+  else adminKey = savedAdminKey(url);
 }
 
 beforeAll(async () => {
@@ -97,6 +102,8 @@ describe('embedded server end to end', () => {
       badManifestFile,
       '--query',
       QUERY,
+      '--api-key',
+      savedAdminKey(url),
     ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -118,6 +125,7 @@ describe('embedded server end to end', () => {
     expect(report.errors.empty_query).toEqual({ code: 'INVALID_ARGUMENT', message: 'query must not be empty' });
     expect(report.errors.unknown_media.code).toBe('NOT_FOUND');
     expect(report.errors.unspecified_listing.code).toBe('INVALID_ARGUMENT');
+    expect(report.no_key).toEqual({ code: 'UNAUTHENTICATED', message: expect.stringMatching(/needs an API key/) });
   });
 
   it('grpcurl finds the services through reflection and calls Search and health', async () => {
@@ -129,6 +137,8 @@ describe('embedded server end to end', () => {
     expect(list.stdout).toContain('awasm.v1.RegistryService');
     const search = await run(grpcurl, [
       '-plaintext',
+      '-H',
+      `authorization: Bearer ${savedAdminKey(url)}`,
       '-d',
       JSON.stringify({ sourceId: 'demo-library', query: QUERY }),
       target,
@@ -136,12 +146,23 @@ describe('embedded server end to end', () => {
     ]);
     expect(search.code).toBe(0);
     expect(JSON.parse(search.stdout).items.length).toBeGreaterThan(0);
+    const noKey = await run(grpcurl, [
+      '-plaintext',
+      '-d',
+      JSON.stringify({ sourceId: 'demo-library', query: QUERY }),
+      target,
+      'awasm.v1.SourceService/Search',
+    ]);
+    expect(noKey.stderr).toContain('Code: Unauthenticated');
+    // health and reflection need no key
     const health = await run(grpcurl, ['-plaintext', target, 'grpc.health.v1.Health/Check']);
     expect(JSON.parse(health.stdout)).toEqual({ status: 'SERVING' });
   });
 
   it('@grpc/grpc-js, a second HTTP/2 gRPC implementation, gets the same answers and status codes', async () => {
     const client = new grpc.Client(url.replace('http://', ''), grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${savedAdminKey(url)}`);
     const search = (query: string) =>
       new Promise<{ error: grpc.ServiceError | null; titles: string[] }>((resolve) => {
         client.makeUnaryRequest(
@@ -150,6 +171,7 @@ describe('embedded server end to end', () => {
             Buffer.from(toBinary(SearchRequestSchema, request)),
           (bytes: Buffer) => fromBinary(SearchResponseSchema, bytes),
           create(SearchRequestSchema, { sourceId: 'demo-library', query }),
+          metadata,
           (error, response) => resolve({ error, titles: response?.items.map((m) => m.title) ?? [] }),
         );
       });

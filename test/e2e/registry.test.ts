@@ -133,8 +133,15 @@ describe('awasm plugin keygen / pack / sign / publish', () => {
   });
 
   it('the operator trusts the key; publishing lands once, refuses a tampered package, and shows in the index', async () => {
+    // without the token the call carries the CLI's key: the first admin's, which `awasm serve` saved
     const noToken = await awasm(['--server', url, 'registry', 'keys'], { AWASM_ADMIN_TOKEN: '' });
-    expect(noToken.code).toBe(2);
+    expect(noToken.code, noToken.stderr).toBe(0);
+    const noKey = await awasm(['--server', url, '--api-key', 'awk_unknown', 'registry', 'keys'], {
+      AWASM_ADMIN_TOKEN: '',
+    });
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr).toContain('Unauthenticated');
+    expect(noKey.stderr).toContain('hint: run `awasm login`');
     const wrongToken = await awasm(['--server', url, 'registry', '--admin-token', 'x'.repeat(30), 'keys']);
     expect(wrongToken.stderr).toContain('Unauthenticated');
 

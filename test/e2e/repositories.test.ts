@@ -15,11 +15,14 @@ import { join, normalize } from 'node:path';
 import { buildDemoComponent, readDemoManifest, startFixtureSite } from '@awasm/plugin-demo-library';
 import { sha256Hex } from '@awasm/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConfigDir, configDir } from '../support/auth.js';
 import { awasm, awasmBin, startProcess, tempDir } from '../support/index.js';
 
 const ADMIN_TOKEN = 'e2e-admin-token-repos-8c2d41f0';
 
 let data: Awaited<ReturnType<typeof tempDir>>;
+// each server saves its first admin's key in its own folder: they start at the same time
+const configs: Record<string, ConfigDir> = {};
 let site: Awaited<ReturnType<typeof startFixtureSite>>;
 let serverA: Awaited<ReturnType<typeof startProcess>>;
 let serverB: Awaited<ReturnType<typeof startProcess>>;
@@ -31,16 +34,18 @@ let componentFile: string;
 let keyId: string;
 
 const path = (name: string) => join(data.path, name);
-const onA = (args: string[]) => awasm(['--server', urlA, ...args]);
-const onB = (args: string[]) => awasm(['--server', urlB, ...args]);
+const onA = (args: string[]) => awasm(['--server', urlA, ...args], configs.a?.env);
+const onB = (args: string[]) => awasm(['--server', urlB, ...args], configs.b?.env);
 
-function start(name: string, extraArgs: string[]) {
+async function start(name: string, extraArgs: string[]) {
+  configs[name] ??= await configDir(`repos-${name}`);
   return startProcess(
     process.execPath,
     [awasmBin, 'serve', '--port', '0', '--data-dir', path(name), '--log-level', 'warn', ...extraArgs],
     /awasm listening on (http:\/\/\S+)/,
     {
       env: {
+        ...configs[name]?.env,
         AWASM_ADMIN_TOKEN: ADMIN_TOKEN,
         // the demo plugin is built by componentize-js, which always imports the (inert) filesystem
         AWASM_REGISTRY_ALLOW_FILESYSTEM_IMPORTS: 'true',
@@ -51,8 +56,10 @@ function start(name: string, extraArgs: string[]) {
 }
 
 async function startB() {
+  const previous = urlB;
   serverB = await start('b', ['--connect-to', `demo-library.awasm.test:80=127.0.0.1:${site.port}`]);
   urlB = serverB.match[1] as string;
+  if (previous) configs.b?.carryOver(previous, urlB);
 }
 
 /** A plain static file server on loopback: what any web server hosting an exported repository does. */
@@ -110,6 +117,7 @@ afterAll(async () => {
   await new Promise((resolve) => (files ? files.close(resolve) : resolve(undefined)));
   await site?.close();
   await data?.remove();
+  for (const config of Object.values(configs)) await config.remove();
 });
 
 describe('publish on A, install and update on B, all by CLI', () => {

@@ -26,10 +26,10 @@ export interface RunResult {
 export function run(
   file: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
 ): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
@@ -38,11 +38,13 @@ export function run(
         resolve({ code, stdout, stderr });
       },
     );
+    // what a user would type or pipe in (a password for --password-stdin); nothing otherwise
+    child.stdin?.end(options.input ?? '');
   });
 }
 
-export function awasm(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return run(process.execPath, [awasmBin, ...args], { env });
+export function awasm(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<RunResult> {
+  return run(process.execPath, [awasmBin, ...args], { env, ...(input === undefined ? {} : { input }) });
 }
 
 export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {

@@ -5,7 +5,8 @@ import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { UpdateService } from '@awasm/shared/gen/awasm/v1/update_service_pb.js';
-import { type Client, createClient } from '@connectrpc/connect';
+import { UserService } from '@awasm/shared/gen/awasm/v1/user_service_pb.js';
+import { type Client, createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:7600';
@@ -18,10 +19,22 @@ export interface Clients {
   updates: Client<typeof UpdateService>;
   backup: Client<typeof BackupService>;
   library: Client<typeof LibraryService>;
+  users: Client<typeof UserService>;
 }
 
-/** gRPC over HTTP/2, the same protocol Dart and grpcurl use. */
-export function connect(server: string): Clients {
+/**
+ * Sends the API key as `authorization: Bearer <key>` on every call, unless the call sets its own
+ * (the registry commands' --admin-token).
+ */
+export function bearerKey(apiKey: string): Interceptor {
+  return (next) => (request) => {
+    if (!request.header.has('authorization')) request.header.set('authorization', `Bearer ${apiKey}`);
+    return next(request);
+  };
+}
+
+/** gRPC over HTTP/2, the same protocol Dart and grpcurl use; every call carries `apiKey` when given. */
+export function connect(server: string, apiKey?: string): Clients {
   let url: URL;
   try {
     url = new URL(server);
@@ -31,7 +44,10 @@ export function connect(server: string): Clients {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new Error(`--server '${server}' must start with http:// or https://`);
   }
-  const transport = createGrpcTransport({ baseUrl: url.toString().replace(/\/$/, '') });
+  const transport = createGrpcTransport({
+    baseUrl: url.toString().replace(/\/$/, ''),
+    interceptors: apiKey ? [bearerKey(apiKey)] : [],
+  });
   return {
     sources: createClient(SourceService, transport),
     plugins: createClient(PluginService, transport),
@@ -40,5 +56,6 @@ export function connect(server: string): Clients {
     updates: createClient(UpdateService, transport),
     backup: createClient(BackupService, transport),
     library: createClient(LibraryService, transport),
+    users: createClient(UserService, transport),
   };
 }

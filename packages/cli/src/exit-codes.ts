@@ -38,6 +38,11 @@ export function reportFailure(error: unknown, output: Output, server: string): n
       return EXIT.unreachable;
     }
     output.err(`error: ${describeError(error)}`);
+    if (error.code === Code.Unauthenticated) {
+      output.err(
+        `hint: run \`awasm login\` to save an API key for ${server}, or pass one with --api-key or AWASM_API_KEY`,
+      );
+    }
     return EXIT.failed;
   }
   output.err(`error: ${(error as Error).message}`);

@@ -3,12 +3,15 @@ import { startEmbeddedServer } from '@awasm/embedded';
 import {
   ConfigError,
   createLogger,
+  credentialsPath,
   DEFAULT_PORT,
   encodePackage,
   loadConfig,
   parseConnectTo,
   parseManifest,
+  saveCredentials,
 } from '@awasm/shared';
+import { DEFAULT_SERVER } from './client.js';
 import type { Output } from './output.js';
 import { UsageError } from './usage.js';
 
@@ -102,6 +105,36 @@ async function installDemoPlugin(server: Awaited<ReturnType<typeof startEmbedded
   if (!(await server.plugins.get(bundled.id)).record.enabled) await server.plugins.setEnabled(bundled.id, true);
 }
 
+/** Addresses a client on this machine reaches the server through when it listens on them. */
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::']);
+
+/**
+ * The server URLs the CLI on this machine will use for this server: the one it serves, and the
+ * CLI's default as well when the server listens on the default port of a loopback (or every)
+ * address, so `awasm sources` with no --server finds its key too.
+ */
+export function credentialUrls(url: string, host: string, port: number): string[] {
+  const local = LOCAL_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return local && port === DEFAULT_PORT && url !== DEFAULT_SERVER ? [url, DEFAULT_SERVER] : [url];
+}
+
+/**
+ * On the first run the server made the `admin` user: its key goes into the CLI's credentials file
+ * (before the server says it listens, so a client reading the file then finds it). Returns the
+ * line to print this once, with where the key was saved or why it could not be.
+ */
+function saveAdminKey(key: string, urls: string[]): string {
+  const path = credentialsPath();
+  let saved: string;
+  try {
+    saveCredentials(urls, { key, user: 'admin' });
+    saved = `saved in ${path} for ${urls.join(' and ')}`;
+  } catch (error) {
+    saved = `could not save it in ${path} (${(error as Error).message}): pass it with --api-key or AWASM_API_KEY`;
+  }
+  return `first run: created the user admin with API key ${key} (shown only now; ${saved})`;
+}
+
 /** Runs `awasm serve` until SIGINT or SIGTERM. */
 export async function serve(flags: ServeFlags, output: Output): Promise<void> {
   const config = configFrom(flags);
@@ -127,9 +160,11 @@ export async function serve(flags: ServeFlags, output: Output): Promise<void> {
   }
 
   const { host, port } = config.gateway;
+  const firstRun = server.adminKey && saveAdminKey(server.adminKey, credentialUrls(server.url, host, server.port));
   const serverFlag = port === DEFAULT_PORT && host === '127.0.0.1' ? '' : ` --server ${server.url}`;
   output.out(`awasm listening on ${server.url} (data in ${config.dataDir})`);
   if (flags.demo) output.out(`demo site on 127.0.0.1:${site?.port}, demo plugin installed`);
+  if (firstRun) output.out(firstRun);
   output.out(flags.demo ? `try: ./awasm${serverFlag} search demo-library alice` : `try: ./awasm${serverFlag} sources`);
 
   await new Promise<void>((resolve) => {

@@ -77,6 +77,19 @@ export function requireAdmin(context: { readonly values: ContextValues }, what: 
   return caller;
 }
 
+const remoteAddressKey = createContextKey<string | undefined>(undefined, { description: 'the peer address' });
+
+/** Context values carrying the caller's network address (set by createServer for every call). */
+export function withRemoteAddress(values: ContextValues, address: string | undefined): ContextValues {
+  values.set(remoteAddressKey, address);
+  return values;
+}
+
+/** The address the call came from (the TCP peer, not a header a client could set); undefined in-process. */
+export function remoteAddressOf(context: { readonly values: ContextValues }): string | undefined {
+  return context.values.get(remoteAddressKey);
+}
+
 /** The operator is whoever sends `authorization: Bearer <adminToken>`; without a token nobody is. */
 export function adminBearer(adminToken: string | undefined): Authenticator {
   const wanted = Buffer.from(adminToken ?? '');

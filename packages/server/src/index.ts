@@ -6,9 +6,11 @@ export {
   type Caller,
   callerOf,
   type Role,
+  remoteAddressOf,
   requireAdmin,
   requireUser,
   type UserCaller,
+  withRemoteAddress,
 } from './auth.js';
 export { echo, MAX_ECHO_CHARS } from './echo.js';
 export { metricsPage, type Page, type PageContent } from './pages.js';

@@ -4,9 +4,9 @@ import net from 'node:net';
 import { file_awasm_v1_source_error } from '@awasm/shared/gen/awasm/v1/source_error_pb.js';
 import { Health } from '@awasm/shared/gen/grpc/health/v1/health_pb.js';
 import type { DescFile, DescService } from '@bufbuild/protobuf';
-import type { ConnectRouter, ConnectRouterOptions } from '@connectrpc/connect';
+import { type ConnectRouter, type ConnectRouterOptions, createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { type Authenticator, authenticate } from './auth.js';
+import { type Authenticator, authenticate, withRemoteAddress } from './auth.js';
 import { addHealth, HealthStatus } from './health.js';
 import { type Page, servePages } from './pages.js';
 import { addReflection } from './reflection.js';
@@ -80,6 +80,8 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
       ...(options.authenticate ? [authenticate(options.authenticate)] : []),
       ...(options.router?.interceptors ?? []),
     ],
+    // the peer's address, for limits per address such as the login throttle
+    contextValues: (req) => withRemoteAddress(createContextValues(), req.socket.remoteAddress),
     async requestGate(context) {
       refuseInvalidBodies(context);
       await gate?.(context);

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { CATALOG_MIGRATIONS, type Migration } from './catalog-migrations.js';
+import { GroupCommit } from './group-commit.js';
 import { applyMigrations } from './migration-ledger.js';
 
 /**
@@ -11,7 +12,12 @@ import { applyMigrations } from './migration-ledger.js';
  * busy timeout for another process (or a second connection in a test) writing at the same moment.
  */
 export class CatalogDatabase {
-  private constructor(readonly connection: Database.Database) {}
+  /** Small acknowledged writes from many callers, committed together (see GroupCommit). */
+  readonly groupCommit: GroupCommit;
+
+  private constructor(readonly connection: Database.Database) {
+    this.groupCommit = new GroupCommit(connection);
+  }
 
   /** `path` is a file (created with its folder if missing) or ":memory:". */
   static open(path: string, migrations: readonly Migration[] = CATALOG_MIGRATIONS): CatalogDatabase {

@@ -1,3 +1,4 @@
+export type { AccessChecks, RequireAdmin } from './access.js';
 export { BackupTooLargeError, exportBackup } from './backup/backup-export.js';
 export {
   BACKUP_FORMAT,
@@ -37,6 +38,7 @@ export {
 } from './backup/tachibk-import.js';
 export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
 export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
+export { MAX_LIBRARY_PAGE } from './library/library-cursor.js';
 export {
   type LibraryServiceDeps,
   type LibrarySources,
@@ -122,6 +124,7 @@ export { LoginThrottle } from './users/login-throttle.js';
 export { MongoUserStore } from './users/mongo-user-store.js';
 export { hashPassword, verifyPassword } from './users/passwords.js';
 export { SqliteUserStore } from './users/sqlite-user-store.js';
+export { registerUserService, type UserServiceDeps } from './users/user-service.js';
 export {
   type ApiKeyRecord,
   isValidUserName,

@@ -14,6 +14,7 @@ import {
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
+import type { AccessChecks } from './access.js';
 import type { PluginManager, PluginView } from './plugin-manager.js';
 import { type HealthLookup, toSourceHealth } from './source-health.js';
 import { requireSourceId } from './source-id.js';
@@ -75,20 +76,26 @@ function requireId(pluginId: string): string {
 export interface PluginServiceOptions {
   /** a loaded plugin's health, shown by ListInstalled and the other calls that return a plugin */
   health?: HealthLookup;
+  /** listing needs a user; changing plugins and reading their settings (which may hold secrets) an admin */
+  access: AccessChecks;
 }
 
 export function registerPluginService(
   router: ConnectRouter,
   plugins: PluginManager,
-  options: PluginServiceOptions = {},
+  options: PluginServiceOptions,
 ): void {
   const installed = (view: PluginView) => toInstalledPlugin(view, options.health);
+  const { requireUser, requireAdmin } = options.access;
   router.service(PluginService, {
-    async listInstalled() {
+    async listInstalled(_request, context) {
+      requireUser(context);
       return { plugins: await Promise.all((await plugins.list()).map(installed)) };
     },
 
-    async install(requests) {
+    async install(requests, context) {
+      // before a byte of the upload is kept
+      requireAdmin(context, 'installing a plugin');
       const chunks: Uint8Array[] = [];
       let size = 0;
       for await (const request of requests) {
@@ -102,24 +109,29 @@ export function registerPluginService(
       return { plugin: await installed(await plugins.install(Buffer.concat(chunks))) };
     },
 
-    async enable(request) {
+    async enable(request, context) {
+      requireAdmin(context, 'enabling a plugin');
       return { plugin: await installed(await plugins.setEnabled(requireId(request.pluginId), true)) };
     },
 
-    async disable(request) {
+    async disable(request, context) {
+      requireAdmin(context, 'disabling a plugin');
       return { plugin: await installed(await plugins.setEnabled(requireId(request.pluginId), false)) };
     },
 
-    async uninstall(request) {
+    async uninstall(request, context) {
+      requireAdmin(context, 'uninstalling a plugin');
       await plugins.uninstall(requireId(request.pluginId));
       return {};
     },
 
-    async getSettings(request) {
+    async getSettings(request, context) {
+      requireAdmin(context, "reading a plugin's settings");
       return settingsResponse(await plugins.get(requireId(request.pluginId)));
     },
 
-    async setSettings(request) {
+    async setSettings(request, context) {
+      requireAdmin(context, "changing a plugin's settings");
       return settingsResponse(await plugins.setSettings(requireId(request.pluginId), request.values));
     },
   });

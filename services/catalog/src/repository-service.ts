@@ -8,6 +8,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter } from '@connectrpc/connect';
 import semver from 'semver';
+import type { AccessChecks } from './access.js';
 import { toInstalledPlugin } from './plugin-service.js';
 import type { RepositoryManager } from './repository-manager.js';
 import type { RepositoryRecord } from './repository-store.js';
@@ -27,16 +28,20 @@ function toRepository(record: RepositoryRecord, pluginCount: number, error = '')
 
 export interface RepositoryServiceOptions {
   health?: HealthLookup;
+  /** reading needs a user; adding, removing, trusting and installing an admin */
+  access: AccessChecks;
 }
 
 /** Serves awasm.v1.RepositoryService from a RepositoryManager. */
 export function registerRepositoryService(
   router: ConnectRouter,
   repositories: RepositoryManager,
-  options: RepositoryServiceOptions = {},
+  options: RepositoryServiceOptions,
 ): void {
+  const { requireUser, requireAdmin } = options.access;
   router.service(RepositoryService, {
-    async addRepository(request) {
+    async addRepository(request, context) {
+      requireAdmin(context, 'adding a repository');
       const { record, keys, pluginCount } = await repositories.add(
         request.url,
         request.name || undefined,
@@ -45,17 +50,20 @@ export function registerRepositoryService(
       return { repository: toRepository(record, pluginCount), keys };
     },
 
-    async listRepositories() {
+    async listRepositories(_request, context) {
+      requireUser(context);
       const all = await repositories.list();
       return { repositories: all.map((r) => toRepository(r.record, r.pluginCount, r.error)) };
     },
 
-    async removeRepository(request) {
+    async removeRepository(request, context) {
+      requireAdmin(context, 'removing a repository');
       await repositories.remove(request.name);
       return {};
     },
 
-    async setRepositoryKeys(request) {
+    async setRepositoryKeys(request, context) {
+      requireAdmin(context, "changing a repository's trusted keys");
       const { record, keys, pluginCount, error } = await repositories.setKeys(
         request.name,
         request.trustKeyIds,
@@ -64,7 +72,8 @@ export function registerRepositoryService(
       return { repository: toRepository(record, pluginCount, error), keys };
     },
 
-    async searchPlugins(request) {
+    async searchPlugins(request, context) {
+      requireUser(context);
       const { offers, problems } = await repositories.search({
         query: request.query,
         mediaKinds: request.mediaKinds,
@@ -84,12 +93,14 @@ export function registerRepositoryService(
       };
     },
 
-    async listUpdates() {
+    async listUpdates(_request, context) {
+      requireUser(context);
       const { updates, problems } = await repositories.updates();
       return { updates, problems };
     },
 
-    async *installPlugin(request) {
+    async *installPlugin(request, context) {
+      requireAdmin(context, 'installing a plugin');
       const steps = repositories.install({
         pluginId: request.pluginId,
         version: request.version,

@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import {
+  apiKeyAuthenticator,
   CatalogDatabase,
   createInProcessCatalogClient,
+  ensureFirstAdmin,
+  LoginThrottle,
   PluginManager,
   RepositoryManager,
   registerBackupService,
@@ -9,18 +12,20 @@ import {
   registerPluginService,
   registerRepositoryService,
   registerUpdateService,
+  registerUserService,
   SqliteFeedStore,
   SqliteLibraryStore,
   SqliteMediaCacheStore,
   SqlitePluginStore,
   SqliteRepositoryStore,
+  SqliteUserStore,
   TrustPolicy,
   UpdateScheduler,
 } from '@awasm/catalog';
 import { loadOrCreateCursorSecret, registerSourceService, toConnectError } from '@awasm/gateway';
 import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
-import { adminBearer, createServer, metricsPage, requireUser } from '@awasm/server';
+import { adminBearer, createServer, metricsPage, remoteAddressOf, requireAdmin, requireUser } from '@awasm/server';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
 import { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
 import { LibraryService } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
@@ -29,6 +34,7 @@ import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.
 import { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { UpdateService } from '@awasm/shared/gen/awasm/v1/update_service_pb.js';
+import { UserService } from '@awasm/shared/gen/awasm/v1/user_service_pb.js';
 
 export interface EmbeddedServer {
   url: string;
@@ -41,6 +47,11 @@ export interface EmbeddedServer {
   runner: RunnerPool;
   /** the rolling refresh of followed works, which fills the update feed */
   updates: UpdateScheduler;
+  /**
+   * The API key of the `admin` user, only on the first run (when this start created that user):
+   * the one time it exists outside its owner's hands. Later runs leave it undefined.
+   */
+  adminKey?: string;
   close(): Promise<void>;
 }
 
@@ -56,6 +67,7 @@ export async function startEmbeddedServer(
   const store = new SqlitePluginStore(catalogDb);
   const repositoryStore = new SqliteRepositoryStore(catalogDb);
   const libraryStore = new SqliteLibraryStore(catalogDb);
+  const users = new SqliteUserStore(catalogDb);
   const packages = new FolderPackageStore(join(config.dataDir, 'packages'));
   const metrics = new ServerMetrics();
   const runner = new RunnerPool({
@@ -103,8 +115,10 @@ export async function startEmbeddedServer(
     parallelSources: config.catalog.updateParallelSources,
     onError: (error) => logger.error({ err: (error as Error).message }, 'update pass failed'),
   });
+  const access = { requireUser, requireAdmin };
   try {
     await plugins.start();
+    const adminKey = await ensureFirstAdmin(users);
     // kept in the data directory (mode 0600) so the cursors clients hold survive a restart
     const cursorSecret = await loadOrCreateCursorSecret(join(config.dataDir, 'cursor-secret'));
     const server = await createServer({
@@ -115,6 +129,7 @@ export async function startEmbeddedServer(
         PluginService,
         RegistryService,
         RepositoryService,
+        UserService,
         LibraryService,
         UpdateService,
         BackupService,
@@ -127,9 +142,18 @@ export async function startEmbeddedServer(
           runner: sourceRunner,
           cursorSecret,
         });
-        registerPluginService(router, plugins, { health });
+        registerPluginService(router, plugins, { health, access });
         registerRegistryService(router, registry, { adminToken: config.registry.adminToken });
-        registerRepositoryService(router, repositories, { health });
+        registerRepositoryService(router, repositories, { health, access });
+        registerUserService(router, {
+          store: users,
+          throttle: new LoginThrottle(),
+          remoteAddress: remoteAddressOf,
+          onUserRemoved: async (userId) => {
+            await libraryStore.removeUser(userId);
+          },
+          ...access,
+        });
         registerBackupService(router, {
           library: libraryStore,
           // a .tachibk's entries map to the installed plugins that replace their Mihon sources
@@ -157,8 +181,8 @@ export async function startEmbeddedServer(
           requireUser,
         });
       },
-      // the registry's administration needs the operator, whom the admin token identifies
-      authenticate: adminBearer(config.registry.adminToken),
+      // a user's API key; else the registry's admin token, which identifies the operator
+      authenticate: apiKeyAuthenticator(users, adminBearer(config.registry.adminToken)),
       pages: [metricsPage(() => metrics.render())],
     });
     // rolling refreshes of the followed works' unit lists: the first wake looks for due works
@@ -173,6 +197,7 @@ export async function startEmbeddedServer(
       metrics,
       runner,
       updates,
+      ...(adminKey === undefined ? {} : { adminKey }),
       async close() {
         // the pass first: its runner calls are cancelled before the runner and the database go
         await updates.stop();

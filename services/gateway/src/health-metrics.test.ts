@@ -14,7 +14,7 @@ import { createInProcessCatalogClient, PluginManager, registerPluginService, Sql
 import { buildDemoComponent, readDemoManifest, startFixtureSite } from '@awasm/plugin-demo-library';
 import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
-import { createServer, metricsPage, type RunningServer } from '@awasm/server';
+import { createServer, metricsPage, type RunningServer, requireAdmin, requireUser } from '@awasm/server';
 import { createLogger, encodePackage } from '@awasm/shared';
 import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
@@ -24,6 +24,7 @@ import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { Code, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TEST_ADMIN } from '../../../test/support/auth.js';
 import { failureOf } from '../../../test/support/connect.js';
 import { registerSourceService } from './source-service.js';
 
@@ -119,9 +120,10 @@ beforeAll(async () => {
         runner: sourceRunner,
         cursorSecret: randomBytes(32),
       });
-      registerPluginService(router, manager, { health });
+      registerPluginService(router, manager, { health, access: { requireUser, requireAdmin } });
     },
     pages: [metricsPage(() => metrics.render())],
+    authenticate: () => TEST_ADMIN,
   });
   const transport = createGrpcTransport({ baseUrl: server.url });
   sources = createClient(SourceService, transport);

@@ -10,11 +10,13 @@ import { createInProcessCatalogClient, PluginManager, registerPluginService, Sql
 import { buildDemoComponent, readDemoManifest, startFixtureSite } from '@awasm/plugin-demo-library';
 import { LocalSourceRunner, RunnerPool } from '@awasm/plugin-runner';
 import { FolderPackageStore } from '@awasm/registry';
+import { authenticate, requireAdmin, requireUser } from '@awasm/server';
 import { createLogger, encodePackage, sha256Hex } from '@awasm/shared';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import { Code, createClient, createRouterTransport } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_ADMIN } from '../../../test/support/auth.js';
 import { failureOf } from '../../../test/support/connect.js';
 import { registerSourceService } from './source-service.js';
 
@@ -58,14 +60,17 @@ beforeAll(async () => {
   packages = new FolderPackageStore(join(dir, 'packages'));
   const manager = new PluginManager(store, packages, new LocalSourceRunner(runner, packages), logger);
   const sourceRunner = new LocalSourceRunner(runner, packages);
-  const transport = createRouterTransport((router) => {
-    registerPluginService(router, manager);
-    registerSourceService(router, {
-      catalog: createInProcessCatalogClient(manager),
-      runner: sourceRunner,
-      cursorSecret: randomBytes(32),
-    });
-  });
+  const transport = createRouterTransport(
+    (router) => {
+      registerPluginService(router, manager, { access: { requireUser, requireAdmin } });
+      registerSourceService(router, {
+        catalog: createInProcessCatalogClient(manager),
+        runner: sourceRunner,
+        cursorSecret: randomBytes(32),
+      });
+    },
+    { router: { interceptors: [authenticate(() => TEST_ADMIN)] } },
+  );
   plugins = createClient(PluginService, transport);
   sources = createClient(SourceService, transport);
 });

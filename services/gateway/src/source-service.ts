@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { requireSourceId, toSourceHealth } from '@awasm/catalog';
 import { PluginCallError, type SourceOp, type SourceOpArgs, type SourceRunner } from '@awasm/runner-api';
+import { requireUser } from '@awasm/server';
 import type { CatalogService } from '@awasm/shared/gen/awasm/internal/v1/catalog_pb.js';
 import { Listing } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
@@ -66,6 +67,7 @@ export function registerSourceService(router: ConnectRouter, deps: SourceService
 
   router.service(SourceService, {
     async listSources(request, context) {
+      requireUser(context);
       const { sources } = await deps.catalog.listInstalledSources(
         { includeDisabled: request.includeDisabled },
         { signal: context.signal },
@@ -81,6 +83,7 @@ export function registerSourceService(router: ConnectRouter, deps: SourceService
     },
 
     async search(request, context) {
+      requireUser(context);
       const sourceId = requireSourceId('source_id', request.sourceId);
       const { query } = request;
       const filters = request.filters.map((f) => ({ id: f.id, values: [...f.values] }));
@@ -93,6 +96,7 @@ export function registerSourceService(router: ConnectRouter, deps: SourceService
     },
 
     async listMedia(request, context) {
+      requireUser(context);
       const sourceId = requireSourceId('source_id', request.sourceId);
       const { listing } = request;
       const binding: CursorBinding = [sourceId, 'list', LISTING_BINDINGS[listing] ?? listing];
@@ -101,11 +105,13 @@ export function registerSourceService(router: ConnectRouter, deps: SourceService
     },
 
     async getMedia(request, context) {
+      requireUser(context);
       const sourceId = requireSourceId('source_id', request.sourceId);
       return { media: await call(sourceId, 'getMedia', { mediaId: request.mediaId }, context) };
     },
 
     async listUnits(request, context) {
+      requireUser(context);
       const sourceId = requireSourceId('source_id', request.sourceId);
       const { mediaId } = request;
       const binding: CursorBinding = [sourceId, 'listUnits', mediaId];
@@ -114,11 +120,13 @@ export function registerSourceService(router: ConnectRouter, deps: SourceService
     },
 
     async getAssets(request, context) {
+      requireUser(context);
       const sourceId = requireSourceId('source_id', request.sourceId);
       return { assets: (await call(sourceId, 'getAssets', { unitId: request.unitId }, context)).assets };
     },
 
     async getFilters(request, context) {
+      requireUser(context);
       const sourceId = requireSourceId('source_id', request.sourceId);
       return { filters: (await call(sourceId, 'filters', {}, context)).filters };
     },

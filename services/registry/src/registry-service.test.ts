@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adminBearer, authenticate } from '@awasm/server';
+import { ANONYMOUS, adminBearer, authenticate, type Caller } from '@awasm/server';
 import { loadPrivateKey, sha256Hex, signBytes } from '@awasm/shared';
 import { MediaKind } from '@awasm/shared/gen/awasm/v1/media_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
@@ -69,7 +69,34 @@ describe('RegistryService', () => {
       RegistryService,
       createRouterTransport((router) => registerRegistryService(router, registry)),
     );
-    expect((await codeOf(open.listKeys({}, admin))).message).toMatch(/no admin token configured/);
+    expect(await codeOf(open.listKeys({}, admin))).toMatchObject({
+      code: 'Unauthenticated',
+      message: expect.stringMatching(/no admin token configured/),
+    });
+  });
+
+  it('lets an admin user administer it without the token, and refuses a member', async () => {
+    const users: Record<string, Caller> = {
+      'admin-key': { role: 'admin', userId: 'u1', userName: 'root' },
+      'member-key': { role: 'member', userId: 'u2', userName: 'bob' },
+    };
+    const withUsers = createClient(
+      RegistryService,
+      createRouterTransport((router) => registerRegistryService(router, registry), {
+        router: {
+          interceptors: [authenticate((h) => users[h.get('authorization')?.slice(7) ?? ''] ?? ANONYMOUS)],
+        },
+      }),
+    );
+    const asUser = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+    expect((await withUsers.listKeys({}, asUser('admin-key'))).keys).toBeDefined();
+    expect(await codeOf(withUsers.listKeys({}, asUser('member-key')))).toEqual({
+      code: 'PermissionDenied',
+      message: 'registry administration needs an admin; bob is a member',
+    });
+    expect(await codeOf(withUsers.yank({ pluginId: 'books', version: '1.0.0' }, asUser('member-key')))).toMatchObject({
+      code: 'PermissionDenied',
+    });
   });
 
   it('trusts a key, then publishes a chunked upload, indexes and downloads it', async () => {

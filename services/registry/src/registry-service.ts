@@ -1,4 +1,4 @@
-import { callerOf } from '@awasm/server';
+import { callerOf, requireAdmin } from '@awasm/server';
 import { mediaKindFromProto, PROTO_MEDIA_KINDS } from '@awasm/shared';
 import {
   type PackageVersion,
@@ -44,23 +44,24 @@ function toTrustedKey(k: TrustedKey): TrustedKeyMessage {
 
 export interface RegistryServiceOptions {
   /**
-   * The admin token the server authenticates the operator with (adminBearer): Yank and key
-   * management need that caller; undefined: those calls are refused
+   * The admin token the server authenticates the operator with (adminBearer), named in the refusal
+   * when it is not configured. Yank and key management need an admin: that operator or an admin user.
    */
   adminToken?: string | undefined;
 }
 
-/** Registry administration is the operator's: the caller the server's authenticator found (auth.ts). */
-function requireAdmin(context: HandlerContext, adminToken: string | undefined): void {
-  if (!adminToken) {
+/**
+ * Registry administration is an admin's: a user with the admin role or the operator's admin token,
+ * as the server's authenticator found the caller (auth.ts).
+ */
+function requireRegistryAdmin(context: HandlerContext, adminToken: string | undefined): void {
+  if (callerOf(context).role === 'anonymous' && !adminToken) {
     throw new ConnectError(
-      'this server has no admin token configured (admin_token / AWASM_ADMIN_TOKEN), so registry administration is off',
-      Code.PermissionDenied,
+      "registry administration needs an admin user's API key; this server has no admin token configured (admin_token / AWASM_ADMIN_TOKEN) either",
+      Code.Unauthenticated,
     );
   }
-  if (callerOf(context).role !== 'admin') {
-    throw new ConnectError('registry administration needs `authorization: Bearer <admin token>`', Code.Unauthenticated);
-  }
+  requireAdmin(context, 'registry administration');
 }
 
 function publishAuth(h: PublishHeader): PublishAuth {
@@ -157,23 +158,23 @@ export function registerRegistryService(
     },
 
     async yank(request, context) {
-      requireAdmin(context, options.adminToken);
+      requireRegistryAdmin(context, options.adminToken);
       const record = await registry.yank(request.pluginId, request.version, !request.undo, request.reason || undefined);
       return { version: toPackageVersion(record) };
     },
 
     async listKeys(_request, context) {
-      requireAdmin(context, options.adminToken);
+      requireRegistryAdmin(context, options.adminToken);
       return { keys: (await registry.keys()).map(toTrustedKey) };
     },
 
     async trustKey(request, context) {
-      requireAdmin(context, options.adminToken);
+      requireRegistryAdmin(context, options.adminToken);
       return { key: toTrustedKey(await registry.trustKey(request.publicKey, request.name, request.pluginIds)) };
     },
 
     async removeKey(request, context) {
-      requireAdmin(context, options.adminToken);
+      requireRegistryAdmin(context, options.adminToken);
       await registry.removeKey(request.keyId);
       return {};
     },

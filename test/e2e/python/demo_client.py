@@ -33,6 +33,36 @@ def status_of(call):
     return {"code": "OK", "message": ""}
 
 
+class BearerKey(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Sends `authorization: Bearer <key>` on every call, as a Dart or Python app with an API key does."""
+
+    def __init__(self, key):
+        self.metadata = (("authorization", f"Bearer {key}"),)
+
+    def _with_key(self, details):
+        metadata = tuple(details.metadata or ()) + self.metadata
+        return details._replace(metadata=metadata) if hasattr(details, "_replace") else _Details(details, metadata)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_key(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._with_key(details), requests)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_key(details), request)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(self, details, metadata):
+        self.method = details.method
+        self.timeout = details.timeout
+        self.metadata = metadata
+        self.credentials = details.credentials
+        self.wait_for_ready = getattr(details, "wait_for_ready", None)
+        self.compression = getattr(details, "compression", None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True, help="host:port of the awasm server")
@@ -41,6 +71,7 @@ def main() -> int:
     parser.add_argument("--bad-package", action="append", default=[], help="package files that must be refused")
     parser.add_argument("--source", default="demo-library")
     parser.add_argument("--query", required=True)
+    parser.add_argument("--api-key", required=True, help="an admin's API key (installs need an admin)")
     args = parser.parse_args()
 
     out_dir = tempfile.mkdtemp(prefix="awasm-stubs-")
@@ -53,8 +84,11 @@ def main() -> int:
     media_pb = importlib.import_module("awasm.v1.media_pb2")
 
     report = {}
-    with grpc.insecure_channel(args.target) as channel:
-        grpc.channel_ready_future(channel).result(timeout=10)
+    with grpc.insecure_channel(args.target) as bare:
+        grpc.channel_ready_future(bare).result(timeout=10)
+        # without a key the server answers UNAUTHENTICATED
+        report["no_key"] = status_of(lambda: source_grpc.SourceServiceStub(bare).ListSources(source_pb.ListSourcesRequest(), timeout=10))
+        channel = grpc.intercept_channel(bare, BearerKey(args.api_key))
         plugins = plugin_grpc.PluginServiceStub(channel)
         sources = source_grpc.SourceServiceStub(channel)
 

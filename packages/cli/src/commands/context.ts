@@ -5,6 +5,7 @@ import type { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_servic
 import type { RepositoryService } from '@awasm/shared/gen/awasm/v1/repository_service_pb.js';
 import type { SourceService } from '@awasm/shared/gen/awasm/v1/source_service_pb.js';
 import type { UpdateService } from '@awasm/shared/gen/awasm/v1/update_service_pb.js';
+import type { UserService } from '@awasm/shared/gen/awasm/v1/user_service_pb.js';
 import type { Client } from '@connectrpc/connect';
 import type { ProgressSink } from '../progress.js';
 
@@ -20,6 +21,11 @@ export interface CommandContext {
   updates: () => Client<typeof UpdateService>;
   backup: () => Client<typeof BackupService>;
   library: () => Client<typeof LibraryService>;
+  users: () => Client<typeof UserService>;
+  /** the --server URL, which `awasm login` saves its key for */
+  server: () => string;
+  /** a password: all of stdin (one trailing newline dropped) with --password-stdin, else asked for on the terminal */
+  readPassword: (prompt: string, fromStdin: boolean) => Promise<string>;
   /** `text` for people, `value` as JSON under --json */
   print: (text: string, value: unknown) => void;
   /** a line on stderr that does not fail the command */

@@ -41,9 +41,9 @@ async function privateKey(ctx: CommandContext, path: string): Promise<string> {
   return (await readOrUsage(ctx, path, 'private key')).toString('utf8');
 }
 
-function adminHeaders(token: string | undefined, ctx: CommandContext): { headers: Record<string, string> } {
-  if (!token) throw ctx.usage('this needs the server admin token: --admin-token or AWASM_ADMIN_TOKEN');
-  return { headers: { authorization: `Bearer ${token}` } };
+/** The admin token when one is given; without it the call carries your API key, which must be an admin's. */
+function adminHeaders(token: string | undefined): { headers?: Record<string, string> } {
+  return token ? { headers: { authorization: `Bearer ${token}` } } : {};
 }
 
 function versionLine(v: PackageVersion): string {
@@ -162,7 +162,10 @@ export function addRegistryCommands(program: Command, ctx: CommandContext): Comm
   const registry = program
     .command('registry')
     .description("the server's plugin registry: index, trusted publisher keys, yank")
-    .option('--admin-token <token>', 'server admin token for keys and yank (AWASM_ADMIN_TOKEN)');
+    .option(
+      '--admin-token <token>',
+      "server admin token for keys and yank (AWASM_ADMIN_TOKEN; default: your API key, if it is an admin's)",
+    );
   const token = () =>
     (registry.opts<{ adminToken?: string }>().adminToken ?? process.env.AWASM_ADMIN_TOKEN) || undefined;
 
@@ -221,9 +224,7 @@ export function addRegistryCommands(program: Command, ctx: CommandContext): Comm
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
-      const { key } = await ctx
-        .registry()
-        .trustKey({ publicKey, name: flags.name, pluginIds }, adminHeaders(token(), ctx));
+      const { key } = await ctx.registry().trustKey({ publicKey, name: flags.name, pluginIds }, adminHeaders(token()));
       if (!key) throw new Error('server answered without the key');
       ctx.print(
         `trusted key ${key.keyId} (${key.name}) for ${key.pluginIds.join(', ')}`,
@@ -235,7 +236,7 @@ export function addRegistryCommands(program: Command, ctx: CommandContext): Comm
     .command('keys')
     .description('list trusted publisher keys')
     .action(async () => {
-      const { keys } = await ctx.registry().listKeys({}, adminHeaders(token(), ctx));
+      const { keys } = await ctx.registry().listKeys({}, adminHeaders(token()));
       ctx.print(
         keys.length
           ? table(
@@ -251,7 +252,7 @@ export function addRegistryCommands(program: Command, ctx: CommandContext): Comm
     .command('untrust <key-id>')
     .description('stop trusting a publisher key')
     .action(async (keyId: string) => {
-      await ctx.registry().removeKey({ keyId }, adminHeaders(token(), ctx));
+      await ctx.registry().removeKey({ keyId }, adminHeaders(token()));
       ctx.print(`key ${keyId} is no longer trusted`, { removed: keyId });
     });
 
@@ -263,7 +264,7 @@ export function addRegistryCommands(program: Command, ctx: CommandContext): Comm
     .action(async (pluginId: string, version: string, flags: { reason: string; undo: boolean }) => {
       const response = await ctx
         .registry()
-        .yank({ pluginId, version, reason: flags.reason, undo: flags.undo }, adminHeaders(token(), ctx));
+        .yank({ pluginId, version, reason: flags.reason, undo: flags.undo }, adminHeaders(token()));
       if (!response.version) throw new Error('server answered without the version');
       ctx.print(
         `${flags.undo ? 'restored' : 'yanked'} ${versionLine(response.version)}`,

@@ -76,8 +76,12 @@ export function decodeHistoryCursor(cursor: string): HistoryCursor {
   throw new InvalidLibraryCursorError(cursor);
 }
 
-/** A page size the store accepts: a whole number, at least 1. */
+/** The largest page a store hands out: a page is read, and its categories looked up, at once. */
+export const MAX_LIBRARY_PAGE = 1_000;
+
+/** A page size the store accepts: a whole number from 1 to MAX_LIBRARY_PAGE. */
 export function checkLimit(limit: number): void {
-  if (!Number.isSafeInteger(limit) || limit < 1)
-    throw new RangeError(`limit must be a whole number >= 1, not ${limit}`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIBRARY_PAGE) {
+    throw new RangeError(`limit must be a whole number from 1 to ${MAX_LIBRARY_PAGE}, not ${limit}`);
+  }
 }

@@ -282,20 +282,21 @@ describe('LibraryService', () => {
     await t.client.addEntry({ sourceId: 'demo', mediaId: 'm2' }, bob);
     const { entry: bobs } = await t.client.addEntry({ sourceId: 'demo', mediaId: 'm3' }, bob);
 
+    // thunks: each call starts when it is awaited, so no rejection waits unhandled
     const notFound = [
-      t.client.getEntry({ entryId }, bob),
-      t.client.updateEntry({ entryId, notes: 'mine now' }, bob),
-      t.client.removeEntry({ entryId }, bob),
-      t.client.writeProgress({ entryId, writes: [{ unitId: 'c1', read: false, clientTime: at(5000) }] }, bob),
-      t.client.listProgress({ entryId }, bob),
-      t.client.listHistory({ entryId }, bob),
-      t.client.unlinkEntry({ entryId }, bob),
-      t.client.linkEntries({ entryIds: [entryId, bobs?.entryId ?? ''] }, bob),
-      t.client.moveEntry({ entryId, targetSourceId: 'mirror', targetMediaId: 'x1', dryRun: true }, bob),
-      t.client.renameCategory({ categoryId, name: 'Ours' }, bob),
-      t.client.removeCategory({ categoryId }, bob),
+      () => t.client.getEntry({ entryId }, bob),
+      () => t.client.updateEntry({ entryId, notes: 'mine now' }, bob),
+      () => t.client.removeEntry({ entryId }, bob),
+      () => t.client.writeProgress({ entryId, writes: [{ unitId: 'c1', read: false, clientTime: at(5000) }] }, bob),
+      () => t.client.listProgress({ entryId }, bob),
+      () => t.client.listHistory({ entryId }, bob),
+      () => t.client.unlinkEntry({ entryId }, bob),
+      () => t.client.linkEntries({ entryIds: [entryId, bobs?.entryId ?? ''] }, bob),
+      () => t.client.moveEntry({ entryId, targetSourceId: 'mirror', targetMediaId: 'x1', dryRun: true }, bob),
+      () => t.client.renameCategory({ categoryId, name: 'Ours' }, bob),
+      () => t.client.removeCategory({ categoryId }, bob),
     ];
-    for (const call of notFound) expect(await codeOf(call)).toBe(Code.NotFound);
+    for (const call of notFound) expect(await codeOf(call())).toBe(Code.NotFound);
     // a category of another user is no category of bob's
     expect(
       await codeOf(
@@ -570,14 +571,14 @@ describe('LibraryService', () => {
   it('needs a user for every call', async () => {
     const t = setup();
     const calls = [
-      t.client.addEntry({ sourceId: 'demo', mediaId: 'm1' }),
-      t.client.getEntry({ entryId: 'e' }),
-      t.client.listEntries({}),
-      t.client.listCategories({}),
-      t.client.writeProgress({ entryId: 'e', writes: [] }),
-      t.client.listHistory({}),
-      t.client.moveEntry({ entryId: 'e', targetSourceId: 'mirror', targetMediaId: 'x1' }),
+      () => t.client.addEntry({ sourceId: 'demo', mediaId: 'm1' }),
+      () => t.client.getEntry({ entryId: 'e' }),
+      () => t.client.listEntries({}),
+      () => t.client.listCategories({}),
+      () => t.client.writeProgress({ entryId: 'e', writes: [] }),
+      () => t.client.listHistory({}),
+      () => t.client.moveEntry({ entryId: 'e', targetSourceId: 'mirror', targetMediaId: 'x1' }),
     ];
-    for (const call of calls) expect(await codeOf(call)).toBe(Code.Unauthenticated);
+    for (const call of calls) expect(await codeOf(call())).toBe(Code.Unauthenticated);
   });
 });

@@ -129,6 +129,9 @@ export function libraryStoreContract(implementation: string, open: (name: string
       await expect(store.addEntry(entryOf(BOB, 'eb2', 'm3', { categoryIds: ['ca'] }))).rejects.toThrow(
         UnknownCategoryError,
       );
+      // entry ids are unique over all users: Bob's add under Alice's id fails and takes nothing of hers
+      await expect(store.addEntry(entryOf(BOB, 'ea', 'm9'))).rejects.toThrow();
+      expect(await store.findEntry(BOB, 'src-a', 'm9')).toBeUndefined();
       expect(await store.removeEntry(BOB, 'ea')).toBe(false);
       expect(
         await store.writeProgress(BOB, 'ea', [{ unitId: 'u1', read: false, clientTime: 99 }], 200),
@@ -320,7 +323,7 @@ export function libraryStoreContract(implementation: string, open: (name: string
       await store.close();
     });
 
-    it('refuses a forged, altered or foreign cursor and a page size under 1', async () => {
+    it('refuses a forged, altered or foreign cursor and a page size out of range', async () => {
       const store = await open('cursor');
       for (let i = 0; i < 3; i += 1) await store.addEntry(entryOf(ALICE, `e${i}`, `m${i}`));
       const page = await store.listEntries(ALICE, { sort: 'added', limit: 1 });
@@ -352,6 +355,9 @@ export function libraryStoreContract(implementation: string, open: (name: string
       await expect(store.listHistory(ALICE, { limit: 1, cursor: 'nope!' })).rejects.toThrow(InvalidLibraryCursorError);
       await expect(store.listEntries(ALICE, { sort: 'added', limit: 0 })).rejects.toThrow(/limit/);
       await expect(store.listHistory(ALICE, { limit: 0 })).rejects.toThrow(/limit/);
+      await expect(store.listEntries(ALICE, { sort: 'added', limit: 1_001 })).rejects.toThrow(/limit/);
+      await expect(store.listEntries(ALICE, { sort: 'added', limit: 1.5 })).rejects.toThrow(/limit/);
+      expect((await store.listEntries(ALICE, { sort: 'added', limit: 1_000 })).entries).toHaveLength(3);
       expect((await store.listEntries(ALICE, { sort: 'added', limit: 1, cursor })).entries).toHaveLength(1);
       await store.close();
     });
@@ -532,6 +538,50 @@ export function libraryStoreContract(implementation: string, open: (name: string
         ['u1', 19, true],
       ]);
       expect(await store.getEntry(ALICE, entryId)).toMatchObject({ readCount: 1, lastReadAt: 1_019 });
+      await store.close();
+    });
+
+    it('keeps every field when progress, patches and a refresh change one entry at once', async () => {
+      const store = await open('mixed');
+      await store.addCategory(ALICE, 'c1', 'Weekly');
+      await store.addEntry(entryOf(ALICE, 'e1', 'm1'));
+      await store.addEntry(entryOf(ALICE, 'e2', 'm2'));
+      const statuses = ['completed', 'on_hold', 'dropped', 'planned', 'reading'] as const;
+      for (let round = 0; round < 5; round += 1) {
+        // each field is changed by one call only, so whatever order they land in, all must stay
+        await Promise.all([
+          store.updateEntry(ALICE, 'e1', { status: statuses[round] }, 2_000 + round),
+          store.updateEntry(ALICE, 'e1', { favourite: round % 2 === 0 }, 2_000 + round),
+          store.updateEntry(ALICE, 'e1', { notes: `note ${round}` }, 2_000 + round),
+          store.updateEntry(ALICE, 'e1', { title: `Title ${round}` }, 2_000 + round),
+          store.updateEntry(ALICE, 'e1', { categoryIds: round % 2 === 0 ? ['c1'] : [] }, 2_000 + round),
+          store.recordUnits('src-a', 'm1', 40 + round, 5_000 + round),
+          round % 2 === 0
+            ? store.linkEntries(ALICE, ['e1', 'e2'], `w${round}`, 2_000 + round)
+            : store.unlinkEntry(ALICE, 'e1', 2_000 + round),
+          ...[0, 1, 2, 3, 4, 5].map((unit) =>
+            store.writeProgress(
+              ALICE,
+              'e1',
+              [{ unitId: `r${round}-u${unit}`, read: true, clientTime: 100 * round + unit }],
+              1_000 + round,
+            ),
+          ),
+        ]);
+        const entry = await store.getEntry(ALICE, 'e1');
+        expect(entry, `round ${round}`).toMatchObject({
+          status: statuses[round],
+          favourite: round % 2 === 0,
+          notes: `note ${round}`,
+          title: `Title ${round}`,
+          categoryIds: round % 2 === 0 ? ['c1'] : [],
+          unitCount: 40 + round,
+          lastUnitAt: 5_000 + round,
+          readCount: 6 * (round + 1),
+          lastReadAt: 100 * round + 5,
+        });
+        expect(entry?.workId, `round ${round}`).toBe(round % 2 === 0 ? 'w0' : undefined);
+      }
       await store.close();
     });
 

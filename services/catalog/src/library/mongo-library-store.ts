@@ -1,5 +1,6 @@
-import { type Collection, type Filter, MongoClient, MongoServerError, type Sort } from 'mongodb';
+import { type Collection, type Filter, MongoClient, MongoServerError, type Sort, type UpdateFilter } from 'mongodb';
 import type { TrackedWork } from '../updates/tracked-works.js';
+import { KeyedLock } from './keyed-lock.js';
 import {
   checkLimit,
   decodeEntryCursor,
@@ -139,6 +140,15 @@ function toCategory(doc: CategoryDoc): Category {
  * of a real MongoDB would add.
  */
 export class MongoLibraryStore implements LibraryStore {
+  /**
+   * FerretDB applies an update as a read of the whole document and a write of it back, so two
+   * updates of one entry at once can undo each other even on different fields (MongoDB applies
+   * each atomically). Every update of an entry document therefore goes through this lock, by
+   * entry id: one store is one process's writer. Stores of several processes on one FerretDB
+   * stay exposed; the progress rows are safe either way (see replaceRow).
+   */
+  private readonly entryLocks = new KeyedLock();
+
   private constructor(
     private readonly client: MongoClient,
     private readonly entries: Collection<EntryDoc>,
@@ -173,6 +183,26 @@ export class MongoLibraryStore implements LibraryStore {
       await client.close();
       throw error;
     }
+  }
+
+  /** Updates one entry under its lock; true when it changed. */
+  private async updateEntryDoc(
+    entryId: string,
+    filter: Filter<EntryDoc>,
+    update: UpdateFilter<EntryDoc>,
+  ): Promise<boolean> {
+    return this.entryLocks.run(
+      entryId,
+      async () => (await this.entries.updateOne({ $and: [{ _id: entryId }, filter] }, update)).modifiedCount > 0,
+    );
+  }
+
+  /** Updates each entry the filter matches, one by one under its lock; returns how many changed. */
+  private async updateEntryDocs(filter: Filter<EntryDoc>, update: UpdateFilter<EntryDoc>): Promise<number> {
+    const ids = (await this.entries.find(filter, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
+    let changed = 0;
+    for (const id of ids) if (await this.updateEntryDoc(id, filter, update)) changed += 1;
+    return changed;
   }
 
   /** The user's category positions by id, for ordering entries' categories. */
@@ -282,6 +312,15 @@ export class MongoLibraryStore implements LibraryStore {
   }
 
   async updateEntry(userId: string, entryId: string, patch: EntryPatch, at: number): Promise<LibraryEntry | undefined> {
+    return this.entryLocks.run(entryId, () => this.patchEntry(userId, entryId, patch, at));
+  }
+
+  private async patchEntry(
+    userId: string,
+    entryId: string,
+    patch: EntryPatch,
+    at: number,
+  ): Promise<LibraryEntry | undefined> {
     const before = await this.getEntry(userId, entryId);
     if (!before) return undefined;
     const set: Partial<EntryDoc> = {};
@@ -301,7 +340,6 @@ export class MongoLibraryStore implements LibraryStore {
     }
     // a repeated patch leaves updatedAt alone, like a repeated progress write
     if (Object.keys(set).length === 0) return before;
-    // only the patched fields: a concurrent patch of other fields keeps its change
     await this.entries.updateOne({ _id: entryId, userId }, { $set: { ...set, updatedAt: at } });
     return this.getEntry(userId, entryId);
   }
@@ -449,14 +487,15 @@ export class MongoLibraryStore implements LibraryStore {
     if (!removed) return false;
     // Without a transaction the entries follow one update later; until then reads drop the id,
     // since it is no longer one of the user's categories.
-    await this.entries.updateMany({ userId, categoryIds: categoryId }, { $pull: { categoryIds: categoryId } });
+    await this.updateEntryDocs({ userId, categoryIds: categoryId }, { $pull: { categoryIds: categoryId } });
     await this.categories.updateMany({ userId, position: { $gt: removed.position } }, { $inc: { position: -1 } });
     return true;
   }
 
   /** The newest version of each of the entry's rows (older ones linger only until their writer removes them). */
-  private async latestRows(entryId: string): Promise<ProgressDoc[]> {
-    const docs = await this.progress.find({ entryId }).sort({ unitId: 1, version: -1 }).toArray();
+  private async latestRows(entryId: string, summaryOnly = false): Promise<ProgressDoc[]> {
+    const projection = summaryOnly ? { unitId: 1, version: 1, read: 1, positionAt: 1, readAt: 1 } : {};
+    const docs = await this.progress.find({ entryId }, { projection }).sort({ unitId: 1, version: -1 }).toArray();
     return docs.filter((doc, i) => i === 0 || (docs[i - 1] as ProgressDoc).unitId !== doc.unitId);
   }
 
@@ -515,15 +554,18 @@ export class MongoLibraryStore implements LibraryStore {
    */
   private async recount(entryId: string, readAt: number | undefined): Promise<void> {
     for (let attempt = 0; attempt < MAX_RECOUNT_ATTEMPTS; attempt += 1) {
-      const entry = await this.entries.findOne({ _id: entryId }, { projection: { readCount: 1, lastReadAt: 1 } });
-      if (!entry) return;
-      const rows = await this.latestRows(entryId);
-      const readCount = rows.filter((r) => r.read).length;
-      const times = [readAt ?? 0, ...rows.map((r) => Math.max(r.positionAt, r.readAt))];
-      const newest = Math.max(...times);
-      const lastReadAt = newest > 0 ? Math.max(entry.lastReadAt ?? newest, newest) : entry.lastReadAt;
-      if (entry.readCount === readCount && entry.lastReadAt === lastReadAt) return;
-      await this.entries.updateOne({ _id: entryId }, { $set: { readCount, lastReadAt } });
+      const settled = await this.entryLocks.run(entryId, async () => {
+        const entry = await this.entries.findOne({ _id: entryId }, { projection: { readCount: 1, lastReadAt: 1 } });
+        if (!entry) return true;
+        const rows = await this.latestRows(entryId, true);
+        const readCount = rows.filter((r) => r.read).length;
+        const newest = Math.max(readAt ?? 0, ...rows.map((r) => Math.max(r.positionAt, r.readAt)));
+        const lastReadAt = newest > 0 ? Math.max(entry.lastReadAt ?? newest, newest) : entry.lastReadAt;
+        if (entry.readCount === readCount && entry.lastReadAt === lastReadAt) return true;
+        await this.entries.updateOne({ _id: entryId }, { $set: { readCount, lastReadAt } });
+        return false;
+      });
+      if (settled) return;
     }
   }
 
@@ -562,7 +604,9 @@ export class MongoLibraryStore implements LibraryStore {
     let changed = 0;
     for (const r of records) {
       if (!owned.has(r.entryId)) continue;
-      // an idempotent upsert: the same record again changes nothing, a longer one lengthens it
+      // An idempotent upsert: the same record again changes nothing, a longer one lengthens it.
+      // Two adds of one record at once may keep the shorter on FerretDB (whole-document write
+      // back); MongoDB applies $max atomically.
       const result = await this.history.updateOne(
         { _id: historyKey(r) },
         {
@@ -613,9 +657,9 @@ export class MongoLibraryStore implements LibraryStore {
     // the works the entries were in become one, so linking is transitive
     const others = groups.filter((g) => g !== workId);
     if (others.length > 0) {
-      await this.entries.updateMany({ userId, workId: { $in: others } }, { $set: { workId, updatedAt: at } });
+      await this.updateEntryDocs({ userId, workId: { $in: others } }, { $set: { workId, updatedAt: at } });
     }
-    await this.entries.updateMany(
+    await this.updateEntryDocs(
       { _id: { $in: distinct }, userId, workId: { $ne: workId } },
       { $set: { workId, updatedAt: at } },
     );
@@ -624,8 +668,9 @@ export class MongoLibraryStore implements LibraryStore {
 
   async unlinkEntry(userId: string, entryId: string, at: number): Promise<boolean> {
     if ((await this.entries.countDocuments({ _id: entryId, userId })) === 0) return false;
-    await this.entries.updateOne(
-      { _id: entryId, userId, workId: { $ne: null } },
+    await this.updateEntryDoc(
+      entryId,
+      { userId, workId: { $ne: null } },
       {
         $unset: { workId: '' },
         $set: { updatedAt: at },
@@ -651,8 +696,9 @@ export class MongoLibraryStore implements LibraryStore {
     // moves first (the unique index refuses a target added meanwhile), then the rows are written
     // under their new unit ids before the old ones go, so a crash loses no progress.
     try {
-      await this.entries.updateOne(
-        { _id: entryId, userId },
+      await this.updateEntryDoc(
+        entryId,
+        { userId },
         {
           $set: {
             sourceId: target.sourceId,
@@ -707,24 +753,17 @@ export class MongoLibraryStore implements LibraryStore {
       reason: orphaned.reason,
       ...(orphaned.detail === undefined ? {} : { detail: orphaned.detail }),
     };
-    const result = await this.entries.updateMany(
+    return this.updateEntryDocs(
       {
         sourceId,
         $or: [{ 'orphaned.reason': { $ne: orphaned.reason } }, { 'orphaned.detail': { $ne: orphaned.detail ?? null } }],
       } as Filter<EntryDoc>,
       { $set: { orphaned: value } },
     );
-    return result.modifiedCount;
   }
 
   async clearOrphaned(sourceId: string): Promise<number> {
-    const result = await this.entries.updateMany(
-      { sourceId, orphaned: { $ne: null } },
-      {
-        $unset: { orphaned: '' },
-      },
-    );
-    return result.modifiedCount;
+    return this.updateEntryDocs({ sourceId, orphaned: { $ne: null } }, { $unset: { orphaned: '' } });
   }
 
   async trackedWorks(): Promise<TrackedWork[]> {
@@ -757,11 +796,10 @@ export class MongoLibraryStore implements LibraryStore {
     lastUnitAt: number | undefined,
   ): Promise<number> {
     const last = lastUnitAt ?? null;
-    const result = await this.entries.updateMany(
+    return this.updateEntryDocs(
       { sourceId, mediaId, $or: [{ unitCount: { $ne: unitCount } }, { lastUnitAt: { $ne: last } }] },
       { $set: { unitCount, lastUnitAt: last } },
     );
-    return result.modifiedCount;
   }
 
   async removeUser(userId: string): Promise<number> {

@@ -168,14 +168,25 @@ export class SqliteLibraryStore implements LibraryStore {
   private readonly database: CatalogDatabase;
   private readonly ownsDatabase: boolean;
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(source: CatalogDatabaseSource) {
     ({ database: this.database, owned: this.ownsDatabase } = useCatalogDatabase(source));
     this.db = this.database.connection;
   }
 
+  /** The prepared statement of a fixed SQL text, prepared once per store. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
   private entryRow(userId: string, entryId: string): EntryRow | undefined {
-    return this.db.prepare('SELECT * FROM library_entries WHERE user_id = ? AND entry_id = ?').get(userId, entryId) as
+    return this.sql('SELECT * FROM library_entries WHERE user_id = ? AND entry_id = ?').get(userId, entryId) as
       | EntryRow
       | undefined;
   }
@@ -207,50 +218,46 @@ export class SqliteLibraryStore implements LibraryStore {
   /** The distinct ids, each checked to be one of the user's categories; throws UnknownCategoryError. */
   private checkCategories(userId: string, categoryIds: readonly string[]): string[] {
     const distinct = [...new Set(categoryIds)];
-    const exists = this.db.prepare('SELECT 1 FROM library_categories WHERE user_id = ? AND category_id = ?');
+    const exists = this.sql('SELECT 1 FROM library_categories WHERE user_id = ? AND category_id = ?');
     for (const id of distinct) if (exists.get(userId, id) === undefined) throw new UnknownCategoryError(id);
     return distinct;
   }
 
   private setCategories(userId: string, entryId: string, categoryIds: readonly string[]): void {
-    this.db.prepare('DELETE FROM library_entry_categories WHERE entry_id = ?').run(entryId);
-    const insert = this.db.prepare(
-      'INSERT INTO library_entry_categories (entry_id, user_id, category_id) VALUES (?, ?, ?)',
-    );
+    this.sql('DELETE FROM library_entry_categories WHERE entry_id = ?').run(entryId);
+    const insert = this.sql('INSERT INTO library_entry_categories (entry_id, user_id, category_id) VALUES (?, ?, ?)');
     for (const id of categoryIds) insert.run(entryId, userId, id);
   }
 
   async addEntry(entry: NewEntry): Promise<{ entry: LibraryEntry; created: boolean }> {
     return this.db.transaction(() => {
-      const existing = this.db
-        .prepare('SELECT * FROM library_entries WHERE user_id = ? AND source_id = ? AND media_id = ?')
-        .get(entry.userId, entry.sourceId, entry.mediaId) as EntryRow | undefined;
+      const existing = this.sql(
+        'SELECT * FROM library_entries WHERE user_id = ? AND source_id = ? AND media_id = ?',
+      ).get(entry.userId, entry.sourceId, entry.mediaId) as EntryRow | undefined;
       if (existing) return { entry: this.withCategories([existing])[0] as LibraryEntry, created: false };
       const categoryIds = this.checkCategories(entry.userId, entry.categoryIds ?? []);
-      this.db
-        .prepare(
-          `INSERT INTO library_entries (entry_id, user_id, source_id, media_id, title, title_fold, kind, cover_url,
+      this.sql(
+        `INSERT INTO library_entries (entry_id, user_id, source_id, media_id, title, title_fold, kind, cover_url,
              source_name, status, favourite, notes, added_at, updated_at, orphan_reason, orphan_detail)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          entry.entryId,
-          entry.userId,
-          entry.sourceId,
-          entry.mediaId,
-          entry.title,
-          foldText(entry.title),
-          entry.kind,
-          entry.coverUrl ?? null,
-          entry.sourceName,
-          entry.status ?? 'reading',
-          entry.favourite ? 1 : 0,
-          entry.notes ?? '',
-          entry.addedAt,
-          entry.addedAt,
-          entry.orphaned?.reason ?? null,
-          entry.orphaned?.detail ?? null,
-        );
+      ).run(
+        entry.entryId,
+        entry.userId,
+        entry.sourceId,
+        entry.mediaId,
+        entry.title,
+        foldText(entry.title),
+        entry.kind,
+        entry.coverUrl ?? null,
+        entry.sourceName,
+        entry.status ?? 'reading',
+        entry.favourite ? 1 : 0,
+        entry.notes ?? '',
+        entry.addedAt,
+        entry.addedAt,
+        entry.orphaned?.reason ?? null,
+        entry.orphaned?.detail ?? null,
+      );
       this.setCategories(entry.userId, entry.entryId, categoryIds);
       return { entry: this.loadEntry(entry.userId, entry.entryId) as LibraryEntry, created: true };
     })();
@@ -261,9 +268,11 @@ export class SqliteLibraryStore implements LibraryStore {
   }
 
   async findEntry(userId: string, sourceId: string, mediaId: string): Promise<LibraryEntry | undefined> {
-    const row = this.db
-      .prepare('SELECT * FROM library_entries WHERE user_id = ? AND source_id = ? AND media_id = ?')
-      .get(userId, sourceId, mediaId) as EntryRow | undefined;
+    const row = this.sql('SELECT * FROM library_entries WHERE user_id = ? AND source_id = ? AND media_id = ?').get(
+      userId,
+      sourceId,
+      mediaId,
+    ) as EntryRow | undefined;
     return row ? this.withCategories([row])[0] : undefined;
   }
 
@@ -291,21 +300,19 @@ export class SqliteLibraryStore implements LibraryStore {
         !sameCategories;
       // a repeated patch leaves updatedAt alone, like a repeated progress write
       if (!changed) return before;
-      this.db
-        .prepare(
-          `UPDATE library_entries SET status = ?, favourite = ?, notes = ?, title = ?, title_fold = ?, cover_url = ?,
+      this.sql(
+        `UPDATE library_entries SET status = ?, favourite = ?, notes = ?, title = ?, title_fold = ?, cover_url = ?,
              updated_at = ? WHERE entry_id = ?`,
-        )
-        .run(
-          next.status,
-          next.favourite ? 1 : 0,
-          next.notes,
-          next.title,
-          foldText(next.title),
-          next.coverUrl ?? null,
-          at,
-          entryId,
-        );
+      ).run(
+        next.status,
+        next.favourite ? 1 : 0,
+        next.notes,
+        next.title,
+        foldText(next.title),
+        next.coverUrl ?? null,
+        at,
+        entryId,
+      );
       if (!sameCategories) this.setCategories(userId, entryId, categoryIds);
       return this.loadEntry(userId, entryId);
     })();
@@ -313,9 +320,7 @@ export class SqliteLibraryStore implements LibraryStore {
 
   async removeEntry(userId: string, entryId: string): Promise<boolean> {
     // progress, history and category links go with it (ON DELETE CASCADE)
-    return (
-      this.db.prepare('DELETE FROM library_entries WHERE user_id = ? AND entry_id = ?').run(userId, entryId).changes > 0
-    );
+    return this.sql('DELETE FROM library_entries WHERE user_id = ? AND entry_id = ?').run(userId, entryId).changes > 0;
   }
 
   async listEntries(userId: string, query: EntryQuery): Promise<EntryPage> {
@@ -397,28 +402,28 @@ export class SqliteLibraryStore implements LibraryStore {
 
   async addCategory(userId: string, categoryId: string, name: string): Promise<Category> {
     return this.db.transaction(() => {
-      const existing = this.db
-        .prepare('SELECT * FROM library_categories WHERE user_id = ? AND category_id = ?')
-        .get(userId, categoryId) as CategoryRow | undefined;
+      const existing = this.sql('SELECT * FROM library_categories WHERE user_id = ? AND category_id = ?').get(
+        userId,
+        categoryId,
+      ) as CategoryRow | undefined;
       // a retried add of the same category is harmless
       if (existing && foldText(existing.name) === foldText(name)) return toCategory(existing);
       if (existing || this.nameTaken(userId, name, undefined)) throw new CategoryNameTakenError(name);
-      const { next } = this.db
-        .prepare('SELECT COALESCE(MAX(position) + 1, 0) AS next FROM library_categories WHERE user_id = ?')
-        .get(userId) as { next: number };
-      this.db
-        .prepare(
-          'INSERT INTO library_categories (user_id, category_id, name, name_fold, position) VALUES (?, ?, ?, ?, ?)',
-        )
-        .run(userId, categoryId, name, foldText(name), next);
+      const { next } = this.sql(
+        'SELECT COALESCE(MAX(position) + 1, 0) AS next FROM library_categories WHERE user_id = ?',
+      ).get(userId) as { next: number };
+      this.sql(
+        'INSERT INTO library_categories (user_id, category_id, name, name_fold, position) VALUES (?, ?, ?, ?, ?)',
+      ).run(userId, categoryId, name, foldText(name), next);
       return { categoryId, userId, name, position: next };
     })();
   }
 
   private nameTaken(userId: string, name: string, exceptId: string | undefined): boolean {
-    const row = this.db
-      .prepare('SELECT category_id FROM library_categories WHERE user_id = ? AND name_fold = ?')
-      .get(userId, foldText(name)) as { category_id: string } | undefined;
+    const row = this.sql('SELECT category_id FROM library_categories WHERE user_id = ? AND name_fold = ?').get(
+      userId,
+      foldText(name),
+    ) as { category_id: string } | undefined;
     return row !== undefined && row.category_id !== exceptId;
   }
 
@@ -429,13 +434,14 @@ export class SqliteLibraryStore implements LibraryStore {
   async renameCategory(userId: string, categoryId: string, name: string): Promise<Category | undefined> {
     return this.db.transaction(() => {
       if (this.nameTaken(userId, name, categoryId)) throw new CategoryNameTakenError(name);
-      const changed = this.db
-        .prepare('UPDATE library_categories SET name = ?, name_fold = ? WHERE user_id = ? AND category_id = ?')
-        .run(name, foldText(name), userId, categoryId).changes;
+      const changed = this.sql(
+        'UPDATE library_categories SET name = ?, name_fold = ? WHERE user_id = ? AND category_id = ?',
+      ).run(name, foldText(name), userId, categoryId).changes;
       if (changed === 0) return undefined;
-      const row = this.db
-        .prepare('SELECT * FROM library_categories WHERE user_id = ? AND category_id = ?')
-        .get(userId, categoryId) as CategoryRow;
+      const row = this.sql('SELECT * FROM library_categories WHERE user_id = ? AND category_id = ?').get(
+        userId,
+        categoryId,
+      ) as CategoryRow;
       return toCategory(row);
     })();
   }
@@ -443,7 +449,7 @@ export class SqliteLibraryStore implements LibraryStore {
   async reorderCategories(userId: string, categoryIds: string[]): Promise<Category[]> {
     return this.db.transaction(() => {
       const current = (
-        this.db.prepare('SELECT category_id FROM library_categories WHERE user_id = ?').all(userId) as {
+        this.sql('SELECT category_id FROM library_categories WHERE user_id = ?').all(userId) as {
           category_id: string;
         }[]
       ).map((r) => r.category_id);
@@ -455,7 +461,7 @@ export class SqliteLibraryStore implements LibraryStore {
       }
       const missing = current.find((id) => !seen.has(id));
       if (missing !== undefined) throw new UnknownCategoryError(missing);
-      const move = this.db.prepare('UPDATE library_categories SET position = ? WHERE user_id = ? AND category_id = ?');
+      const move = this.sql('UPDATE library_categories SET position = ? WHERE user_id = ? AND category_id = ?');
       for (const [position, id] of categoryIds.entries()) move.run(position, userId, id);
       return this.listCategoriesNow(userId);
     })();
@@ -463,65 +469,63 @@ export class SqliteLibraryStore implements LibraryStore {
 
   private listCategoriesNow(userId: string): Category[] {
     return (
-      this.db
-        .prepare('SELECT * FROM library_categories WHERE user_id = ? ORDER BY position, category_id')
-        .all(userId) as CategoryRow[]
+      this.sql('SELECT * FROM library_categories WHERE user_id = ? ORDER BY position, category_id').all(
+        userId,
+      ) as CategoryRow[]
     ).map(toCategory);
   }
 
   async removeCategory(userId: string, categoryId: string): Promise<boolean> {
     return this.db.transaction(() => {
       // entry links go with it (ON DELETE CASCADE); the rest close the gap in positions
-      const row = this.db
-        .prepare('SELECT position FROM library_categories WHERE user_id = ? AND category_id = ?')
-        .get(userId, categoryId) as { position: number } | undefined;
+      const row = this.sql('SELECT position FROM library_categories WHERE user_id = ? AND category_id = ?').get(
+        userId,
+        categoryId,
+      ) as { position: number } | undefined;
       if (!row) return false;
-      this.db.prepare('DELETE FROM library_categories WHERE user_id = ? AND category_id = ?').run(userId, categoryId);
-      this.db
-        .prepare('UPDATE library_categories SET position = position - 1 WHERE user_id = ? AND position > ?')
-        .run(userId, row.position);
+      this.sql('DELETE FROM library_categories WHERE user_id = ? AND category_id = ?').run(userId, categoryId);
+      this.sql('UPDATE library_categories SET position = position - 1 WHERE user_id = ? AND position > ?').run(
+        userId,
+        row.position,
+      );
       return true;
     })();
   }
 
   private progressRow(entryId: string, unitId: string): UnitProgress | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM library_progress WHERE entry_id = ? AND unit_id = ?')
-      .get(entryId, unitId) as ProgressRow | undefined;
+    const row = this.sql('SELECT * FROM library_progress WHERE entry_id = ? AND unit_id = ?').get(entryId, unitId) as
+      | ProgressRow
+      | undefined;
     return row ? toProgress(row) : undefined;
   }
 
   private putProgress(row: UnitProgress): void {
-    this.db
-      .prepare(
-        `INSERT INTO library_progress (entry_id, unit_id, unit_number, unit_title, read, position, total, position_at,
+    this.sql(
+      `INSERT INTO library_progress (entry_id, unit_id, unit_number, unit_title, read, position, total, position_at,
            read_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (entry_id, unit_id) DO UPDATE SET unit_number = excluded.unit_number,
            unit_title = excluded.unit_title, read = excluded.read, position = excluded.position,
            total = excluded.total, position_at = excluded.position_at, read_at = excluded.read_at,
            updated_at = excluded.updated_at`,
-      )
-      .run(
-        row.entryId,
-        row.unitId,
-        row.unitNumber ?? null,
-        row.unitTitle ?? null,
-        row.read ? 1 : 0,
-        row.position,
-        row.total,
-        row.positionAt,
-        row.readAt,
-        row.updatedAt,
-      );
+    ).run(
+      row.entryId,
+      row.unitId,
+      row.unitNumber ?? null,
+      row.unitTitle ?? null,
+      row.read ? 1 : 0,
+      row.position,
+      row.total,
+      row.positionAt,
+      row.readAt,
+      row.updatedAt,
+    );
   }
 
   private recountRead(entryId: string): void {
-    this.db
-      .prepare(
-        `UPDATE library_entries SET read_count =
+    this.sql(
+      `UPDATE library_entries SET read_count =
            (SELECT COUNT(*) FROM library_progress WHERE entry_id = ? AND read = 1) WHERE entry_id = ?`,
-      )
-      .run(entryId, entryId);
+    ).run(entryId, entryId);
   }
 
   async writeProgress(
@@ -530,7 +534,8 @@ export class SqliteLibraryStore implements LibraryStore {
     writes: ProgressWrite[],
     at: number,
   ): Promise<UnitProgress[] | undefined> {
-    return this.db.transaction(() => {
+    // many clients report progress at once: their writes share one commit
+    return this.database.groupCommit.run(() => {
       if (!this.entryRow(userId, entryId)) return undefined;
       const rows = new Map<string, UnitProgress | undefined>();
       let lastReadAt: number | undefined;
@@ -547,26 +552,26 @@ export class SqliteLibraryStore implements LibraryStore {
       }
       if (lastReadAt !== undefined) {
         this.recountRead(entryId);
-        this.db
-          .prepare(`UPDATE library_entries SET last_read_at = MAX(COALESCE(last_read_at, ?), ?) WHERE entry_id = ?`)
-          .run(lastReadAt, lastReadAt, entryId);
+        this.sql(`UPDATE library_entries SET last_read_at = MAX(COALESCE(last_read_at, ?), ?) WHERE entry_id = ?`).run(
+          lastReadAt,
+          lastReadAt,
+          entryId,
+        );
       }
       return [...rows.values()].filter((row): row is UnitProgress => row !== undefined);
-    })();
+    });
   }
 
   async listProgress(userId: string, entryId: string): Promise<UnitProgress[] | undefined> {
     if (!this.entryRow(userId, entryId)) return undefined;
     return (
-      this.db
-        .prepare('SELECT * FROM library_progress WHERE entry_id = ? ORDER BY unit_id')
-        .all(entryId) as ProgressRow[]
+      this.sql('SELECT * FROM library_progress WHERE entry_id = ? ORDER BY unit_id').all(entryId) as ProgressRow[]
     ).map(toProgress);
   }
 
   async addHistory(userId: string, records: HistoryRecord[]): Promise<number> {
-    const owned = this.db.prepare('SELECT 1 FROM library_entries WHERE user_id = ? AND entry_id = ?');
-    const upsert = this.db.prepare(
+    const owned = this.sql('SELECT 1 FROM library_entries WHERE user_id = ? AND entry_id = ?');
+    const upsert = this.sql(
       `INSERT INTO library_history (entry_id, user_id, unit_id, opened_at, duration_ms) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (entry_id, unit_id, opened_at) DO UPDATE SET duration_ms = excluded.duration_ms
        WHERE excluded.duration_ms > library_history.duration_ms`,
@@ -617,11 +622,11 @@ export class SqliteLibraryStore implements LibraryStore {
       const groups = [...new Set(rows.flatMap((r) => (r.work_id === null ? [] : [r.work_id])))];
       const workId = groups[0] ?? newWorkId;
       // the works the entries were in become one, so linking is transitive
-      const regroup = this.db.prepare(
+      const regroup = this.sql(
         'UPDATE library_entries SET work_id = ?, updated_at = ? WHERE user_id = ? AND work_id = ? AND work_id <> ?',
       );
       for (const group of groups) regroup.run(workId, at, userId, group, workId);
-      const link = this.db.prepare(
+      const link = this.sql(
         `UPDATE library_entries SET work_id = ?, updated_at = ?
          WHERE user_id = ? AND entry_id = ? AND (work_id IS NULL OR work_id <> ?)`,
       );
@@ -633,9 +638,9 @@ export class SqliteLibraryStore implements LibraryStore {
   async unlinkEntry(userId: string, entryId: string, at: number): Promise<boolean> {
     return this.db.transaction(() => {
       if (!this.entryRow(userId, entryId)) return false;
-      this.db
-        .prepare('UPDATE library_entries SET work_id = NULL, updated_at = ? WHERE entry_id = ? AND work_id IS NOT NULL')
-        .run(at, entryId);
+      this.sql(
+        'UPDATE library_entries SET work_id = NULL, updated_at = ? WHERE entry_id = ? AND work_id IS NOT NULL',
+      ).run(at, entryId);
       return true;
     })();
   }
@@ -649,23 +654,23 @@ export class SqliteLibraryStore implements LibraryStore {
   ): Promise<MoveResult | undefined> {
     return this.db.transaction(() => {
       if (!this.entryRow(userId, entryId)) return undefined;
-      const clash = this.db
-        .prepare('SELECT * FROM library_entries WHERE user_id = ? AND source_id = ? AND media_id = ? AND entry_id <> ?')
-        .get(userId, target.sourceId, target.mediaId, entryId) as EntryRow | undefined;
+      const clash = this.sql(
+        'SELECT * FROM library_entries WHERE user_id = ? AND source_id = ? AND media_id = ? AND entry_id <> ?',
+      ).get(userId, target.sourceId, target.mediaId, entryId) as EntryRow | undefined;
       if (clash) throw new EntryExistsError(this.withCategories([clash])[0] as LibraryEntry);
 
       const progress = (
-        this.db.prepare('SELECT * FROM library_progress WHERE entry_id = ?').all(entryId) as ProgressRow[]
+        this.sql('SELECT * FROM library_progress WHERE entry_id = ?').all(entryId) as ProgressRow[]
       ).map(toProgress);
       const plan = planProgressMove(progress, unitMapping, at);
-      this.db.prepare('DELETE FROM library_progress WHERE entry_id = ?').run(entryId);
+      this.sql('DELETE FROM library_progress WHERE entry_id = ?').run(entryId);
       for (const row of plan.rows) this.putProgress(row);
 
-      const history = (
-        this.db.prepare('SELECT * FROM library_history WHERE entry_id = ?').all(entryId) as HistoryRow[]
-      ).map(toHistory);
-      this.db.prepare('DELETE FROM library_history WHERE entry_id = ?').run(entryId);
-      const insertHistory = this.db.prepare(
+      const history = (this.sql('SELECT * FROM library_history WHERE entry_id = ?').all(entryId) as HistoryRow[]).map(
+        toHistory,
+      );
+      this.sql('DELETE FROM library_history WHERE entry_id = ?').run(entryId);
+      const insertHistory = this.sql(
         'INSERT INTO library_history (entry_id, user_id, unit_id, opened_at, duration_ms) VALUES (?, ?, ?, ?, ?)',
       );
       for (const r of planHistoryMove(history, unitMapping)) {
@@ -673,23 +678,21 @@ export class SqliteLibraryStore implements LibraryStore {
       }
 
       // the unit count was the old source's; the next refresh of the target sets it
-      this.db
-        .prepare(
-          `UPDATE library_entries SET source_id = ?, media_id = ?, title = ?, title_fold = ?, kind = ?, cover_url = ?,
+      this.sql(
+        `UPDATE library_entries SET source_id = ?, media_id = ?, title = ?, title_fold = ?, kind = ?, cover_url = ?,
              source_name = ?, orphan_reason = NULL, orphan_detail = NULL, unit_count = 0, last_unit_at = NULL,
              updated_at = ? WHERE entry_id = ?`,
-        )
-        .run(
-          target.sourceId,
-          target.mediaId,
-          target.title,
-          foldText(target.title),
-          target.kind,
-          target.coverUrl ?? null,
-          target.sourceName,
-          at,
-          entryId,
-        );
+      ).run(
+        target.sourceId,
+        target.mediaId,
+        target.title,
+        foldText(target.title),
+        target.kind,
+        target.coverUrl ?? null,
+        target.sourceName,
+        at,
+        entryId,
+      );
       this.recountRead(entryId);
       return {
         entry: this.loadEntry(userId, entryId) as LibraryEntry,
@@ -701,29 +704,23 @@ export class SqliteLibraryStore implements LibraryStore {
 
   async markOrphaned(sourceId: string, orphaned: Orphaned): Promise<number> {
     const detail = orphaned.detail ?? null;
-    return this.db
-      .prepare(
-        `UPDATE library_entries SET orphan_reason = ?, orphan_detail = ?
+    return this.sql(
+      `UPDATE library_entries SET orphan_reason = ?, orphan_detail = ?
          WHERE source_id = ? AND (orphan_reason IS NOT ? OR orphan_detail IS NOT ?)`,
-      )
-      .run(orphaned.reason, detail, sourceId, orphaned.reason, detail).changes;
+    ).run(orphaned.reason, detail, sourceId, orphaned.reason, detail).changes;
   }
 
   async clearOrphaned(sourceId: string): Promise<number> {
-    return this.db
-      .prepare(
-        'UPDATE library_entries SET orphan_reason = NULL, orphan_detail = NULL WHERE source_id = ? AND orphan_reason IS NOT NULL',
-      )
-      .run(sourceId).changes;
+    return this.sql(
+      'UPDATE library_entries SET orphan_reason = NULL, orphan_detail = NULL WHERE source_id = ? AND orphan_reason IS NOT NULL',
+    ).run(sourceId).changes;
   }
 
   async trackedWorks(): Promise<TrackedWork[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT source_id, media_id, user_id, entry_id, added_at, status FROM library_entries
+    const rows = this.sql(
+      `SELECT source_id, media_id, user_id, entry_id, added_at, status FROM library_entries
          WHERE orphan_reason IS NULL ORDER BY source_id, media_id, added_at, user_id`,
-      )
-      .all() as {
+    ).all() as {
       source_id: string;
       media_id: string;
       user_id: string;
@@ -751,18 +748,16 @@ export class SqliteLibraryStore implements LibraryStore {
     lastUnitAt: number | undefined,
   ): Promise<number> {
     const last = lastUnitAt ?? null;
-    return this.db
-      .prepare(
-        `UPDATE library_entries SET unit_count = ?, last_unit_at = ?
+    return this.sql(
+      `UPDATE library_entries SET unit_count = ?, last_unit_at = ?
          WHERE source_id = ? AND media_id = ? AND (unit_count <> ? OR last_unit_at IS NOT ?)`,
-      )
-      .run(unitCount, last, sourceId, mediaId, unitCount, last).changes;
+    ).run(unitCount, last, sourceId, mediaId, unitCount, last).changes;
   }
 
   async removeUser(userId: string): Promise<number> {
     return this.db.transaction(() => {
-      const removed = this.db.prepare('DELETE FROM library_entries WHERE user_id = ?').run(userId).changes;
-      this.db.prepare('DELETE FROM library_categories WHERE user_id = ?').run(userId);
+      const removed = this.sql('DELETE FROM library_entries WHERE user_id = ?').run(userId).changes;
+      this.sql('DELETE FROM library_categories WHERE user_id = ?').run(userId);
       return removed;
     })();
   }

@@ -76,6 +76,10 @@ export class MongoUserStore implements UserStore {
     return this.users.countDocuments();
   }
 
+  async setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
+    return (await this.users.updateOne({ _id: id }, { $set: { passwordHash } })).matchedCount > 0;
+  }
+
   async removeUser(id: string): Promise<boolean> {
     // keys first: a crash in between leaves a user without keys, never keys without a user
     await this.keys.deleteMany({ userId: id });

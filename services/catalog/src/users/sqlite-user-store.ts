@@ -81,6 +81,10 @@ export class SqliteUserStore implements UserStore {
     return this.db.prepare('SELECT COUNT(*) FROM users').pluck().get() as number;
   }
 
+  async setPasswordHash(id: string, passwordHash: string): Promise<boolean> {
+    return this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, id).changes > 0;
+  }
+
   async removeUser(id: string): Promise<boolean> {
     // keys first, in one transaction with the user, whatever the foreign_keys pragma is
     const remove = this.db.transaction((userId: string) => {

@@ -65,6 +65,17 @@ export function userStoreContract(implementation: string, open: (name: string) =
       await store.close();
     });
 
+    it('sets a password hash, persisted, and only for an existing user', async () => {
+      const store = await open('password');
+      await store.addUser(bob);
+      expect(await store.setPasswordHash('u2', 'scrypt$new')).toBe(true);
+      expect(await store.setPasswordHash('missing', 'scrypt$new')).toBe(false);
+      await store.close();
+      const again = await open('password');
+      expect(await again.getUser('u2')).toEqual({ ...bob, passwordHash: 'scrypt$new' });
+      await again.close();
+    });
+
     it('removes a user with its keys', async () => {
       const store = await open('remove');
       await store.addUser(alice);

@@ -42,6 +42,8 @@ export interface UserStore {
   /** sorted by name */
   listUsers(): Promise<UserRecord[]>;
   countUsers(): Promise<number>;
+  /** Sets (replaces) the user's password hash; false when there is no such user. */
+  setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
   /** Removes the user and all its keys; false when there was no such user. */
   removeUser(id: string): Promise<boolean>;
   addKey(key: ApiKeyRecord): Promise<void>;

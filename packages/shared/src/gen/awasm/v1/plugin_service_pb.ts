@@ -547,7 +547,9 @@ export const SettingTypeSchema: GenEnum<SettingType> = /*@__PURE__*/
 
 /**
  * Manage the installed plugins (sources): install from a package file, enable, disable,
- * uninstall, and read or change their settings. Admin only: other users get PERMISSION_DENIED.
+ * uninstall, and read or change their settings. ListInstalled needs a user; every other RPC an
+ * admin (settings may hold a source's credentials): UNAUTHENTICATED without a valid API key,
+ * PERMISSION_DENIED for a member.
  *
  * Errors: NOT_FOUND for an unknown plugin_id, INVALID_ARGUMENT for a malformed package, a bad
  * manifest (the message names the offending manifest key) or a bad setting value (the message

@@ -718,9 +718,10 @@ export const RemoveKeyResponseSchema: GenMessage<RemoveKeyResponse> = /*@__PURE_
  * and exports, version order) and refused with the reason before anything is stored.
  *
  * Authentication: Publish carries a proof signed by the publisher key (see PublishHeader). Yank
- * and the key calls are for the operator and need `authorization: Bearer <admin token>`
- * (the server's admin_token): UNAUTHENTICATED without it or with a wrong one, PERMISSION_DENIED
- * when the server has no admin token configured. Index and Download are open.
+ * and the key calls need an admin: an admin user's API key or the server's admin_token, sent as
+ * `authorization: Bearer <key or token>`; UNAUTHENTICATED without either or with a wrong one,
+ * PERMISSION_DENIED for a member. Index and Download are open (other servers read this registry
+ * as a repository).
  *
  * @generated from service awasm.v1.RegistryService
  */

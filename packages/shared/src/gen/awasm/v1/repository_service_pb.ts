@@ -716,6 +716,10 @@ export const RepositoryKindSchema: GenEnum<RepositoryKind> = /*@__PURE__*/
  * or a static repository (an index.json plus package files served over plain HTTP, as
  * `awasm registry export` writes it).
  *
+ * Access: ListRepositories, SearchPlugins and ListUpdates need a user; AddRepository,
+ * RemoveRepository, SetRepositoryKeys and InstallPlugin an admin. UNAUTHENTICATED without a valid
+ * API key, PERMISSION_DENIED for a member.
+ *
  * Trust: a repository is added with the publisher keys this server will accept from it
  * (`trusted_key_ids`; by default every key its index names when it is added, shown so the
  * operator can check them). A package installed from a repository must be signed by a key pinned

@@ -466,6 +466,7 @@ export const GetFiltersResponseSchema: GenMessage<GetFiltersResponse> = /*@__PUR
 
 /**
  * Browse and read content from the installed sources (plugins), one source per call.
+ * Every RPC needs a user: UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`).
  *
  * Errors: INVALID_ARGUMENT for a missing or malformed argument (e.g. an empty source_id or
  * query; a source_id that is not 2-64 lowercase letters, digits and dashes; a cursor this server did
