@@ -11,13 +11,11 @@ export interface SiteUnit {
 /**
  * The update tests' (and the catalog benchmark's) fixture site and sources: `count` sources built
  * from test/support/plugins/feed, each on its own host (feed-0.awasm.test, ...) at
- * `requestsPerSecond`, run by a real RunnerPool behind a LocalSourceRunner. The site serves each
- * work's units as the caller sets them and records when each host was asked (performance.now() ms).
+ * `requestsPerSecond`. The site serves each work's units as the caller sets them and records when
+ * each host was asked (performance.now() ms).
  */
-export interface FeedSources {
+export interface FeedSite {
   sourceIds: string[];
-  runner: LocalSourceRunner;
-  pool: RunnerPool;
   /** the loopback fixture site: its URL and port */
   site: { url: string; port: number };
   /** the package file of each source, by source id (for installing them into a server) */
@@ -29,6 +27,15 @@ export interface FeedSources {
   hits: Map<string, number[]>;
   close(): Promise<void>;
 }
+
+/** The sources in the real sandbox of a RunnerPool of their own, besides their site. */
+export interface FeedSources extends FeedSite {
+  runner: LocalSourceRunner;
+  pool: RunnerPool;
+}
+
+/** The site and the sources' package files only, for a server that installs them itself. */
+export function startFeedSite(options: { count: number; requestsPerSecond: number }): Promise<FeedSite>;
 
 export function startFeedSources(options: {
   count: number;

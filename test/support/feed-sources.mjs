@@ -31,7 +31,7 @@ async function listen(handler) {
   };
 }
 
-export async function startFeedSources({ count, requestsPerSecond, cacheDir }) {
+export async function startFeedSite({ count, requestsPerSecond }) {
   component ??= buildJsComponent({ sourcePath: join(pluginDir, 'index.js') }).then((b) => b.bytes);
   const [bytes, manifest] = await Promise.all([component, readFile(join(pluginDir, 'manifest.toml'), 'utf8')]);
   const sourceIds = Array.from({ length: count }, (_, i) => `feed-${i}`);
@@ -60,42 +60,48 @@ export async function startFeedSources({ count, requestsPerSecond, cacheDir }) {
     res.end(JSON.stringify({ items, nextPage }));
   });
 
-  const connectTo = Object.fromEntries(sourceIds.map((_, i) => [`${hostOf(i)}:80`, `127.0.0.1:${site.port}`]));
   const packages = new Map();
-  const byDigest = new Map();
-  const pool = new RunnerPool({ cacheDir, connectTo });
-  const runner = new LocalSourceRunner(pool, { get: async (digest) => byDigest.get(digest) });
-  try {
-    for (const [i, sourceId] of sourceIds.entries()) {
-      const manifestToml = manifest
-        .replace(/^id = .*$/m, `id = "${sourceId}"`)
-        .replace(/^name = .*$/m, `name = "Feed ${i}"`)
-        .replace(/^allowed_hosts = .*$/m, `allowed_hosts = ["http://${hostOf(i)}"]`)
-        .replace(/^requests_per_second = .*$/m, `requests_per_second = ${requestsPerSecond}`)
-        .replace(/^default = "http:\/\/feed\.awasm\.test"$/m, `default = "http://${hostOf(i)}"`);
-      const file = encodePackage({ manifestToml, component: bytes });
-      const digest = sha256Hex(file);
-      packages.set(sourceId, file);
-      byDigest.set(digest, file);
-      await runner.load({ sourceId, packageDigest: digest, settings: {} });
-    }
-  } catch (error) {
-    await pool.close();
-    await site.close();
-    throw error;
+  for (const [i, sourceId] of sourceIds.entries()) {
+    const manifestToml = manifest
+      .replace(/^id = .*$/m, `id = "${sourceId}"`)
+      .replace(/^name = .*$/m, `name = "Feed ${i}"`)
+      .replace(/^allowed_hosts = .*$/m, `allowed_hosts = ["http://${hostOf(i)}"]`)
+      .replace(/^requests_per_second = .*$/m, `requests_per_second = ${requestsPerSecond}`)
+      .replace(/^default = "http:\/\/feed\.awasm\.test"$/m, `default = "http://${hostOf(i)}"`);
+    packages.set(sourceId, encodePackage({ manifestToml, component: bytes }));
   }
   return {
     sourceIds,
-    runner,
-    pool,
     site: { url: site.url, port: site.port },
     packages,
-    connectTo,
+    connectTo: Object.fromEntries(sourceIds.map((_, i) => [`${hostOf(i)}:80`, `127.0.0.1:${site.port}`])),
     hits,
     setUnits: (sourceId, mediaId, list) => units.set(`${sourceId}/${mediaId}`, list),
+    close: () => site.close(),
+  };
+}
+
+export async function startFeedSources({ count, requestsPerSecond, cacheDir }) {
+  const feed = await startFeedSite({ count, requestsPerSecond });
+  const byDigest = new Map([...feed.packages.values()].map((file) => [sha256Hex(file), file]));
+  const pool = new RunnerPool({ cacheDir, connectTo: feed.connectTo });
+  const runner = new LocalSourceRunner(pool, { get: async (digest) => byDigest.get(digest) });
+  try {
+    for (const [sourceId, file] of feed.packages) {
+      await runner.load({ sourceId, packageDigest: sha256Hex(file), settings: {} });
+    }
+  } catch (error) {
+    await pool.close();
+    await feed.close();
+    throw error;
+  }
+  return {
+    ...feed,
+    runner,
+    pool,
     async close() {
       await pool.close();
-      await site.close();
+      await feed.close();
     },
   };
 }

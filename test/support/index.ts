@@ -68,6 +68,8 @@ export function startProcess(
   stdout: () => string;
   stderr: () => string;
   stop(): Promise<number | null>;
+  /** sends `signal` (SIGKILL: a crash) and resolves once the process is gone */
+  kill(signal: NodeJS.Signals): Promise<number | null>;
 }> {
   const child = spawn(file, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -80,6 +82,10 @@ export function startProcess(
     clearTimeout(timer);
     return code;
   };
+  const kill = (signal: NodeJS.Signals) => {
+    if (child.exitCode === null) child.kill(signal);
+    return exited;
+  };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
@@ -90,7 +96,7 @@ export function startProcess(
       const match = stdout.match(ready);
       if (match) {
         clearTimeout(timer);
-        resolve({ match, output: () => stdout + stderr, stdout: () => stdout, stderr: () => stderr, stop });
+        resolve({ match, output: () => stdout + stderr, stdout: () => stdout, stderr: () => stderr, stop, kill });
       }
     });
     child.stderr.on('data', (chunk: Buffer) => {
