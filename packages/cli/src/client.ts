@@ -1,3 +1,4 @@
+import { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
 import { LibraryService } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
@@ -16,6 +17,7 @@ export interface Clients {
   registry: Client<typeof RegistryService>;
   repositories: Client<typeof RepositoryService>;
   updates: Client<typeof UpdateService>;
+  backup: Client<typeof BackupService>;
   library: Client<typeof LibraryService>;
   users: Client<typeof UserService>;
 }
@@ -52,6 +54,7 @@ export function connect(server: string, apiKey?: string): Clients {
     registry: createClient(RegistryService, transport),
     repositories: createClient(RepositoryService, transport),
     updates: createClient(UpdateService, transport),
+    backup: createClient(BackupService, transport),
     library: createClient(LibraryService, transport),
     users: createClient(UserService, transport),
   };

@@ -1,6 +1,7 @@
 import { savedKeyFor } from '@awasm/shared';
 import { Command, Option } from 'commander';
 import { connect, DEFAULT_SERVER } from './client.js';
+import { addBackupCommands } from './commands/backup.js';
 import { addCategoryCommands } from './commands/categories.js';
 import type { CommandContext } from './commands/context.js';
 import { addLibraryCommands } from './commands/library.js';
@@ -40,6 +41,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     registry: () => clients().registry,
     repositories: () => clients().repositories,
     updates: () => clients().updates,
+    backup: () => clients().backup,
     library: () => clients().library,
     users: () => clients().users,
     server: () => opts().server,
@@ -63,6 +65,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   addExportCommand(addRegistryCommands(program, context), context);
   addRepoCommands(program, context);
   addSourceCommands(program, context);
+  addBackupCommands(program, context);
   addLibraryCommands(program, context);
   addCategoryCommands(program, context);
   addUpdateCommands(program, context);

@@ -56,6 +56,10 @@ const valid: [string, string][] = [
     'no optional keys',
     'id = "ab"\nname = "A"\nversion = "0.0.1"\napi_version = "0.1.0"\nmedia_kinds = ["tv"]\nlanguages = []\nnsfw = true\nallowed_hosts = []\n',
   ],
+  [
+    'replaced Mihon sources',
+    `${base}\n[[replaces]]\nmihon_source_id = "2499283573021220255"\nname = "MangaDex"\n\n[[replaces]]\nmihon_source_id = "-7"\nname = "Old"\n`,
+  ],
   ['a port at the top of the range', edit('example.org:8443', 'example.org:65535')],
   [
     'every limit at its bounds',
@@ -64,6 +68,11 @@ const valid: [string, string][] = [
 ];
 
 const invalid: [string, string][] = [
+  ['replaces as a table', `${base}\n[replaces]\nmihon_source_id = "1"\nname = "A"\n`],
+  ['a replaced source id as a number', `${base}\n[[replaces]]\nmihon_source_id = 1\nname = "A"\n`],
+  ['a replaced source id that is not decimal', `${base}\n[[replaces]]\nmihon_source_id = "0x22b0"\nname = "A"\n`],
+  ['a replaced source without a name', `${base}\n[[replaces]]\nmihon_source_id = "1"\n`],
+  ['an unknown key in replaces', `${base}\n[[replaces]]\nmihon_source_id = "1"\nname = "A"\nlang = "en"\n`],
   ['an unknown top-level key', `surprise = 1\n${base}`],
   ['an unknown limit', edit('memory_mb = 128', 'memory_gb = 1')],
   ['a limit over its range', edit('memory_mb = 128', 'memory_mb = 4096')],

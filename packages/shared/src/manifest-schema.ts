@@ -3,9 +3,11 @@ import semver from 'semver';
 import {
   HOST_API_VERSION,
   ID_PATTERN,
+  INT64_DECIMAL_PATTERN,
   LANGUAGE_PATTERN,
   LIMIT_KEYS,
   LIMIT_RANGES,
+  MAX_REPLACED_SOURCES,
   MEDIA_KINDS,
   SETTING_KEY_PATTERN,
   SETTING_TYPES,
@@ -99,6 +101,24 @@ export function manifestJsonSchema(): Record<string, unknown> {
         description: 'the key id `awasm plugin keygen` prints; must match the key that signs the package',
       },
       package_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'sha256 of the component' },
+      replaces: {
+        type: 'array',
+        description: 'Mihon/Tachiyomi sources this plugin serves, so a .tachibk import maps their entries to it',
+        maxItems: MAX_REPLACED_SOURCES,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['mihon_source_id', 'name'],
+          properties: {
+            mihon_source_id: {
+              type: 'string',
+              pattern: INT64_DECIMAL_PATTERN.source,
+              description: "Mihon's source id, a decimal int64 as a string (it exceeds what a TOML reader keeps exact)",
+            },
+            name: { type: 'string', minLength: 1, maxLength: 100, pattern: '\\S' },
+          },
+        },
+      },
     },
     $defs: {
       setting: {

@@ -29,6 +29,11 @@ default = "high"
 options = ["low", "high"]
 `;
 
+/** One `[[replaces]]` table; `quoted` false writes the id as a TOML integer. */
+function replaces(id: string, name: string, quoted = true): string {
+  return `\n[[replaces]]\nmihon_source_id = ${quoted ? `"${id}"` : id}\nname = "${name}"\n`;
+}
+
 function keyOf(toml: string): string {
   try {
     parseManifest(toml);
@@ -90,8 +95,48 @@ describe('parseManifest', () => {
       valid.replace('label = "Quality"', 'label = "Quality"\ncolour = "red"'),
       'settings.quality.colour',
     ],
+    ['replaces as a table', `${valid}\n[replaces]\nname = "MangaDex"\n`, 'replaces'],
+    ['a replaced source id as a number', `${valid}${replaces('7', 'MangaDex', false)}`, 'replaces[0].mihon_source_id'],
+    [
+      'a replaced source id that is not decimal',
+      `${valid}${replaces('0x22b0', 'MangaDex')}`,
+      'replaces[0].mihon_source_id',
+    ],
+    [
+      'a replaced source id with a leading zero',
+      `${valid}${replaces('0123', 'MangaDex')}`,
+      'replaces[0].mihon_source_id',
+    ],
+    [
+      'a replaced source id past int64',
+      `${valid}${replaces('9223372036854775808', 'MangaDex')}`,
+      'replaces[0].mihon_source_id',
+    ],
+    [
+      'a replaced source listed twice',
+      `${valid}${replaces('1', 'A')}${replaces('1', 'B')}`,
+      'replaces[1].mihon_source_id',
+    ],
+    ['a replaced source without a name', `${valid}\n[[replaces]]\nmihon_source_id = "1"\n`, 'replaces[0].name'],
+    [
+      'an unknown key in replaces',
+      `${valid}\n[[replaces]]\nmihon_source_id = "1"\nname = "A"\nlang = "en"\n`,
+      'replaces[0].lang',
+    ],
   ])('rejects %s, naming the key', (_name, toml, key) => {
     expect(keyOf(toml)).toBe(key);
+  });
+
+  it('reads the Mihon sources a plugin replaces, ids as strings past 2^53', () => {
+    expect(parseManifest(valid).replaces).toBeUndefined();
+    const m = parseManifest(`${valid}${replaces('2499283573021220255', 'MangaDex')}${replaces('-42', 'Old fork')}`);
+    expect(m.replaces).toEqual([
+      { mihonSourceId: '2499283573021220255', name: 'MangaDex' },
+      { mihonSourceId: '-42', name: 'Old fork' },
+    ]);
+    expect(parseManifest(`${valid}${replaces('9223372036854775807', 'Max')}`).replaces?.[0]?.mihonSourceId).toBe(
+      '9223372036854775807',
+    );
   });
 
   it('reports TOML syntax errors with a position', () => {

@@ -31,6 +31,14 @@ export interface ManifestLimits {
   maxConcurrency: number;
 }
 
+/** A Mihon/Tachiyomi source whose entries this plugin serves, so a .tachibk import maps them to it. */
+export interface ReplacedSource {
+  /** Mihon's source id: a decimal int64, kept as a string because it exceeds 2^53 */
+  mihonSourceId: string;
+  /** the source's name in Mihon */
+  name: string;
+}
+
 export interface PluginManifest {
   id: string;
   name: string;
@@ -45,6 +53,8 @@ export interface PluginManifest {
   settings: SettingSpec[];
   publisherKeyId?: string;
   packageSha256?: string;
+  /** present when the manifest has `[[replaces]]` tables */
+  replaces?: ReplacedSource[];
 }
 
 /** A manifest problem; `key` is the dotted path of the offending key ("limits.memory_mb"). */
@@ -96,8 +106,23 @@ export const TOP_LEVEL_KEYS = new Set([
   'settings',
   'publisher_key_id',
   'package_sha256',
+  'replaces',
 ]);
 export const SETTING_KEYS = new Set(['type', 'label', 'description', 'default', 'options', 'min', 'max']);
+export const REPLACES_KEYS = new Set(['mihon_source_id', 'name']);
+/** A decimal int64 in its canonical form: no sign on zero, no leading zeros. */
+export const INT64_DECIMAL_PATTERN = /^(0|-?[1-9][0-9]{0,18})$/;
+/** More would not be one plugin replacing sources but a list of everything. */
+export const MAX_REPLACED_SOURCES = 100;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Whether `value` is a decimal int64 such as Mihon's source ids, as a string. */
+export function isInt64Decimal(value: string): boolean {
+  if (!INT64_DECIMAL_PATTERN.test(value)) return false;
+  const n = BigInt(value);
+  return n >= INT64_MIN && n <= INT64_MAX;
+}
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$/;
 export const LANGUAGE_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
@@ -245,6 +270,38 @@ function parseSetting(key: string, value: unknown): SettingSpec {
   return spec;
 }
 
+function parseReplaces(value: unknown): ReplacedSource[] {
+  if (!Array.isArray(value)) {
+    throw new ManifestError('replaces', `must be an array of tables ([[replaces]]), got ${typeName(value)}`);
+  }
+  if (value.length > MAX_REPLACED_SOURCES) {
+    throw new ManifestError('replaces', `must list at most ${MAX_REPLACED_SOURCES} sources, got ${value.length}`);
+  }
+  const seen = new Set<string>();
+  return value.map((item, index) => {
+    const path = `replaces[${index}]`;
+    if (!isTable(item)) throw new ManifestError(path, `must be a table, got ${typeName(item)}`);
+    for (const k of Object.keys(item)) {
+      if (!REPLACES_KEYS.has(k)) {
+        throw new ManifestError(`${path}.${k}`, `unknown key (allowed: ${[...REPLACES_KEYS].join(', ')})`);
+      }
+    }
+    const mihonSourceId = requireString(item, 'mihon_source_id', `${path}.mihon_source_id`);
+    if (!isInt64Decimal(mihonSourceId)) {
+      throw new ManifestError(
+        `${path}.mihon_source_id`,
+        `'${mihonSourceId.slice(0, 64)}' must be a decimal int64 written as a string, e.g. "2499283573021220255"`,
+      );
+    }
+    if (seen.has(mihonSourceId))
+      throw new ManifestError(`${path}.mihon_source_id`, `'${mihonSourceId}' is listed twice`);
+    seen.add(mihonSourceId);
+    const name = requireString(item, 'name', `${path}.name`);
+    if (name.length > 100) throw new ManifestError(`${path}.name`, 'must be at most 100 characters');
+    return { mihonSourceId, name };
+  });
+}
+
 /**
  * Checks a setting value in its string form against its spec; returns the problem or undefined.
  * `tomlType` is passed when checking a manifest default, whose TOML type must match too.
@@ -357,6 +414,7 @@ export function parseManifest(toml: string): PluginManifest {
     }
     manifest.packageSha256 = packageSha256;
   }
+  if (doc.replaces !== undefined) manifest.replaces = parseReplaces(doc.replaces);
   return manifest;
 }
 

@@ -1,6 +1,22 @@
 export type { AccessChecks, RequireAdmin } from './access.js';
+export { BackupTooLargeError, exportBackup } from './backup/backup-export.js';
 export {
+  BACKUP_FORMAT,
+  BACKUP_LIMITS,
+  BACKUP_VERSION,
+  type BackupCategory,
+  type BackupDocument,
+  type BackupEntry,
   BackupFormatError,
+  type BackupHistory,
+  type BackupOrphaned,
+  type BackupProgress,
+} from './backup/backup-format.js';
+export { type ImportOptions, type ImportReport, importBackup } from './backup/backup-import.js';
+export { BACKUP_SCHEMA_PATH, backupJsonSchema } from './backup/backup-schema.js';
+export { type BackupServiceDeps, registerBackupService } from './backup/backup-service.js';
+export { parseBackupJson, validateBackup } from './backup/backup-validate.js';
+export {
   decodeTachibk,
   defaultTachibkLimits,
   type Int64,
@@ -12,6 +28,14 @@ export {
   type TachibkManga,
   type TachibkSource,
 } from './backup/tachibk.js';
+export {
+  backupFromTachibk,
+  importTachibk,
+  MIHON_SOURCE_PREFIX,
+  type MihonReplacement,
+  mihonReplacements,
+  type ReplacingSource,
+} from './backup/tachibk-import.js';
 export { CatalogDatabase, type CatalogDatabaseSource } from './catalog-database.js';
 export { createInProcessCatalogClient, registerCatalogService } from './catalog-service.js';
 export { MAX_LIBRARY_PAGE } from './library/library-cursor.js';

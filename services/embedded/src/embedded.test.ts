@@ -45,6 +45,18 @@ describe('startEmbeddedServer', () => {
     await expect.poll(() => server.runner.sparesReady()).toBe(POOL_DEFAULTS.spareWorkers);
   });
 
+  it('serves BackupService, which needs a user', async () => {
+    const server = await start('backup', '[runner]\nspare_workers = 0\n');
+    // the Connect protocol over fetch: an unregistered service would answer 404 unimplemented
+    const response = await fetch(`${server.url}/awasm.v1.BackupService/ExportBackup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ code: 'unauthenticated' });
+  });
+
   it('serves LibraryService, which needs a user', async () => {
     const server = await start('library', '[runner]\nspare_workers = 0\n');
     // a Connect unary call with an empty ListEntriesRequest: served, and refused for want of a key

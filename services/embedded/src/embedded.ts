@@ -7,6 +7,7 @@ import {
   LoginThrottle,
   PluginManager,
   RepositoryManager,
+  registerBackupService,
   registerLibraryService,
   registerPluginService,
   registerRepositoryService,
@@ -26,6 +27,7 @@ import { HostScheduler, LocalSourceRunner, RunnerPool, ServerMetrics } from '@aw
 import { FolderIndexStore, FolderPackageStore, Registry, registerRegistryService } from '@awasm/registry';
 import { adminBearer, createServer, metricsPage, remoteAddressOf, requireAdmin, requireUser } from '@awasm/server';
 import { createLogger, type Logger, type ServerConfig } from '@awasm/shared';
+import { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
 import { LibraryService } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
 import { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
@@ -130,6 +132,7 @@ export async function startEmbeddedServer(
         UserService,
         LibraryService,
         UpdateService,
+        BackupService,
       ],
       routes: (router) => {
         registerSourceService(router, {
@@ -150,6 +153,17 @@ export async function startEmbeddedServer(
             await libraryStore.removeUser(userId);
           },
           ...access,
+        });
+        registerBackupService(router, {
+          library: libraryStore,
+          // a .tachibk's entries map to the installed plugins that replace their Mihon sources
+          installedSources: async () =>
+            (await plugins.list()).map((p) => ({
+              sourceId: p.manifest.id,
+              name: p.manifest.name,
+              ...(p.manifest.replaces ? { replaces: p.manifest.replaces } : {}),
+            })),
+          requireUser,
         });
         // each user's own library; its source calls fail as SourceService's do
         registerLibraryService(router, {

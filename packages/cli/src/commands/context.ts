@@ -1,3 +1,4 @@
+import type { BackupService } from '@awasm/shared/gen/awasm/v1/backup_service_pb.js';
 import type { LibraryService } from '@awasm/shared/gen/awasm/v1/library_service_pb.js';
 import type { PluginService } from '@awasm/shared/gen/awasm/v1/plugin_service_pb.js';
 import type { RegistryService } from '@awasm/shared/gen/awasm/v1/registry_service_pb.js';
@@ -18,6 +19,7 @@ export interface CommandContext {
   registry: () => Client<typeof RegistryService>;
   repositories: () => Client<typeof RepositoryService>;
   updates: () => Client<typeof UpdateService>;
+  backup: () => Client<typeof BackupService>;
   library: () => Client<typeof LibraryService>;
   users: () => Client<typeof UserService>;
   /** the --server URL, which `awasm login` saves its key for */

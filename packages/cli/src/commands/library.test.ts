@@ -54,6 +54,7 @@ function setup() {
     registry: unused,
     repositories: unused,
     updates: unused,
+    backup: unused,
     users: unused,
     server: () => 'http://127.0.0.1:7600',
     readPassword: unused,

@@ -1,5 +1,7 @@
-import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { BackupFormatError } from './backup-format.js';
 
 /** A 64-bit integer: a number when it is a safe integer, its decimal string otherwise. */
 export type Int64 = number | string;
@@ -91,10 +93,7 @@ export const defaultTachibkLimits: Readonly<TachibkLimits> = Object.freeze({
   maxGroupDepth: 8,
 });
 
-/** The backup is refused whole; the message names the first bad field and why. */
-export class BackupFormatError extends Error {
-  override readonly name = 'BackupFormatError';
-}
+export { BackupFormatError };
 
 const wireTypeNames: Record<number, string> = {
   [WireType.Varint]: 'varint',
@@ -107,22 +106,24 @@ const wireTypeNames: Record<number, string> = {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Decodes a Mihon/Tachiyomi `.tachibk` (gzip of a protobuf `Backup`, or the bare protobuf). */
-export function decodeTachibk(bytes: Uint8Array, limits: Partial<TachibkLimits> = {}): TachibkBackup {
+const gunzipAsync = promisify(gunzip);
+
+/**
+ * Decodes a Mihon/Tachiyomi `.tachibk`: the gzip of a protobuf `Backup`. Inflating runs off the
+ * event loop and stops at `maxInflatedBytes`, so a gzip bomb costs at most the cap.
+ */
+export async function decodeTachibk(bytes: Uint8Array, limits: Partial<TachibkLimits> = {}): Promise<TachibkBackup> {
   const resolved: TachibkLimits = { ...defaultTachibkLimits, ...limits };
-  return new Decoder(inflate(bytes, resolved.maxInflatedBytes), resolved).backup();
+  return new Decoder(await inflate(bytes, resolved.maxInflatedBytes), resolved).backup();
 }
 
-function inflate(bytes: Uint8Array, cap: number): Uint8Array {
-  if (bytes.length === 0) throw new BackupFormatError('backup: empty input, neither gzip nor protobuf');
-  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
-    // some forks write the protobuf uncompressed
-    if (bytes.length > cap) throw new BackupFormatError(`backup: size exceeds the cap of ${cap} bytes`);
-    return bytes;
+async function inflate(bytes: Uint8Array, cap: number): Promise<Uint8Array> {
+  // a JSON backup or any other file is named as such, not reported as a broken protobuf
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+    throw new BackupFormatError('backup: not a .tachibk (gzip) file');
   }
   try {
-    // zlib itself stops at the cap, so a bomb never inflates past it
-    return gunzipSync(bytes, { maxOutputLength: cap });
+    return await gunzipAsync(bytes, { maxOutputLength: cap });
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new BackupFormatError(`backup: inflated size exceeds the cap of ${cap} bytes`);
