@@ -151,6 +151,7 @@ export async function startEmbeddedServer(
           remoteAddress: remoteAddressOf,
           onUserRemoved: async (userId) => {
             await libraryStore.removeUser(userId);
+            await feed.removeUser(userId);
           },
           ...access,
         });

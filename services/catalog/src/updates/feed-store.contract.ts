@@ -78,5 +78,15 @@ export function feedStoreContract(implementation: string, open: (name: string) =
       expect(await store.markRead('alice', [])).toBe(0);
       await store.close();
     });
+
+    it('removes a removed user’s feed and nobody else’s', async () => {
+      const store = await open('remove');
+      await store.add([unit('alice', 'u1', 1), unit('alice', 'u2', 2), unit('bob', 'u1', 1)]);
+      expect(await store.removeUser('alice')).toBe(2);
+      expect((await store.list('alice', { limit: 5 })).items).toEqual([]);
+      expect((await store.list('bob', { limit: 5 })).items).toHaveLength(1);
+      expect(await store.removeUser('alice')).toBe(0);
+      await store.close();
+    });
   });
 }

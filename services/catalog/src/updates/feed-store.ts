@@ -55,6 +55,8 @@ export interface FeedStore {
   markRead(userId: string, ids: string[]): Promise<number>;
   /** Marks this user's whole feed read; returns how many changed. */
   markAllRead(userId: string): Promise<number>;
+  /** Removes a removed user's whole feed; returns how many items went. */
+  removeUser(userId: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -88,6 +88,10 @@ export class MongoFeedStore implements FeedStore {
     return (await this.items.updateMany({ userId, read: false }, { $set: { read: true } })).modifiedCount;
   }
 
+  async removeUser(userId: string): Promise<number> {
+    return (await this.items.deleteMany({ userId })).deletedCount;
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

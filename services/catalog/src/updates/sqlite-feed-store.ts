@@ -102,6 +102,10 @@ export class SqliteFeedStore implements FeedStore {
     return this.db.prepare('UPDATE feed_items SET read = 1 WHERE user_id = ? AND read = 0').run(userId).changes;
   }
 
+  async removeUser(userId: string): Promise<number> {
+    return this.db.prepare('DELETE FROM feed_items WHERE user_id = ?').run(userId).changes;
+  }
+
   /** Closes the database only when this store opened it; a shared one is closed by its owner. */
   async close(): Promise<void> {
     if (this.ownsDatabase) this.database.close();
