@@ -13,7 +13,7 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConfigDir, configDir, withApiKey } from '../support/auth.js';
 import { type FeedSite, startFeedSite } from '../support/feed-sources.mjs';
-import { awasm, awasmBin, startProcess, tempDir } from '../support/index.js';
+import { awasm, serveAwasm, tempDir } from '../support/index.js';
 
 const WRITERS = 8;
 /** acknowledgements before the kill */
@@ -22,26 +22,9 @@ const KILL_AFTER = 300;
 let feed: FeedSite;
 let data: Awaited<ReturnType<typeof tempDir>>;
 let config: ConfigDir;
-let connectTo: string;
 
 function serve() {
-  return startProcess(
-    process.execPath,
-    [
-      awasmBin,
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      join(data.path, 'data'),
-      '--log-level',
-      'warn',
-      '--connect-to',
-      connectTo,
-    ],
-    /awasm listening on (http:\/\/\S+)/,
-    { env: config.env },
-  );
+  return serveAwasm(join(data.path, 'data'), { connectTo: feed.connectTo, env: config.env });
 }
 
 function library(url: string, key: string) {
@@ -53,9 +36,6 @@ beforeAll(async () => {
   feed.setUnits('feed-0', 'moon', [{ id: 'c1', title: 'Chapter 1', number: 1 }]);
   data = await tempDir('durability');
   config = await configDir('durability-config');
-  connectTo = Object.entries(feed.connectTo)
-    .map(([from, to]) => `${from}=${to}`)
-    .join(',');
 });
 
 afterAll(async () => {

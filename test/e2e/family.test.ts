@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConfigDir, configDir } from '../support/auth.js';
 import { type FeedSite, type SiteUnit, startFeedSite } from '../support/feed-sources.mjs';
-import { awasm, awasmBin, startProcess, tempDir } from '../support/index.js';
+import { awasm, serveAwasm, type startProcess, tempDir } from '../support/index.js';
 
 let feed: FeedSite;
 let data: Awaited<ReturnType<typeof tempDir>>;
@@ -52,26 +52,7 @@ beforeAll(async () => {
   data = await tempDir('family');
   config = await configDir('family-config');
   for (const [id, file] of feed.packages) await writeFile(join(data.path, `${id}.awpkg`), file);
-  const connectTo = Object.entries(feed.connectTo)
-    .map(([from, to]) => `${from}=${to}`)
-    .join(',');
-  server = await startProcess(
-    process.execPath,
-    [
-      awasmBin,
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      join(data.path, 'data'),
-      '--log-level',
-      'warn',
-      '--connect-to',
-      connectTo,
-    ],
-    /awasm listening on (http:\/\/\S+)/,
-    { env: config.env },
-  );
+  server = await serveAwasm(join(data.path, 'data'), { connectTo: feed.connectTo, env: config.env });
   url = server.match[1] as string;
 });
 

@@ -108,3 +108,27 @@ export function startProcess(
     });
   });
 }
+
+/**
+ * `awasm serve` on port 0 over `dataDir`, warnings only, each plugin host of `connectTo` sent to its
+ * loopback target; resolves once it prints where it listens (`match[1]` is the URL).
+ */
+export function serveAwasm(dataDir: string, options: { connectTo?: Record<string, string>; env?: NodeJS.ProcessEnv }) {
+  const connectTo = Object.entries(options.connectTo ?? {}).map(([from, to]) => `${from}=${to}`);
+  return startProcess(
+    process.execPath,
+    [
+      awasmBin,
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'warn',
+      ...(connectTo.length > 0 ? ['--connect-to', connectTo.join(',')] : []),
+    ],
+    /awasm listening on (http:\/\/\S+)/,
+    { env: options.env ?? {} },
+  );
+}
